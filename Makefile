@@ -1,0 +1,43 @@
+# Ground Control: the two commands a new user needs.
+#   make demo   -- create/reuse .venv, install, show the wall on the built-in demo
+#   make test   -- create/reuse .venv, install, run ruff, mypy and the test suite
+# Both are safe to run twice: the venv is reused and reinstalled only when
+# pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench install clean help
+
+help:
+	@echo "make demo   show the wall on the built-in demo (hub + demo feed + wall, one process)"
+	@echo "make test   run ruff, mypy and the tests"
+	@echo "make bench  run the throughput/latency benchmark"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/groundcontrol
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/groundcontrol bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

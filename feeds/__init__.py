@@ -1,0 +1,1 @@
+"""Feed adapters: pure parse functions plus thin async loops, one module per source."""

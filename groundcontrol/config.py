@@ -1,0 +1,293 @@
+"""Typed configuration loaded from TOML.
+
+Every field has a one-line docstring. ``load_config`` validates the whole file at
+start and raises :class:`ConfigError` naming the file, the key and what was expected,
+so a bad file stops the hub before it binds a socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+#: The repo's default configuration: our brand, competitors and the demo.
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+
+
+class ConfigError(Exception):
+    """A configuration file is unreadable or holds a bad value."""
+
+    def __init__(self, file: str, key: str, expected: str) -> None:
+        self.file = file
+        self.key = key
+        self.expected = expected
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(f"{where}{expected}")
+
+
+@dataclass(frozen=True)
+class BrandConfig:
+    """A brand we watch."""
+
+    name: str
+    """Display name, also the key in brand series ("Northwind")."""
+    query: str
+    """Query in the query language that decides whether a mention is about it."""
+    competitor: bool = False
+    """True for competitors we benchmark against, false for our own brands."""
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """A named query: a saved search that tags mentions it matches."""
+
+    name: str
+    """Name shown with matched mentions ("aero-battery")."""
+    query: str
+    """Query in the query language."""
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Where the hub listens and how often it publishes."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; loopback unless told otherwise."""
+    port: int = 8765
+    """TCP port for HTTP and websockets."""
+    tick_interval: float = 0.5
+    """Seconds between ticks sent to every client (bounded rate, whatever the load)."""
+    max_message_bytes: int = 8 * 1024 * 1024
+    """Largest websocket message accepted on /ingest."""
+    river_per_tick: int = 12
+    """Most mentions of the live river sent per tick."""
+    dedupe_capacity: int = 1_000_000
+    """How many recent mention ids the in-memory dedupe remembers."""
+
+
+@dataclass(frozen=True)
+class AnalyticsConfig:
+    """Rolling windows."""
+
+    bucket_seconds: int = 10
+    """Width of one series bucket."""
+    window_seconds: int = 300
+    """The rolling window for shares, sources, brands and topics."""
+    series_buckets: int = 60
+    """How many buckets of trend each tick carries."""
+    history_buckets: int = 360
+    """How many buckets are kept in memory for baselines (360 x 10 s = 1 hour)."""
+    top_topics: int = 15
+    """Hot topics per tick."""
+    max_terms_per_bucket: int = 500
+    """Distinct terms kept per bucket; rarer ones are dropped to bound memory."""
+
+
+@dataclass(frozen=True)
+class SpikeConfig:
+    """When a series counts as spiking."""
+
+    z_threshold: float = 4.0
+    """Robust z-score above the baseline that opens an alert."""
+    min_count: int = 15
+    """Fewest mentions in a bucket for a volume spike to count."""
+    min_share_count: int = 20
+    """Fewest mentions in a bucket for a negative-share spike to count."""
+    warmup_buckets: int = 12
+    """Buckets of history a series needs before it can alert."""
+    cooldown_seconds: float = 120.0
+    """Quiet time after an alert ends before the same series may alert again."""
+    end_after_buckets: int = 3
+    """Buckets back under the threshold before an alert is declared over."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """The built-in synthetic feed."""
+
+    rate: float = 40.0
+    """Average mentions per second (the daily rhythm and incidents move it)."""
+    seed: int = 7
+    """Random seed: the same seed gives the same stream."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    hub: HubConfig = field(default_factory=HubConfig)
+    """The hub's network settings."""
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
+    """Rolling windows."""
+    spikes: SpikeConfig = field(default_factory=SpikeConfig)
+    """Spike detection."""
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    """The built-in demo feed."""
+    brands: tuple[BrandConfig, ...] = ()
+    """Brands we watch, ours and competitors."""
+    queries: tuple[QueryConfig, ...] = ()
+    """Named saved searches."""
+    source: str = "<defaults>"
+    """Where this configuration came from."""
+
+
+T = TypeVar("T")
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin in (tuple, list):
+        (inner, *_rest) = get_args(tp)
+        return f"an array of {_type_name(inner)}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(file: str, key: str, tp: Any, value: Any) -> Any:
+    origin = get_origin(tp)
+    if origin is types.UnionType:
+        raise NotImplementedError(key)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(file, key, f"expected a table, got {type(value).__name__}")
+        return _build(file, key, tp, value)
+    if origin is tuple:
+        (inner, *_rest) = get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(file, key, f"expected {_type_name(tp)}, got {type(value).__name__}")
+        return tuple(_convert(file, f"{key}[{i}]", inner, v) for i, v in enumerate(value))
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(file, key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, f"expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, f"expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {value!r}")
+        return value
+    raise ConfigError(file, key, f"unsupported type {tp}")  # pragma: no cover
+
+
+def _build(file: str, prefix: str, cls: type[T], data: Mapping[str, Any]) -> T:
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in fields or name == "source":
+            known = ", ".join(n for n in fields if n != "source")
+            raise ConfigError(file, key, f"unknown key (known keys here: {known})")
+        kwargs[name] = _convert(file, key, hints[name], value)
+    for name, f in fields.items():
+        if (
+            name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ):
+            key = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(file, key, f"missing; expected {_type_name(hints[name])}")
+    return cls(**kwargs)
+
+
+def _check(cfg: Config) -> None:
+    file = cfg.source
+    positive: list[tuple[str, float]] = [
+        ("hub.tick_interval", cfg.hub.tick_interval),
+        ("analytics.bucket_seconds", cfg.analytics.bucket_seconds),
+        ("analytics.window_seconds", cfg.analytics.window_seconds),
+        ("analytics.series_buckets", cfg.analytics.series_buckets),
+        ("analytics.history_buckets", cfg.analytics.history_buckets),
+        ("analytics.top_topics", cfg.analytics.top_topics),
+        ("hub.max_message_bytes", cfg.hub.max_message_bytes),
+        ("spikes.z_threshold", cfg.spikes.z_threshold),
+        ("demo.rate", cfg.demo.rate),
+    ]
+    for key, value in positive:
+        if value <= 0:
+            raise ConfigError(file, key, f"expected a number above 0, got {value}")
+    if not 0 <= cfg.hub.port <= 65535:
+        raise ConfigError(file, "hub.port", f"expected a port from 0 to 65535, got {cfg.hub.port}")
+    a = cfg.analytics
+    if a.window_seconds % a.bucket_seconds:
+        raise ConfigError(
+            file,
+            "analytics.window_seconds",
+            f"expected a multiple of analytics.bucket_seconds ({a.bucket_seconds}), "
+            f"got {a.window_seconds}",
+        )
+    if a.history_buckets * a.bucket_seconds < 2 * a.window_seconds:
+        raise ConfigError(
+            file,
+            "analytics.history_buckets",
+            "expected enough history for two windows "
+            f"(at least {2 * a.window_seconds // a.bucket_seconds}), got {a.history_buckets}",
+        )
+    if a.series_buckets > a.history_buckets:
+        raise ConfigError(
+            file,
+            "analytics.series_buckets",
+            f"expected at most analytics.history_buckets ({a.history_buckets})",
+        )
+    from groundcontrol.query import QuerySyntaxError, parse_query
+
+    seen: set[str] = set()
+    for i, brand in enumerate(cfg.brands):
+        if not brand.name.strip():
+            raise ConfigError(file, f"brands[{i}].name", "expected a non-empty name")
+        if brand.name in seen:
+            raise ConfigError(file, f"brands[{i}].name", f"duplicate brand {brand.name!r}")
+        seen.add(brand.name)
+        try:
+            parse_query(brand.query)
+        except QuerySyntaxError as exc:
+            raise ConfigError(file, f"brands[{i}].query", f"expected a valid query: {exc}") from exc
+    names: set[str] = set()
+    for i, q in enumerate(cfg.queries):
+        if q.name in names:
+            raise ConfigError(file, f"queries[{i}].name", f"duplicate query {q.name!r}")
+        names.add(q.name)
+        try:
+            parse_query(q.query)
+        except QuerySyntaxError as exc:
+            raise ConfigError(
+                file, f"queries[{i}].query", f"expected a valid query: {exc}"
+            ) from exc
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Parse and validate TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from exc
+    cfg = _build(source, "", Config, data)
+    cfg = dataclasses.replace(cfg, source=source)
+    _check(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load a config file, or the packaged default when ``path`` is None."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = p.read_text("utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(p), "", "file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), "", f"cannot read: {exc}") from exc
+    return parse_config(text, str(p))

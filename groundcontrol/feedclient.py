@@ -1,0 +1,262 @@
+"""The feed side of /ingest: send batches, wait for acks, resend after a reconnect.
+
+A batch stays pending until the hub acks it. Pending batches are bounded: when the
+hub is away long enough for them to fill up, ``submit`` waits (the adapter stops
+reading upstream) instead of dropping anything, and says so through ``on_event``.
+After a reconnect every unacked batch is sent again, in order; the hub dedupes on
+(source, source id), so resending is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from groundcontrol.client import Backoff, describe_error, http_to_ws
+from groundcontrol.model import Mention
+from groundcontrol.protocol import (
+    PROTOCOL_VERSION,
+    Ack,
+    Batch,
+    ErrorReply,
+    FeedHello,
+    Welcome,
+    decode_feed_reply,
+    encode,
+)
+
+
+def ingest_url(hub: str) -> str:
+    """The /ingest URL for a hub base URL."""
+    base = http_to_ws(hub).rstrip("/")
+    return base if base.endswith("/ingest") else base + "/ingest"
+
+
+@dataclass
+class FeedStats:
+    """What a feed connection has done."""
+
+    batches_sent: int = 0
+    batches_acked: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    last_error: str = ""
+
+
+class IngestClient:
+    """A reconnecting, acknowledging sender of mention batches to one hub.
+
+    ``on_ack(ack, first_sent)`` is called for each acked batch with the
+    ``time.perf_counter()`` at which the batch first left for the hub.
+    """
+
+    def __init__(
+        self,
+        hub: str,
+        *,
+        name: str,
+        source: str = "",
+        demo: bool = False,
+        window: int = 8,
+        max_pending: int = 2_000,
+        on_event: Callable[[str], None] | None = None,
+        on_ack: Callable[[Ack, float], None] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.url = ingest_url(hub)
+        self.name = name
+        self.source = source
+        self.demo = demo
+        self.window = window
+        self.max_pending = max_pending
+        self.on_event = on_event or (lambda _msg: None)
+        self.on_ack = on_ack
+        self.backoff = backoff or Backoff(initial=0.25, maximum=10.0)
+        self.stats = FeedStats()
+        self._seq = 0
+        # seq -> (encoded batch, mention count); insertion order = send order
+        self._pending: OrderedDict[int, tuple[bytes, int]] = OrderedDict()
+        # seq -> when the batch first left for the hub (perf_counter), for latency
+        self._first_sent: dict[int, float] = {}
+        self._unsent: asyncio.Queue[int] = asyncio.Queue()
+        self._room = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._full_warned = False
+
+    # ------------------------------------------------------------------ public
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"ingest-{self.name}")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def pending(self) -> int:
+        """Batches submitted and not yet acknowledged."""
+        return len(self._pending)
+
+    async def submit(self, mentions: list[Mention]) -> int:
+        """Queue a batch for sending; waits while too many batches are unacked."""
+        return await self.submit_encoded(mentions)
+
+    async def submit_encoded(self, mentions: list[Mention], *, seq: int | None = None) -> int:
+        async with self._room:
+            if len(self._pending) >= self.max_pending and not self._full_warned:
+                self._full_warned = True
+                self.on_event(
+                    f"{self.max_pending} batches wait for the hub's ack: "
+                    "pausing the source until the hub catches up (nothing is dropped)"
+                )
+            await self._room.wait_for(lambda: len(self._pending) < self.max_pending)
+            self._full_warned = False
+            if seq is None:
+                self._seq += 1
+                seq = self._seq
+            data = encode(Batch(seq=seq, mentions=mentions))
+            self._pending[seq] = (data, len(mentions))
+        self._unsent.put_nowait(seq)
+        return seq
+
+    async def drain(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until every submitted batch is acked; False on timeout."""
+
+        async def _wait() -> None:
+            async with self._room:
+                await self._room.wait_for(lambda: not self._pending)
+
+        try:
+            await asyncio.wait_for(_wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ loop
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with websockets.connect(
+                    self.url, open_timeout=5, max_size=16 * 1024 * 1024, ping_interval=10
+                ) as ws:
+                    await ws.send(
+                        encode(
+                            FeedHello(
+                                protocol=PROTOCOL_VERSION,
+                                name=self.name,
+                                source=self.source,
+                                demo=self.demo,
+                            )
+                        )
+                    )
+                    reply = decode_feed_reply(await asyncio.wait_for(ws.recv(), 5))
+                    if isinstance(reply, ErrorReply):
+                        raise ConnectionError(f"hub refused the feed: {reply.message}")
+                    if not isinstance(reply, Welcome):
+                        raise ConnectionError(f"expected welcome, got {type(reply).__name__}")
+                    self.backoff.reset()
+                    self.stats.connected = True
+                    self.on_event(f"connected to {self.url}")
+                    await self._session(ws)
+            except asyncio.CancelledError:
+                raise
+            except (
+                OSError,
+                TimeoutError,
+                ConnectionClosed,
+                InvalidHandshake,
+                InvalidURI,
+                msgspec.DecodeError,
+                msgspec.ValidationError,
+            ) as exc:
+                self.stats.last_error = describe_error(exc)
+            self.stats.connected = False
+            self.stats.reconnects += 1
+            delay = self.backoff.next_delay()
+            self.on_event(
+                f"hub {self.url} unreachable: {self.stats.last_error or 'closed'}; "
+                f"retrying in {delay:.1f}s ({len(self._pending)} batches kept for resend)"
+            )
+            await asyncio.sleep(delay)
+
+    async def _session(self, ws: websockets.ClientConnection) -> None:
+        # Everything unacked goes again, oldest first; then new batches as they come.
+        while not self._unsent.empty():
+            self._unsent.get_nowait()
+        for seq in list(self._pending):
+            self._unsent.put_nowait(seq)
+        in_flight = asyncio.Semaphore(self.window)
+        reader = asyncio.create_task(self._read_acks(ws, in_flight))
+        try:
+            while True:
+                get = asyncio.create_task(self._unsent.get())
+                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    get.cancel()
+                    reader.result()  # re-raise why the connection ended
+                    return
+                seq = get.result()
+                entry = self._pending.get(seq)
+                if entry is None:
+                    continue  # acked while waiting (a resend raced its ack)
+                await in_flight.acquire()
+                self._first_sent.setdefault(seq, time.perf_counter())
+                await ws.send(entry[0])
+                self.stats.batches_sent += 1
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read_acks(
+        self, ws: websockets.ClientConnection, in_flight: asyncio.Semaphore
+    ) -> None:
+        async for raw in ws:
+            reply = decode_feed_reply(raw)
+            if isinstance(reply, Ack):
+                in_flight.release()
+                async with self._room:
+                    entry = self._pending.pop(reply.seq, None)
+                    sent_at = self._first_sent.pop(reply.seq, 0.0)
+                    self._room.notify_all()
+                self.stats.batches_acked += 1
+                self.stats.accepted += reply.accepted
+                self.stats.duplicates += reply.duplicates
+                self.stats.rejected += reply.rejected
+                if reply.rejected:
+                    self.on_event(
+                        f"hub rejected {reply.rejected} mention(s) of batch {reply.seq}: "
+                        + "; ".join(e.reason for e in reply.errors[:3])
+                    )
+                if self.on_ack is not None and entry is not None:
+                    self.on_ack(reply, sent_at)
+            elif isinstance(reply, ErrorReply):
+                # The batch was refused as a whole; resending it would fail the same way.
+                in_flight.release()
+                self.stats.errors += 1
+                self.on_event(f"hub error {reply.code}: {reply.message}")
+                if reply.seq is not None:
+                    async with self._room:
+                        self._pending.pop(reply.seq, None)
+                        self._first_sent.pop(reply.seq, None)
+                        self._room.notify_all()
+        raise ConnectionError(
+            f"closed by hub: {ws.close_reason}" if ws.close_reason else "hub closed the connection"
+        )

@@ -1,0 +1,323 @@
+"""The hub's websocket protocol, version 1 (documented in docs/protocol.md).
+
+Every message is one JSON object with a ``type`` field. Two conversations:
+
+* ``/ingest`` (feed to hub): the feed says ``hello``, then sends ``batch`` messages;
+  the hub answers each batch with one ``ack`` once it has taken it, or ``error``.
+* ``/stream`` (hub to client): the hub says ``hello``, sends one ``snapshot``, then
+  ``tick`` messages at a fixed rate and ``alert`` messages as alerts open and close.
+  A client that asked for ``mentions=all`` also gets ``mentions`` messages.
+
+This module holds only data shapes and codecs: no sockets, no textual.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from groundcontrol.model import Mention
+
+PROTOCOL_VERSION = 1
+
+#: Largest websocket message the hub accepts on /ingest, in bytes.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: Most mentions in one batch.
+MAX_BATCH_MENTIONS = 5_000
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+class FeedHello(msgspec.Struct, tag="hello", kw_only=True):
+    """First message from a feed: who it is."""
+
+    protocol: int
+    name: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    source: str = ""
+    demo: bool = False
+
+
+class Batch(msgspec.Struct, tag="batch", kw_only=True):
+    """A batch of mentions; ``seq`` increases per connection and is echoed in the ack."""
+
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    mentions: Annotated[list[Mention], msgspec.Meta(max_length=MAX_BATCH_MENTIONS)]
+
+
+class RawBatch(msgspec.Struct, tag="batch", kw_only=True):
+    """A batch whose items are still undecoded, to find which ones are bad."""
+
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    mentions: list[msgspec.Raw]
+
+
+class FeedStatus(msgspec.Struct, tag="status", kw_only=True):
+    """A feed's health report, sent now and then on /ingest."""
+
+    connected: bool = True
+    last_event_at: float = 0.0
+    events_per_min: float = 0.0
+    errors: int = 0
+    detail: str = ""
+
+
+IngestMessage = FeedHello | Batch | FeedStatus
+
+
+class Welcome(msgspec.Struct, tag="welcome", kw_only=True):
+    """The hub's answer to a feed's hello."""
+
+    protocol: int
+    hub: str
+
+
+class ItemError(msgspec.Struct, kw_only=True):
+    """Why one mention of a batch was rejected."""
+
+    index: int
+    reason: str
+
+
+class Ack(msgspec.Struct, tag="ack", kw_only=True):
+    """A batch was taken: counts of new, duplicate and rejected mentions."""
+
+    seq: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[ItemError] = msgspec.field(default_factory=list)
+
+
+class ErrorReply(msgspec.Struct, tag="error", kw_only=True):
+    """A message was refused as a whole; the connection stays open."""
+
+    code: Literal["malformed", "oversized", "unknown_type", "invalid", "protocol", "binary"]
+    message: str
+    seq: int | None = None
+
+
+# --------------------------------------------------------------------------- stream
+
+
+class StreamHello(msgspec.Struct, tag="hello", kw_only=True):
+    """First message to a client."""
+
+    protocol: int
+    hub: str
+    demo: bool
+    brands: list[str]
+    tick_interval: float
+    bucket_seconds: int
+    window_seconds: int
+
+
+class KeyCount(msgspec.Struct, kw_only=True):
+    """A labelled count."""
+
+    key: str
+    count: int
+
+
+class Volume(msgspec.Struct, kw_only=True):
+    """How much is being said: totals and per-bucket series (oldest first)."""
+
+    last_minute: int = 0
+    window: int = 0
+    """Mentions in the rolling window (``window_seconds``)."""
+    per_minute: float = 0.0
+    """Average mentions per minute over the window."""
+    series: list[int] = msgspec.field(default_factory=list)
+    by_source: dict[str, list[int]] = msgspec.field(default_factory=dict)
+
+
+class SentimentView(msgspec.Struct, kw_only=True):
+    """Sentiment over the window, with per-bucket trends (oldest first)."""
+
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    net: float = 0.0
+    """(positive - negative) / total, in [-1, 1]."""
+    negative_share: float = 0.0
+    series_net: list[float] = msgspec.field(default_factory=list)
+    series_negative_share: list[float] = msgspec.field(default_factory=list)
+
+
+class SourceStat(msgspec.Struct, kw_only=True):
+    """One source over the window."""
+
+    source: str
+    count: int
+    share: float
+    net: float
+    negative_share: float
+
+
+class BrandStat(msgspec.Struct, kw_only=True):
+    """One watched brand over the window."""
+
+    brand: str
+    count: int
+    share_of_voice: float
+    net: float
+    negative_share: float
+    series: list[int] = msgspec.field(default_factory=list)
+
+
+class Topic(msgspec.Struct, kw_only=True):
+    """A hot term or hashtag: its count now against the window before."""
+
+    term: str
+    count: int
+    previous: int
+    score: float
+    trend: Literal["new", "up", "flat", "down"]
+    net: float = 0.0
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    """A spike: a series that left its baseline."""
+
+    id: str
+    kind: Literal["volume", "negative_share"]
+    series: str
+    """What moved: "total", "brand:<name>", "source:<name>"."""
+    severity: Literal["info", "warning", "critical"]
+    started_at: float
+    updated_at: float
+    value: float
+    baseline: float
+    score: float
+    message: str
+    ended_at: float | None = None
+    top_terms: list[str] = msgspec.field(default_factory=list)
+    top_sources: list[str] = msgspec.field(default_factory=list)
+    examples: list[str] = msgspec.field(default_factory=list)
+
+
+class RiverItem(msgspec.Struct, kw_only=True):
+    """One mention as the live river shows it (text cut to fit)."""
+
+    id: str
+    source: str
+    author: str
+    reach: int
+    text: str
+    lang: str
+    sentiment: float
+    label: str
+    brands: list[str]
+    created_at: float
+    url: str = ""
+
+
+class FeedInfo(msgspec.Struct, kw_only=True):
+    """A feed connected to the hub, as the hub sees it."""
+
+    name: str
+    source: str
+    demo: bool
+    connected: bool
+    last_seen: float
+    events_per_min: float
+    errors: int
+
+
+class Tick(msgspec.Struct, tag="tick", kw_only=True):
+    """Everything a wall shows, bounded in size whatever the event rate."""
+
+    seq: int
+    at: float
+    """Hub clock, unix seconds."""
+    demo: bool
+    bucket_seconds: int
+    window_seconds: int
+    ingested_total: int
+    """Mentions taken since the hub started; a client can match its own sends to it."""
+    rate_per_s: float
+    volume: Volume
+    sentiment: SentimentView
+    sources: list[SourceStat]
+    languages: list[KeyCount]
+    brands: list[BrandStat]
+    topics: list[Topic]
+    alerts: list[Alert]
+    """Open alerts and those closed recently, newest first."""
+    river: list[RiverItem]
+    """Newest mentions since the previous tick, sampled and capped."""
+    feeds: list[FeedInfo] = msgspec.field(default_factory=list)
+    rejected_total: int = 0
+    duplicates_total: int = 0
+
+
+class Snapshot(msgspec.Struct, tag="snapshot", kw_only=True):
+    """The full current state, sent once on connect: the latest tick plus history."""
+
+    tick: Tick
+
+
+class AlertEvent(msgspec.Struct, tag="alert", kw_only=True):
+    """An alert opened, escalated or ended."""
+
+    alert: Alert
+
+
+class MentionsEvent(msgspec.Struct, tag="mentions", kw_only=True):
+    """Enriched mentions, for clients that asked for all of them (``tail``)."""
+
+    mentions: list[Mention]
+
+
+StreamMessage = StreamHello | Snapshot | Tick | AlertEvent | MentionsEvent
+HubToFeed = Welcome | Ack | ErrorReply
+
+_encoder = msgspec.json.Encoder()
+_stream_decoder = msgspec.json.Decoder(StreamMessage)
+_ingest_decoder = msgspec.json.Decoder(IngestMessage)
+_feed_reply_decoder = msgspec.json.Decoder(HubToFeed)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    """JSON-encode any protocol message."""
+    return _encoder.encode(message)
+
+
+def decode_stream(data: bytes | str) -> StreamMessage:
+    """Decode a hub-to-client message; raises msgspec.DecodeError / ValidationError."""
+    message: StreamMessage = _stream_decoder.decode(data)
+    return message
+
+
+def decode_ingest(data: bytes | str) -> IngestMessage:
+    """Decode a feed-to-hub message; raises msgspec.DecodeError / ValidationError."""
+    message: IngestMessage = _ingest_decoder.decode(data)
+    return message
+
+
+def decode_feed_reply(data: bytes | str) -> HubToFeed:
+    """Decode a hub-to-feed message."""
+    message: HubToFeed = _feed_reply_decoder.decode(data)
+    return message
+
+
+def empty_tick(*, demo: bool = False, at: float = 0.0) -> Tick:
+    """A tick with nothing in it, for a hub that has seen no mention yet."""
+    return Tick(
+        seq=0,
+        at=at,
+        demo=demo,
+        bucket_seconds=10,
+        window_seconds=300,
+        ingested_total=0,
+        rate_per_s=0.0,
+        volume=Volume(),
+        sentiment=SentimentView(),
+        sources=[],
+        languages=[],
+        brands=[],
+        topics=[],
+        alerts=[],
+        river=[],
+    )

@@ -1,0 +1,1 @@
+"""The Textual wall: one module per panel."""
