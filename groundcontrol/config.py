@@ -60,7 +60,7 @@ class HubConfig:
     """Address to bind; loopback unless told otherwise."""
     port: int = 8765
     """TCP port for HTTP and websockets."""
-    tick_interval: float = 0.5
+    tick_interval: float = 0.25
     """Seconds between ticks sent to every client (bounded rate, whatever the load)."""
     max_message_bytes: int = 8 * 1024 * 1024
     """Largest websocket message accepted on /ingest."""
@@ -68,6 +68,8 @@ class HubConfig:
     """Most mentions of the live river sent per tick."""
     dedupe_capacity: int = 1_000_000
     """How many recent mention ids the in-memory dedupe remembers."""
+    enrich_workers: int = 1
+    """Worker processes for enrichment; 0 enriches on the hub's own event loop."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,12 @@ def _check(cfg: Config) -> None:
     for key, value in positive:
         if value <= 0:
             raise ConfigError(file, key, f"expected a number above 0, got {value}")
+    if not 0 <= cfg.hub.enrich_workers <= 64:
+        raise ConfigError(
+            file,
+            "hub.enrich_workers",
+            f"expected a number of processes from 0 to 64, got {cfg.hub.enrich_workers}",
+        )
     if not 0 <= cfg.hub.port <= 65535:
         raise ConfigError(file, "hub.port", f"expected a port from 0 to 65535, got {cfg.hub.port}")
     a = cfg.analytics

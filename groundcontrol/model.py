@@ -3,6 +3,9 @@
 Feeds fill the source fields; the hub fills the enriched ones (language when the
 source did not say, sentiment, matched brands and queries, terms). Mentions are
 msgspec structs so that decoding and validating a batch off the wire is one C call.
+They are declared ``gc=False``: they hold only strings, numbers and lists of strings,
+so they cannot form reference cycles, and leaving millions of them out of the cyclic
+garbage collector's passes keeps the hub's ingest path from stalling in GC.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
-class Engagement(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Engagement(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """How many people interacted with a mention, as the source counted them."""
 
     likes: Count = 0
@@ -42,7 +45,7 @@ class Engagement(msgspec.Struct, kw_only=True, omit_defaults=True):
         return self.likes + self.reposts + self.replies + self.quotes
 
 
-class Mention(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Mention(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """One mention of a watched brand, as the feed saw it plus what the hub added."""
 
     source: SourceName

@@ -1,0 +1,381 @@
+"""``groundcontrol bench``: throughput and feed-to-tick latency of a real hub.
+
+Two runs in one process, same payloads, same client:
+
+1. a real hub (``groundcontrol hub`` in a subprocess, so it has a core of its own)
+   fed demo mentions over a loopback websocket, with a /stream client reading
+   ticks; latency is the time from a batch leaving the feed to the first tick
+   whose ``ingested_total`` includes it (one clock: the bench's own);
+2. the baseline: a bare ``websockets`` server that only decodes each batch and acks.
+
+The ratio of the two is what to quote: machines here are shared and noisy, so only
+numbers measured side by side in the same run mean anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+import msgspec
+
+from groundcontrol.client import StreamClient, stream_url
+from groundcontrol.feedclient import IngestClient
+from groundcontrol.model import Mention
+from groundcontrol.protocol import Ack, Snapshot, Tick
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def make_pool(size: int, seed: int = 1) -> list[Mention]:
+    """Realistic demo mentions to push, generated before any clock starts."""
+    from feeds.demo import DemoStream
+
+    start = time.time() - 3600
+    stream = DemoStream(seed=seed, rate=max(200.0, size / 300), start=start)
+    pool: list[Mention] = []
+    t = start
+    while len(pool) < size:
+        pool.extend(stream.between(t, t + 60))
+        t += 60
+    return pool[:size]
+
+
+@dataclass
+class RunResult:
+    """One run's measurements."""
+
+    mentions: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    rss_samples: list[tuple[float, float]] = field(default_factory=list)
+    acks: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.mentions / self.seconds if self.seconds else 0.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    idx = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[idx]
+
+
+async def drive(
+    url: str,
+    pool: list[Mention],
+    *,
+    seconds: float,
+    batch: int,
+    window: int,
+    ticks: bool,
+    pid: int | None,
+    progress: bool,
+    warmup: float = 1.0,
+) -> RunResult:
+    """Push batches as fast as acks allow for ``seconds``; measure."""
+    result = RunResult()
+    base_ids = [m.source_id for m in pool]
+    cumulative: list[tuple[int, float]] = []  # (ingested total after batch, send time)
+    state = {"accepted": 0, "measuring": False, "measured": 0}
+
+    def on_ack(ack: Ack, first_sent: float) -> None:
+        state["accepted"] += ack.accepted
+        result.acks += 1
+        if state["measuring"]:
+            state["measured"] += ack.accepted + ack.duplicates
+            cumulative.append((state["accepted"] + offset[0], first_sent))
+
+    offset = [0]
+    client = IngestClient(
+        url, name="bench", source="bench", window=window, max_pending=window, on_ack=on_ack
+    )
+    tick_task: asyncio.Task[None] | None = None
+    tick_log: list[tuple[float, int]] = []
+
+    async def read_ticks() -> None:
+        async for ev in StreamClient(stream_url(url)).events():
+            if isinstance(ev, Snapshot):
+                offset[0] = ev.tick.ingested_total
+            elif isinstance(ev, Tick):
+                tick_log.append((time.perf_counter(), ev.ingested_total))
+
+    if ticks:
+        tick_task = asyncio.create_task(read_ticks())
+        await asyncio.sleep(0.3)
+    client.start()
+    start = time.perf_counter()
+    measure_from = start + warmup
+    end = measure_from + seconds
+    next_report = start + 5
+    next_rss = start
+    rnd = 0
+    i = 0
+    measured_start = 0.0
+    while True:
+        now = time.perf_counter()
+        if now >= end:
+            break
+        if not state["measuring"] and now >= measure_from:
+            state["measuring"] = True
+            measured_start = now
+        if pid is not None and now >= next_rss:
+            result.rss_samples.append((now - start, rss_mb(pid)))
+            next_rss = now + 1.0
+        if progress and now >= next_report:
+            print(
+                f"  ... {now - start:5.0f}s  {state['accepted']:>9} mentions acked",
+                file=sys.stderr,
+                flush=True,
+            )
+            next_report = now + 5
+        chunk = pool[i : i + batch]
+        if len(chunk) < batch:
+            rnd += 1
+            i = 0
+            for m, b in zip(pool, base_ids, strict=True):
+                m.source_id = f"{b}~{rnd}"  # fresh ids each lap, so nothing dedupes
+            chunk = pool[:batch]
+        i += batch
+        await client.submit(chunk)
+    measured_end = time.perf_counter()
+    result.seconds = measured_end - measured_start
+    result.mentions = state["measured"]
+    await client.drain(timeout=10)
+    if ticks:
+        await asyncio.sleep(1.5)  # let the last measured batches reach a tick
+    await client.close()
+    if tick_task is not None:
+        tick_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tick_task
+    # Latency: first tick (by arrival) whose total covers the batch.
+    j = 0
+    for total, sent in cumulative:
+        while j < len(tick_log) and tick_log[j][1] < total:
+            j += 1
+        if j == len(tick_log):
+            break
+        result.latencies_ms.append((tick_log[j][0] - sent) * 1000)
+    return result
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server not ready at {url} after {timeout}s")
+
+
+def _start(args: list[str], health: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        _wait_healthy(health, proc)
+    except RuntimeError:
+        proc.kill()
+        _out, err = proc.communicate()
+        raise RuntimeError(err.decode(errors="replace")[-2000:]) from None
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_bench(
+    *,
+    seconds: float,
+    as_json: bool,
+    batch: int,
+    window: int,
+    baseline: bool = True,
+    config: str | None = None,
+) -> int:
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    say(f"bench: generating {60_000} demo mentions ...")
+    pool = make_pool(60_000)
+    say(f"bench: hub run, {seconds:.0f}s (+1s warm-up), batches of {batch}, {window} in flight")
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}"
+    proc = _start(
+        [
+            "-m",
+            "groundcontrol",
+            "hub",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+            *(["--config", config] if config else []),
+        ],
+        f"http://127.0.0.1:{port}/healthz",
+    )
+    try:
+        hub = asyncio.run(
+            drive(
+                url,
+                pool,
+                seconds=seconds,
+                batch=batch,
+                window=window,
+                ticks=True,
+                pid=proc.pid,
+                progress=True,
+            )
+        )
+    finally:
+        _stop(proc)
+    base = RunResult()
+    if baseline:
+        say("bench: baseline run (bare websockets server that only decodes)")
+        port = free_port()
+        url = f"ws://127.0.0.1:{port}"
+        proc = _start(
+            ["-m", "groundcontrol.bench", "--baseline-port", str(port)],
+            f"http://127.0.0.1:{port}/healthz",
+        )
+        try:
+            base = asyncio.run(
+                drive(
+                    url,
+                    pool,
+                    seconds=seconds,
+                    batch=batch,
+                    window=window,
+                    ticks=False,
+                    pid=None,
+                    progress=True,
+                )
+            )
+        finally:
+            _stop(proc)
+    rss = hub.rss_samples
+    after_minute = next((mb for t, mb in rss if t >= 60), None)
+    report: dict[str, object] = {
+        "events_per_s": round(hub.rate, 1),
+        "baseline_events_per_s": round(base.rate, 1) if baseline else None,
+        "ratio": round(hub.rate / base.rate, 3) if base.rate else None,
+        "latency_p50_ms": round(_percentile(hub.latencies_ms, 50), 1),
+        "latency_p99_ms": round(_percentile(hub.latencies_ms, 99), 1),
+        "seconds": round(hub.seconds, 2),
+        "mentions": hub.mentions,
+        "batch": batch,
+        "window": window,
+        "hub_rss_mb_start": round(rss[0][1], 1) if rss else None,
+        "hub_rss_mb_after_1min": round(after_minute, 1) if after_minute else None,
+        "hub_rss_mb_end": round(rss[-1][1], 1) if rss else None,
+        "hub_rss_growth_after_1min_pct": (
+            round((rss[-1][1] - after_minute) / after_minute * 100, 2) if after_minute else None
+        ),
+        "cpus": os.cpu_count(),
+    }
+    if as_json:
+        print(json.dumps(report))
+    else:
+        print(f"hub:       {hub.rate:>10,.0f} mentions/s  ({hub.mentions:,} in {hub.seconds:.1f}s)")
+        if baseline:
+            print(f"baseline:  {base.rate:>10,.0f} mentions/s  (decode only)")
+            print(f"ratio:     {report['ratio']}")
+        print(
+            f"latency:   p50 {report['latency_p50_ms']} ms, p99 {report['latency_p99_ms']} ms "
+            f"(feed send to first tick counting it; {len(hub.latencies_ms)} batches)"
+        )
+        if rss:
+            print(
+                f"hub RSS:   {report['hub_rss_mb_start']} MiB at start, "
+                f"{report['hub_rss_mb_end']} MiB at end"
+            )
+    return 0
+
+
+# ---------------------------------------------------------------------- baseline server
+
+
+async def _baseline_server(port: int) -> None:
+    """A bare websockets server that decodes batches and acks: the floor to compare with."""
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.http11 import Request, Response
+
+    decoder = msgspec.json.Decoder()
+    encoder = msgspec.json.Encoder()
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            msg = decoder.decode(raw)
+            kind = msg.get("type")
+            if kind == "hello":
+                await ws.send(encoder.encode({"type": "welcome", "protocol": 1, "hub": "baseline"}))
+            elif kind == "batch":
+                n = len(msg["mentions"])
+                await ws.send(
+                    encoder.encode(
+                        {
+                            "type": "ack",
+                            "seq": msg["seq"],
+                            "accepted": n,
+                            "duplicates": 0,
+                            "rejected": 0,
+                        }
+                    )
+                )
+
+    def health(_conn: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/healthz":
+            return _conn.respond(200, "ok\n")
+        return None
+
+    async with serve(handler, "127.0.0.1", port, max_size=64 * 1024 * 1024, process_request=health):
+        await asyncio.Future()
+
+
+if __name__ == "__main__":  # pragma: no cover - run by run_bench in a subprocess
+    if len(sys.argv) == 3 and sys.argv[1] == "--baseline-port":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_baseline_server(int(sys.argv[2])))
+    else:
+        print("usage: python -m groundcontrol.bench --baseline-port PORT", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,299 @@
+"""The ``groundcontrol`` command.
+
+``groundcontrol`` with no arguments runs hub, demo feed and wall in one process on
+a free loopback port. Sub-commands run each piece alone: ``hub``, ``feed demo``,
+``wall``, ``tail``, ``bench``.
+
+The core never imports textual: the wall is loaded by module name only when a
+command that shows it runs, so ``hub``, ``feed``, ``tail`` and ``bench`` work on a
+machine without a terminal UI stack and the import contract stays checkable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groundcontrol import __version__
+from groundcontrol.config import Config, ConfigError, load_config
+
+WALL_MODULE = "panels.app"
+DEFAULT_HUB = "ws://127.0.0.1:8765"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="groundcontrol",
+        description=(
+            "Ground Control: a social-listening command center in the terminal. "
+            "With no command, runs a hub, the demo feed and a wall in one process."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"groundcontrol {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML config (default: config/default.toml)"
+    )
+    parser.add_argument("--rate", type=_positive_float, help="demo mentions per second")
+    parser.add_argument("--seed", type=int, help="demo random seed")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    hub = sub.add_parser("hub", help="run the hub (ingest, enrich, aggregate, publish)")
+    hub.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    hub.add_argument("--port", type=_port, help="port to bind (default 8765)")
+    hub.add_argument("--config", metavar="FILE", help="TOML config file")
+    hub.add_argument("--demo", action="store_true", help="mark everything published as DEMO")
+    hub.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+
+    feed = sub.add_parser("feed", help="run a feed adapter that pushes mentions to a hub")
+    feed_sub = feed.add_subparsers(dest="feed", metavar="NAME", required=True)
+    demo = feed_sub.add_parser("demo", help="the built-in synthetic stream, marked DEMO")
+    demo.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    demo.add_argument("--rate", type=_positive_float, default=40.0, help="mentions per second")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same stream)")
+
+    wall = sub.add_parser("wall", help="show the wall for a hub")
+    wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+
+    tail = sub.add_parser(
+        "tail", help="print enriched mentions as NDJSON, one JSON object per line"
+    )
+    tail.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    tail.add_argument("query", nargs="?", help="only mentions matching this query")
+
+    bench = sub.add_parser(
+        "bench", help="measure hub throughput and feed-to-tick latency against a baseline"
+    )
+    bench.add_argument("--seconds", type=_positive_float, default=10.0, help="per run (default 10)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--batch", type=int, default=500, help="mentions per batch (default 500)")
+    bench.add_argument("--window", type=int, default=8, help="batches in flight (default 8)")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
+    bench.add_argument("--config", metavar="FILE", help="TOML config for the hub under test")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return load_config(path)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"groundcontrol: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "bench" and args.config:
+            _load(args.config)  # fail now, with the file and key, not inside the subprocess
+        if args.command is None:
+            return run_embedded(_load(args.config), rate=args.rate, seed=args.seed)
+        if args.command == "hub":
+            return run_hub(args)
+        if args.command == "feed":
+            return run_feed(args)
+        if args.command == "wall":
+            return run_wall(args.hub)
+        if args.command == "tail":
+            return run_tail(args.hub, args.query)
+        if args.command == "bench":
+            from groundcontrol.bench import run_bench
+
+            return run_bench(
+                seconds=args.seconds,
+                as_json=args.json,
+                batch=args.batch,
+                window=args.window,
+                baseline=not args.no_baseline,
+                config=args.config,
+            )
+    except ConfigError as exc:
+        return _fail(f"bad config: {exc}")
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+
+
+# ---------------------------------------------------------------------- hub
+
+
+def run_hub(args: argparse.Namespace) -> int:
+    from groundcontrol.hub import start_hub, tune_gc
+
+    config = _load(args.config)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("groundcontrol")
+
+    async def serve() -> None:
+        try:
+            hub, runner, port = await start_hub(
+                config, host=args.host, port=args.port, demo=args.demo
+            )
+        except OSError as exc:
+            raise SystemExit(
+                _fail(
+                    f"cannot listen on {args.host or config.hub.host}:"
+                    f"{config.hub.port if args.port is None else args.port}: {exc.strerror}"
+                )
+            ) from None
+        tune_gc()
+        host = args.host or config.hub.host
+        log.info("hub listening on http://%s:%d (config %s)", host, port, config.source)
+        print(f"hub ready on ws://{host}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down (ingested %d mentions)", hub.counters.ingested)
+        await runner.cleanup()
+
+    asyncio.run(serve())
+    return 0
+
+
+# ---------------------------------------------------------------------- feeds
+
+
+def run_feed(args: argparse.Namespace) -> int:
+    from feeds.demo import run_demo_feed
+
+    def say(message: str) -> None:
+        print(f"feed demo: {message}", file=sys.stderr, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo_feed(args.hub, rate=args.rate, seed=args.seed, on_event=say))
+    return 0
+
+
+# ---------------------------------------------------------------------- wall
+
+
+def _wall_module() -> Any:
+    return importlib.import_module(WALL_MODULE)
+
+
+def run_wall(hub: str) -> int:
+    app = _wall_module().make_wall(hub)
+    app.run()
+    return 0
+
+
+def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int:
+    """Hub, demo feed and wall in one process, over loopback websockets."""
+    from feeds.demo import run_demo_feed
+    from groundcontrol.hub import start_hub
+
+    # The screen belongs to the wall: logs go to a file, not the terminal.
+    log_path = Path(tempfile.gettempdir()) / f"groundcontrol-{os.getuid()}.log"
+    logging.basicConfig(
+        filename=log_path,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("groundcontrol")
+    wall = _wall_module()
+
+    async def go() -> None:
+        _hub, runner, port = await start_hub(config, host="127.0.0.1", port=0, demo=True)
+        url = f"ws://127.0.0.1:{port}"
+        log.info("embedded hub on %s", url)
+        feed = asyncio.create_task(
+            run_demo_feed(
+                url,
+                rate=rate or config.demo.rate,
+                seed=config.demo.seed if seed is None else seed,
+                on_event=lambda m: log.info("feed demo: %s", m),
+            )
+        )
+        try:
+            await wall.make_wall(url).run_async()
+        finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed
+            await runner.cleanup()
+
+    asyncio.run(go())
+    return 0
+
+
+# ---------------------------------------------------------------------- tail
+
+
+def run_tail(hub: str, query: str | None) -> int:
+    import msgspec
+
+    from groundcontrol.client import BadMessage, Connected, Disconnected, StreamClient, stream_url
+    from groundcontrol.protocol import MentionsEvent
+    from groundcontrol.query import QuerySyntaxError, parse_query
+
+    if query:
+        try:
+            parse_query(query)
+        except QuerySyntaxError as exc:
+            return _fail(f"bad query {query!r}: {exc}")
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+
+    async def go() -> None:
+        client = StreamClient(stream_url(hub, mentions=True, query=query))
+        async for event in client.events():
+            if isinstance(event, MentionsEvent):
+                for m in event.mentions:
+                    out.write(encoder.encode(m) + b"\n")
+                out.flush()
+            elif isinstance(event, Disconnected):
+                print(
+                    f"groundcontrol tail: hub {hub} unreachable ({event.reason}); "
+                    f"retrying in {event.retry_in:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            elif isinstance(event, Connected):
+                print(f"groundcontrol tail: connected to {hub}", file=sys.stderr, flush=True)
+            elif isinstance(event, BadMessage):
+                print(f"groundcontrol tail: skipped a bad message: {event.error}", file=sys.stderr)
+
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        asyncio.run(go())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""End to end with the real commands: hub, demo feed and tail as separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from groundcontrol.bench import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def spawn(*args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "groundcontrol", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_lines(proc: subprocess.Popen[bytes], seconds: float, want: int) -> Iterator[bytes]:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + seconds
+    got = 0
+    buf = b""
+    while time.monotonic() < deadline and got < want:
+        if not sel.select(timeout=0.2):
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            got += 1
+            yield line
+
+
+def test_hub_demo_feed_and_tail() -> None:
+    port = free_port()
+    hub_url = f"ws://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # Start tail first: it must wait for the hub with a clear message, not crash.
+        tail = spawn("tail", "--hub", hub_url)
+        procs.append(tail)
+        time.sleep(1.0)
+        assert tail.poll() is None, "tail gave up on a hub that is not up yet"
+        hub = spawn("hub", "--port", str(port))
+        procs.append(hub)
+        feed = spawn("feed", "demo", "--hub", hub_url, "--rate", "200", "--seed", "3")
+        procs.append(feed)
+        lines = list(read_lines(tail, seconds=25, want=300))
+        assert len(lines) >= 300, f"only {len(lines)} mentions arrived"
+        mentions = [json.loads(line) for line in lines]
+        ids = [m["id"] for m in mentions]
+        assert len(set(ids)) == len(ids), "tail printed a mention twice"
+        for m in mentions:
+            assert m["id"] == f"{m['source']}:{m['source_id']}"
+            assert -1.0 <= m.get("sentiment", 0.0) <= 1.0
+            assert m["sentiment_label"] in ("positive", "neutral", "negative")
+            assert m["received_at"] > 0
+        assert {m["source"] for m in mentions} >= {"bluesky", "x", "reddit"}
+        assert {m.get("lang") for m in mentions} >= {"en", "de", "da"}
+        assert sum(1 for m in mentions if "Northwind" in m.get("brands", [])) > 50
+        assert any(m.get("terms") for m in mentions)
+        assert {m["sentiment_label"] for m in mentions} == {"positive", "neutral", "negative"}
+    finally:
+        for p in reversed(procs):
+            stop(p)
+    _out, err = tail.communicate()
+    assert b"unreachable" in err and b"Traceback" not in err
+
+
+def test_tail_with_a_query_and_a_bad_query() -> None:
+    bad = spawn("tail", "--hub", "ws://127.0.0.1:9", "(northwind")
+    _out, err = bad.communicate(timeout=30)
+    assert bad.returncode == 2
+    assert b"bad query" in err and b"Traceback" not in err

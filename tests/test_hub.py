@@ -1,0 +1,300 @@
+"""The hub over real loopback websockets: ingest, acks, bad input, stream, health."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import msgspec
+import pytest
+import websockets
+
+from groundcontrol.client import Connected, Disconnected, StreamClient, stream_url
+from groundcontrol.config import Config, load_config
+from groundcontrol.feedclient import IngestClient
+from groundcontrol.hub import Hub, start_hub
+from groundcontrol.model import Mention
+from groundcontrol.protocol import (
+    Ack,
+    AlertEvent,
+    ErrorReply,
+    MentionsEvent,
+    Snapshot,
+    StreamHello,
+    Tick,
+    Welcome,
+    decode_feed_reply,
+    decode_stream,
+)
+
+TIMEOUT = 10.0
+
+
+def mention(i: int, text: str = "My Northwind Aero 14 is great", source: str = "x") -> dict:
+    return {
+        "source": source,
+        "source_id": str(i),
+        "text": text,
+        "created_at": "2026-11-22T10:00:00Z",
+        "author": f"user{i}",
+        "author_reach": 100 + i,
+    }
+
+
+def batch(seq: int, items: list[dict]) -> bytes:
+    return json.dumps({"type": "batch", "seq": seq, "mentions": items}).encode()
+
+
+def small_config(**hub: object) -> Config:
+    cfg = load_config()
+    return dataclasses.replace(
+        cfg,
+        hub=dataclasses.replace(cfg.hub, tick_interval=0.1, **hub),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[tuple[Hub, str]]:
+    h, runner, port = await start_hub(small_config(max_message_bytes=64_000), port=0)
+    yield h, f"ws://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def feed(url: str) -> websockets.ClientConnection:
+    ws = await websockets.connect(url + "/ingest")
+    await ws.send(json.dumps({"type": "hello", "protocol": 1, "name": "test"}))
+    assert isinstance(decode_feed_reply(await ws.recv()), Welcome)
+    return ws
+
+
+async def reply(ws: websockets.ClientConnection) -> Ack | ErrorReply:
+    r = decode_feed_reply(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert isinstance(r, Ack | ErrorReply)
+    return r
+
+
+async def test_batch_is_acked_and_deduped(hub: tuple[Hub, str]) -> None:
+    h, url = hub
+    ws = await feed(url)
+    await ws.send(batch(1, [mention(i) for i in range(10)]))
+    ack = await reply(ws)
+    assert ack == Ack(seq=1, accepted=10, duplicates=0, rejected=0)
+    # Resending (at-least-once delivery) must not count twice.
+    await ws.send(batch(2, [mention(i) for i in range(5, 15)]))
+    ack = await reply(ws)
+    assert isinstance(ack, Ack)
+    assert (ack.accepted, ack.duplicates) == (5, 5)
+    assert h.counters.ingested == 15
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "words"),
+    [
+        (b"{not json", "malformed", "not valid JSON"),
+        (b'{"type": "shout", "seq": 1}', "unknown_type", "'shout'"),
+        (b"[1, 2, 3]", "invalid", "JSON object"),
+        (b'{"type": "batch", "seq": -1, "mentions": []}', "invalid", "seq"),
+        (b'{"type": "batch", "seq": 1, "mentions": 7}', "invalid", "mentions"),
+    ],
+)
+async def test_bad_messages_get_an_error_and_the_connection_lives(
+    hub: tuple[Hub, str], payload: bytes, code: str, words: str
+) -> None:
+    h, url = hub
+    ws = await feed(url)
+    await ws.send(payload)
+    err = await reply(ws)
+    assert isinstance(err, ErrorReply), err
+    assert err.code == code
+    assert words in err.message
+    assert h.counters.errors[code] == 1
+    # Same connection still works.
+    await ws.send(batch(9, [mention(1)]))
+    ack = await reply(ws)
+    assert isinstance(ack, Ack) and ack.accepted == 1
+    await ws.close()
+
+
+async def test_oversized_message_is_refused_and_counted(hub: tuple[Hub, str]) -> None:
+    h, url = hub
+    ws = await feed(url)
+    big = batch(1, [mention(i, "x" * 1000) for i in range(100)])  # ~110 kB > 64 kB
+    await ws.send(big)
+    err = await reply(ws)
+    assert isinstance(err, ErrorReply)
+    assert err.code == "oversized"
+    assert "64000" in err.message
+    await ws.send(batch(2, [mention(1)]))
+    assert isinstance(await reply(ws), Ack)
+    assert h.counters.errors["oversized"] == 1
+    await ws.close()
+
+
+async def test_bad_items_are_rejected_one_by_one(hub: tuple[Hub, str]) -> None:
+    h, url = hub
+    ws = await feed(url)
+    items = [
+        mention(1),
+        {**mention(2), "created_at": "yesterday"},
+        {**mention(3), "author_reach": -5},
+        {**mention(4), "source": "Not A Source!"},
+        mention(5),
+    ]
+    await ws.send(batch(3, items))
+    ack = await reply(ws)
+    assert isinstance(ack, Ack)
+    assert (ack.accepted, ack.rejected) == (2, 3)
+    assert [e.index for e in ack.errors] == [1, 2, 3]
+    assert "created_at" in ack.errors[0].reason
+    assert "author_reach" in ack.errors[1].reason
+    assert h.counters.rejected == 3
+    await ws.close()
+
+
+async def test_stream_says_hello_snapshot_then_ticks(hub: tuple[Hub, str]) -> None:
+    _h, url = hub
+    async with websockets.connect(url + "/stream") as client:
+        hello = decode_stream(await client.recv())
+        assert isinstance(hello, StreamHello)
+        assert hello.brands == ["Northwind", "Contoso", "Fabrikam"]
+        assert isinstance(decode_stream(await client.recv()), Snapshot)
+        ws = await feed(url)
+        texts = ["Northwind support is awful, my Aero 14 died again", "Contoso is great, love it"]
+        await ws.send(batch(1, [mention(i, texts[i % 2]) for i in range(40)]))
+        await reply(ws)
+        tick: Tick | None = None
+        while tick is None or tick.ingested_total < 40:
+            msg = decode_stream(await asyncio.wait_for(client.recv(), TIMEOUT))
+            if isinstance(msg, Tick):
+                tick = msg
+        assert tick.volume.window == 40
+        brands = {b.brand: b.count for b in tick.brands}
+        assert brands["Northwind"] == 20 and brands["Contoso"] == 20
+        assert tick.sentiment.negative > 0 and tick.sentiment.positive > 0
+        assert tick.river and tick.river[0].text
+        await ws.close()
+
+
+async def test_tail_stream_gets_only_matching_enriched_mentions(hub: tuple[Hub, str]) -> None:
+    _h, url = hub
+    async with websockets.connect(stream_url(url, mentions=True, query="contoso")) as client:
+        ws = await feed(url)
+        texts = ["Northwind Aero 14 review", "Contoso rocks, love it"]
+        await ws.send(batch(1, [mention(i, texts[i % 2]) for i in range(10)]))
+        await reply(ws)
+        got: list[Mention] = []
+        while len(got) < 5:
+            msg = decode_stream(await asyncio.wait_for(client.recv(), TIMEOUT))
+            if isinstance(msg, MentionsEvent):
+                got.extend(msg.mentions)
+        assert len(got) == 5
+        assert all(m.brands == ["Contoso"] for m in got)
+        assert all(m.sentiment_label == "positive" and m.lang == "en" for m in got)
+        assert got[0].id == "x:1"
+        await ws.close()
+
+
+async def test_bad_stream_query_is_refused_with_reason(hub: tuple[Hub, str]) -> None:
+    _h, url = hub
+    async with aiohttp.ClientSession() as session:
+        http = url.replace("ws://", "http://")
+        async with session.get(http + "/stream", params={"query": "(northwind"}) as resp:
+            assert resp.status == 400
+            assert "bad query" in await resp.text()
+
+
+async def test_healthz(hub: tuple[Hub, str]) -> None:
+    _h, url = hub
+    ws = await feed(url)
+    await ws.send(batch(1, [mention(1)]))
+    await reply(ws)
+    health = url.replace("ws://", "http://") + "/healthz"
+    async with aiohttp.ClientSession() as session, session.get(health) as resp:
+        body = await resp.json()
+    assert body["status"] == "ok"
+    assert body["ingested"] == 1
+    assert body["feeds"][0]["name"] == "test"
+    await ws.close()
+
+
+async def test_alerts_reach_the_stream(hub: tuple[Hub, str]) -> None:
+    h, url = hub
+    async with websockets.connect(url + "/stream") as client:
+        await client.recv()
+        await client.recv()
+        # An alert opened by the analytics is fanned out as an alert message.
+        from groundcontrol.protocol import Alert
+
+        alert = Alert(
+            id="volume:total:1",
+            kind="volume",
+            series="total",
+            severity="critical",
+            started_at=1.0,
+            updated_at=1.0,
+            value=500,
+            baseline=50,
+            score=9.0,
+            message="total volume 10x baseline",
+        )
+        h.analytics.tick = lambda now: (h.analytics.snapshot(now).tick, [AlertEvent(alert=alert)])  # type: ignore[method-assign]
+        while True:
+            msg = decode_stream(await asyncio.wait_for(client.recv(), TIMEOUT))
+            if isinstance(msg, AlertEvent):
+                assert msg.alert.id == "volume:total:1"
+                break
+
+
+async def test_ingest_client_resends_after_the_hub_comes_back() -> None:
+    cfg = small_config()
+    _h, runner, port = await start_hub(cfg, port=0)
+    url = f"ws://127.0.0.1:{port}"
+    events: list[str] = []
+    client = IngestClient(url, name="t", on_event=events.append)
+    client.start()
+    docs = [
+        msgspec.convert({**mention(i), "created_at": datetime.now(UTC)}, Mention) for i in range(30)
+    ]
+    await client.submit(docs[:10])
+    assert await client.drain(TIMEOUT)
+    await runner.cleanup()  # the hub goes away
+    await client.submit(docs[10:20])
+    await client.submit(docs[20:])
+    await asyncio.sleep(0.5)
+    assert client.pending == 2
+    assert any("unreachable" in e for e in events)
+    h2, runner2, _ = await start_hub(cfg, port=port)  # and comes back on the same port
+    try:
+        assert await client.drain(TIMEOUT)
+        assert h2.counters.ingested == 20
+        assert client.stats.accepted == 30
+    finally:
+        await client.close()
+        await runner2.cleanup()
+
+
+async def test_stream_client_reports_an_unreachable_hub_and_retries() -> None:
+    from groundcontrol.bench import free_port
+
+    port = free_port()
+    client = StreamClient(stream_url(f"ws://127.0.0.1:{port}"))
+    events = client.events()
+    first = await asyncio.wait_for(anext(events), TIMEOUT)
+    assert isinstance(first, Disconnected)
+    assert "refused" in first.reason
+    assert first.retry_in > 0
+    _h, runner, _ = await start_hub(small_config(), port=port)
+    try:
+        while True:
+            ev = await asyncio.wait_for(anext(events), TIMEOUT)
+            if isinstance(ev, Connected):
+                break
+        assert isinstance(await asyncio.wait_for(anext(events), TIMEOUT), StreamHello)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+        await runner.cleanup()
