@@ -1,0 +1,202 @@
+"""The wall: a Textual app that shows a hub's stream on a big screen or over SSH.
+
+One worker reads the hub's stream and folds every event into a :class:`WallState`;
+nothing is posted to the UI per event. A timer redraws the panels from the state a
+couple of times a second inside ``batch_update``, so screen work is O(panels), not
+O(mentions). Two moments do not wait for the timer: a dropped link (the wall must
+say so at once) and the first data after (re)connecting.
+
+``make_wall(hub_url)`` is the one factory, used by the CLI; tests build
+``WallApp`` with a scripted event source and a fixed clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import tzinfo
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.screen import Screen
+
+from groundcontrol.client import StreamClient, StreamEvent, stream_url
+from groundcontrol.protocol import Alert
+from panels.base import Panel
+from panels.live import LivePanel
+from panels.sentiment import SentimentPanel
+from panels.sources import SourcesPanel
+from panels.spikes import SpikesPanel
+from panels.state import RIVER_CAP, WallState
+from panels.status import StatusBar
+from panels.takeover import DEFAULT_SECONDS, AlertTakeover
+from panels.topics import TopicsPanel
+from panels.volume import VolumePanel
+
+log = logging.getLogger(__name__)
+
+EventSource = Callable[[], AsyncIterator[StreamEvent]]
+
+#: Seconds between redraws: twice a second is smooth on a wall and cheap over SSH.
+REFRESH_INTERVAL = 0.5
+#: Wait before restarting an event source that raised (it should never raise).
+SOURCE_RESTART_DELAY = 2.0
+
+
+class WallScreen(Screen[None]):
+    """The six panels under the status bar; the layout follows the terminal size."""
+
+    def __init__(self, *, hub_label: str, tz: tzinfo | None) -> None:
+        super().__init__(id="wall")
+        self.hub_label = hub_label
+        self.tz = tz
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(hub_label=self.hub_label, tz=self.tz, id="status")
+        # DOM order matters: the grids in wall.tcss place panels in this order.
+        with Grid(id="panels"):
+            yield VolumePanel(id="volume")
+            yield SentimentPanel(id="sentiment")
+            yield SpikesPanel(id="spikes")
+            yield TopicsPanel(id="topics")
+            yield LivePanel(tz=self.tz, id="live")
+            yield SourcesPanel(id="sources")
+
+    def show(self, state: WallState, now: float, *, data_changed: bool) -> None:
+        """Redraw everything from the state; the caller batches the repaint."""
+        self.query_one(StatusBar).show(state, now)
+        for panel in self.query(Panel):
+            panel.show_freshness(state, now)
+            if data_changed or panel.TIME_DEPENDENT:
+                panel.show(state, now)
+
+
+class WallApp(App[None]):
+    """Ground Control's wall: status, volume, sentiment, spikes, topics, river, sources."""
+
+    CSS_PATH = "wall.tcss"
+    TITLE = "Ground Control"
+    # The screen gets one of these classes by width; wall.tcss lays out each.
+    HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [  # noqa: RUF012 (as App declares it)
+        (0, "-compact"),
+        (120, "-medium"),
+        (160, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "close_takeover", "Back to the wall", show=False),
+    ]
+
+    def __init__(
+        self,
+        events: EventSource,
+        *,
+        hub_label: str,
+        clock: Callable[[], float] = time.time,
+        tz: tzinfo | None = None,
+        takeover_seconds: float = DEFAULT_SECONDS,
+        refresh_interval: float = REFRESH_INTERVAL,
+        river_cap: int = RIVER_CAP,
+    ) -> None:
+        """Build a wall.
+
+        Args:
+            events: Starts the stream: an async iterator of stream events that
+                reconnects by itself (``StreamClient.events``) and never ends.
+            hub_label: Short name of the hub for the status bar.
+            clock: Wall-clock time source; tests fix it so ages and the clock
+                are deterministic.
+            tz: Zone for clock times (None: the local zone).
+            takeover_seconds: How long an alert takeover stays up; 0 disables it.
+            refresh_interval: Seconds between redraws.
+            river_cap: Most mentions kept in the river.
+        """
+        super().__init__()
+        self.events = events
+        self.hub_label = hub_label
+        self.clock = clock
+        self.tz = tz
+        self.takeover_seconds = takeover_seconds
+        self.refresh_interval = refresh_interval
+        self.state = WallState(river_cap=river_cap)
+        self.wall = WallScreen(hub_label=hub_label, tz=tz)
+        self._shown_version = -1
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.wall
+
+    def on_ready(self) -> None:
+        # Start once the panels are on screen, so the first events' immediate
+        # redraws have widgets to draw into.
+        self.refresh_now()
+        self.set_interval(self.refresh_interval, self.refresh_now, name="wall-refresh")
+        self.run_worker(self._consume(), name="stream", exclusive=True, exit_on_error=False)
+
+    async def _consume(self) -> None:
+        """Fold stream events into the state; restart the source if it ever raises."""
+        while True:
+            try:
+                async for event in self.events():
+                    applied = self.state.apply(event, self.clock())
+                    if applied.urgent:
+                        self.refresh_now()
+                    if applied.takeover is not None:
+                        self.take_over(applied.takeover)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The client is built never to raise; if it does, say so on screen
+                # and keep the wall up rather than exit on someone's big screen.
+                log.exception("stream source failed")
+                reason = f"stream error: {exc}" if str(exc) else type(exc).__name__
+                self.state.stream_failed(reason, self.clock(), SOURCE_RESTART_DELAY)
+                self.refresh_now()
+                await asyncio.sleep(SOURCE_RESTART_DELAY)
+            else:
+                # A finite source (a script, a replay) ended: keep showing its data.
+                return
+
+    def refresh_now(self) -> None:
+        """Redraw the wall from the state in one batched repaint."""
+        if not self.wall.is_mounted:
+            return
+        version = self.state.version
+        with self.batch_update():
+            self.wall.show(self.state, self.clock(), data_changed=version != self._shown_version)
+        self._shown_version = version
+
+    def take_over(self, alert: Alert) -> None:
+        """Give the screen to a newly opened alert for ``takeover_seconds``."""
+        if self.takeover_seconds <= 0:
+            return
+        now = self.clock()
+        hub_now = self.state.hub_now(now)
+        if isinstance(self.screen, AlertTakeover):
+            self.screen.show_alert(alert, hub_now=hub_now, demo=self.state.demo)
+            return
+        self.push_screen(
+            AlertTakeover(
+                alert, hub_now=hub_now, demo=self.state.demo, seconds=self.takeover_seconds
+            )
+        )
+
+    def action_close_takeover(self) -> None:
+        if isinstance(self.screen, AlertTakeover):
+            self.screen.dismiss(None)
+
+
+def hub_label_for(hub_url: str) -> str:
+    """The host:port of a hub URL, which is what people call a hub."""
+    parts = urlsplit(hub_url if "://" in hub_url else f"ws://{hub_url}")
+    return parts.netloc or hub_url
+
+
+def make_wall(hub_url: str, *, clock: Callable[[], float] = time.time) -> WallApp:
+    """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it."""
+    client = StreamClient(stream_url(hub_url))
+    return WallApp(client.events, hub_label=hub_label_for(hub_url), clock=clock)

@@ -1,0 +1,137 @@
+"""The status bar: what this screen is, whether its data is real, live and fresh.
+
+Two rows. The top row names the product, shows a DEMO badge whenever the hub or the
+data says demo, a connection pill, the hub, the age of the last update and the
+clock. The bottom row says why the hub is unreachable when it is (at once, on the
+Disconnected event, with the retry countdown), then the hub totals, the share of
+voice of the watched brands and a count of undecodable messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label
+
+from panels.base import set_content
+from panels.format import abbreviate, bar, duration, percent
+from panels.state import WallState
+
+PRODUCT = "GROUND CONTROL"
+
+
+def link_pill(state: WallState, now: float) -> tuple[str, str]:
+    """The connection pill's text and CSS class for the current state."""
+    if state.link == "down":
+        return "✖ OFFLINE", "-down"
+    if state.link == "connecting":
+        return "◌ CONNECTING", "-waiting"
+    if state.tick is None:
+        return "◌ WAITING", "-waiting"
+    if state.is_stale(now):
+        return "● STALE", "-waiting"
+    return "● LIVE", "-live"
+
+
+def down_message(state: WallState, now: float) -> str:
+    """The full "HUB UNREACHABLE" line, with the reason and the retry countdown."""
+    retry = state.retry_in(now)
+    when = f"retrying in {retry:.0f}s" if retry >= 0.5 else "retrying now"
+    return f"HUB UNREACHABLE: {state.down_reason} - {when}"
+
+
+class StatusBar(Vertical):
+    """The wall's header: product, DEMO badge, link state, freshness, totals."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"status-bar--share"}
+
+    def __init__(self, *, hub_label: str, tz: tzinfo | None, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.hub_label = hub_label
+        self.tz = tz
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="status-top"):
+            yield Label(PRODUCT, id="product")
+            yield Label("DEMO", id="demo-badge")
+            yield Label("◌ CONNECTING", id="link-pill", classes="-waiting")
+            yield Label(Text(self.hub_label), id="hub-label")
+            yield Label("", id="updated")
+            yield Label("", id="clock")
+        with Horizontal(id="status-bottom"):
+            yield Label("", id="link-detail")
+            yield Label("", id="totals")
+            yield Label("", id="share-of-voice")
+            yield Label("", id="bad-messages")
+
+    def show(self, state: WallState, now: float) -> None:
+        """Redraw from the state; runs every refresh and at once on a disconnect."""
+        down = state.link == "down"
+        self.set_class(down, "-down")
+        self.query_one("#demo-badge").display = state.demo
+
+        text, pill_class = link_pill(state, now)
+        pill = self.query_one("#link-pill", Label)
+        set_content(pill, text)
+        for name in ("-down", "-waiting", "-live"):
+            pill.set_class(name == pill_class, name)
+
+        age = state.age(now)
+        set_content(
+            self.query_one("#updated", Label),
+            "no data yet" if age is None else f"updated {duration(age)} ago",
+        )
+        self.query_one("#updated").set_class(state.is_stale(now), "-stale")
+        moment = datetime.fromtimestamp(now, self.tz)
+        set_content(self.query_one("#clock", Label), moment.strftime("%H:%M:%S %Z").strip())
+
+        detail = self.query_one("#link-detail", Label)
+        detail.display = down
+        if down:
+            # The reason may quote an exception ("[Errno 111] ..."): plain Text, no markup.
+            set_content(detail, Text(down_message(state, now)))
+
+        tick = state.tick
+        totals = self.query_one("#totals", Label)
+        if tick is not None:
+            set_content(
+                totals,
+                f"[b]{tick.ingested_total:,}[/] ingested · [b]{tick.rate_per_s:,.1f}[/]/s",
+            )
+        set_content(self.query_one("#share-of-voice", Label), self._share_of_voice(state))
+
+        bad = self.query_one("#bad-messages", Label)
+        bad.display = state.bad_messages > 0
+        if state.bad_messages:
+            noun = "bad message" if state.bad_messages == 1 else "bad messages"
+            set_content(bad, Text(f"⚠ {abbreviate(state.bad_messages)} {noun}"))
+            bad.tooltip = f"last: {state.last_bad}"
+
+    @property
+    def _bar_style(self) -> Style:
+        return self.get_component_rich_style("status-bar--share")
+
+    def _share_of_voice(self, state: WallState) -> Text:
+        tick = state.tick
+        if tick is None or not tick.brands:
+            return Text("")
+        order = state.hello.brands if state.hello else []
+        # The hub's brand order (config order) keeps brands from swapping places.
+        rank = {name: i for i, name in enumerate(order)}
+        brands = sorted(tick.brands, key=lambda b: (rank.get(b.brand, len(rank)), b.brand))
+        width = self.size.width
+        # Narrow terminals keep the brands and their shares, and drop the rest.
+        line = Text.assemble(("share of voice ", "bold")) if width >= 100 else Text()
+        for brand in brands:
+            line.append(f" {brand.brand} ", "bold")
+            if width >= 140:
+                line.append(bar(brand.share_of_voice, 8), self._bar_style)
+                line.append(" ")
+            line.append(percent(brand.share_of_voice), "bold")
+            line.append(" ")
+        return line

@@ -1,0 +1,346 @@
+"""Deterministic stream events for the wall's tests and snapshots.
+
+``demo_events()`` is a scripted, realistic session as a wall would receive it from a
+demo hub: connected, hello (demo, three brands), a snapshot, a few ticks, then a
+critical alert opening. It is built by hand with fixed values (no clock, no unseeded
+randomness) so screenshots are stable; tests depend only on it returning such a list,
+so its insides can later be swapped for a seeded simulation of the real demo.
+
+``scripted(events)`` turns a list into an event source for ``WallApp``;
+``QueueSource`` is a source tests push events into while the app runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from groundcontrol.client import Connected, StreamEvent
+from groundcontrol.protocol import (
+    Alert,
+    AlertEvent,
+    BrandStat,
+    FeedInfo,
+    KeyCount,
+    RiverItem,
+    SentimentView,
+    Snapshot,
+    SourceStat,
+    StreamHello,
+    Tick,
+    Topic,
+    Volume,
+)
+
+#: Hub time of the first tick: 2025-06-12 14:03:00 UTC.
+T0 = 1_749_736_980.0
+#: The fixed wall clock tests inject: just after the last scripted tick arrived.
+FIXED_NOW = T0 + 2.0
+TICK_INTERVAL = 0.5
+BUCKET_SECONDS = 10
+WINDOW_SECONDS = 300
+BRANDS = ["Northwind", "Contoso", "Fabrikam"]
+HUB_URL = "ws://127.0.0.1:8765/stream"
+
+# Per-bucket baseline per source (mentions per 10 s), and how much each joins the spike.
+SOURCES: dict[str, tuple[int, float]] = {
+    "x": (11, 7.0),
+    "reddit": (8, 4.5),
+    "bluesky": (7, 4.0),
+    "mastodon": (5, 1.5),
+    "news": (3, 2.0),
+    "hackernews": (3, 0.6),
+}
+#: Buckets of the window before the spike started (of WINDOW_SECONDS / BUCKET_SECONDS).
+CALM_BUCKETS = 22
+# A gentle, repeatable wobble so the trends do not look ruled.
+WOBBLE = [0, 2, -1, 3, 1, -2, 0, 2, 4, 1, -1, 0, 3, -2, 1, 2, 0, -1, 2, 3, 1, 0, 2, -1, 1, 3, 0, 2]
+
+# Each post is two lines: "source | author | reach | lang | sentiment | brand", then its text.
+_POSTS = """\
+x | @gadgetgrrl | 48200 | en | -0.72 | Northwind
+    Northwind X2 battery swelled overnight and the case cracked. Anyone else? #aerogate
+reddit | u/commuter_dk | 310 | da | -0.41 | Northwind
+    Har nogen andre problemer med Northwind X2 batteriet? Min blev varm i toget #aerogate
+bluesky | @kestrel.bsky.social | 12900 | en | 0.68 | Contoso
+    Contoso's sync update is honestly great, finally fast on Linux
+news | @techwire | 2400000 | en | -0.38 | Northwind
+    Northwind shares slip as regulators look into X2 battery reports
+mastodon | @lena@chaos.social | 3100 | de | -0.66 | Northwind
+    Akku vom Northwind X2 nach zwei Wochen hinüber, der Support antwortet nicht
+hackernews | @throwaway_rs | 0 | en | 0.02 | Contoso
+    Show HN: we replaced Contoso Sync with rsync and a cron job
+x | @fabrikam_fan | 1150 | en | 0.81 | Fabrikam
+    Fabrikam delivery came a day early and the packaging is all paper now. Love it
+reddit | u/batterynerd | 5600 | en | 0.05 | Northwind
+    PSA: Northwind is offering free battery inspections for X2 owners, link in comments
+bluesky | @mette.dk | 880 | da | 0.62 | Fabrikam
+    Fabrikam kundeservice var hurtige og venlige i dag
+x | @memelord | 1240000 | en | -0.05 | Northwind
+    the #aerogate memes are out of control lmao
+news | @heise_online | 890000 | de | -0.31 | Northwind
+    Northwind prüft Berichte über überhitzte X2-Akkus; Rückruf nicht ausgeschlossen
+mastodon | @ops_anna@hachyderm.io | 7400 | en | -0.54 | Contoso
+    Contoso outage page says all green while our builds fail. Classic.
+"""
+_LINES = _POSTS.splitlines()
+RIVER_POSTS = [
+    [*meta.split(" | "), text.strip()] for meta, text in zip(_LINES[::2], _LINES[1::2], strict=True)
+]
+
+TOPICS = [
+    Topic(term="#aerogate", count=412, previous=0, score=9.8, trend="new", net=-0.58),
+    Topic(term="battery", count=388, previous=61, score=7.4, trend="up", net=-0.49),
+    Topic(term="x2", count=301, previous=70, score=5.9, trend="up", net=-0.36),
+    Topic(term="recall", count=97, previous=12, score=4.1, trend="up", net=-0.62),
+    Topic(term="inspection", count=54, previous=3, score=3.3, trend="new", net=0.12),
+    Topic(term="sync", count=88, previous=84, score=1.2, trend="flat", net=0.41),
+    Topic(term="delivery", count=41, previous=39, score=1.0, trend="flat", net=0.55),
+    Topic(term="lieferung", count=19, previous=18, score=0.8, trend="flat", net=0.22),
+    Topic(term="outage", count=23, previous=47, score=0.7, trend="down", net=-0.44),
+    Topic(term="support", count=35, previous=58, score=0.6, trend="down", net=-0.12),
+]
+
+SPIKE = Alert(
+    id="alert-0042",
+    kind="volume",
+    series="brand:Northwind",
+    severity="critical",
+    started_at=T0 - 192.0,
+    updated_at=T0 + 1.5,
+    value=186.0,
+    baseline=35.8,
+    score=9.4,
+    message="Northwind volume 5.2x baseline",
+    top_terms=["#aerogate", "battery", "x2", "recall"],
+    top_sources=["x", "reddit", "bluesky"],
+    examples=[
+        "Northwind X2 battery swelled overnight and the case cracked. Anyone else? #aerogate",
+        "Northwind shares slip as regulators look into X2 battery reports",
+        "Akku vom Northwind X2 nach zwei Wochen hinüber, der Support antwortet nicht",
+    ],
+)
+
+ENDED = Alert(
+    id="alert-0039",
+    kind="negative_share",
+    series="brand:Contoso",
+    severity="warning",
+    started_at=T0 - 1_460.0,
+    updated_at=T0 - 610.0,
+    ended_at=T0 - 610.0,
+    value=0.47,
+    baseline=0.19,
+    score=4.2,
+    message="Contoso negative share 47% (baseline 19%)",
+    top_terms=["outage", "builds", "status"],
+    top_sources=["mastodon", "hackernews"],
+    examples=["Contoso outage page says all green while our builds fail. Classic."],
+)
+
+INFO = Alert(
+    id="alert-0041",
+    kind="volume",
+    series="source:hackernews",
+    severity="info",
+    started_at=T0 - 75.0,
+    updated_at=T0 - 1.0,
+    value=9.0,
+    baseline=3.4,
+    score=2.6,
+    message="hackernews volume 2.6x baseline",
+    top_terms=["sync", "rsync"],
+    top_sources=["hackernews"],
+    examples=["Show HN: we replaced Contoso Sync with rsync and a cron job"],
+)
+
+
+def _series(base: int, surge: float, shift: int) -> list[int]:
+    """One source's buckets: calm with a wobble, then the spike ramping up."""
+    buckets = WINDOW_SECONDS // BUCKET_SECONDS
+    out = []
+    for i in range(buckets):
+        calm = max(base + WOBBLE[(i + shift) % len(WOBBLE)] * base // 8, 0)
+        if i >= CALM_BUCKETS:
+            ramp = min(i - CALM_BUCKETS + 1, 4) / 4
+            calm += round(base * surge * ramp)
+        out.append(calm)
+    return out
+
+
+def _river(seq: int, at: float) -> list[RiverItem]:
+    """Four posts per tick, cycling through the scripted ones, each with a new id."""
+    items = []
+    for k in range(4):
+        n = seq * 4 + k
+        source, author, reach, lang, sentiment, brand, text = RIVER_POSTS[n % len(RIVER_POSTS)]
+        score = float(sentiment)
+        label = "positive" if score > 0.25 else "negative" if score < -0.25 else "neutral"
+        items.append(
+            RiverItem(
+                id=f"{source}:{1_000_000 + n}",
+                source=source,
+                author=author,
+                reach=int(reach),
+                text=text,
+                lang=lang,
+                sentiment=score,
+                label=label,
+                brands=[brand],
+                created_at=at - 1.9 + k * 0.4,
+            )
+        )
+    return items
+
+
+def make_tick(seq: int, *, alerts: Sequence[Alert] = (ENDED, INFO), demo: bool = True) -> Tick:
+    """The scripted tick number ``seq`` (hub time T0 + seq * TICK_INTERVAL)."""
+    at = T0 + seq * TICK_INTERVAL
+    by_source = {
+        name: _series(base, surge, shift)
+        for shift, (name, (base, surge)) in enumerate(SOURCES.items())
+    }
+    # Each tick the newest bucket fills up a little more.
+    for series in by_source.values():
+        series[-1] = series[-1] * (4 + seq) // 8
+    total = [sum(col) for col in zip(*by_source.values(), strict=True)]
+    window = sum(total)
+    last_minute = sum(total[-6:])
+    negative = window * 38 // 100
+    positive = window * 27 // 100
+    neutral = window - negative - positive
+    net = (positive - negative) / window
+    series_net = [0.21 - 0.02 * WOBBLE[i % len(WOBBLE)] for i in range(CALM_BUCKETS)]
+    series_net += [0.05, -0.08, -0.16, -0.22, -0.25, -0.27, -0.26, round(net, 2)]
+    series_neg = [0.18 + 0.01 * WOBBLE[i % len(WOBBLE)] for i in range(CALM_BUCKETS)]
+    series_neg += [0.25, 0.31, 0.36, 0.41, 0.44, 0.45, 0.46, 0.46]
+    source_stats = []
+    nets = {"x": -0.31, "reddit": -0.22, "bluesky": 0.04, "mastodon": -0.18, "news": -0.27}
+    nets["hackernews"] = 0.12
+    for name, series in sorted(by_source.items(), key=lambda kv: -sum(kv[1])):
+        count = sum(series)
+        source_stats.append(
+            SourceStat(
+                source=name,
+                count=count,
+                share=count / window,
+                net=nets[name],
+                negative_share=0.3 - nets[name] / 2,
+            )
+        )
+    brand_counts = {"Northwind": window * 64 // 100, "Contoso": window * 23 // 100}
+    brand_counts["Fabrikam"] = window - sum(brand_counts.values())
+    brand_net = {"Northwind": -0.41, "Contoso": 0.18, "Fabrikam": 0.52}
+    return Tick(
+        seq=seq,
+        at=at,
+        demo=demo,
+        bucket_seconds=BUCKET_SECONDS,
+        window_seconds=WINDOW_SECONDS,
+        ingested_total=48_211 + seq * 9,
+        rate_per_s=18.6,
+        volume=Volume(
+            last_minute=last_minute,
+            window=window,
+            per_minute=window / (WINDOW_SECONDS / 60),
+            series=total,
+            by_source=by_source,
+        ),
+        sentiment=SentimentView(
+            positive=positive,
+            neutral=neutral,
+            negative=negative,
+            net=net,
+            negative_share=negative / window,
+            series_net=series_net,
+            series_negative_share=series_neg,
+        ),
+        sources=source_stats,
+        languages=[
+            KeyCount(key="en", count=window * 78 // 100),
+            KeyCount(key="de", count=window * 15 // 100),
+            KeyCount(key="da", count=window * 7 // 100),
+        ],
+        brands=[
+            BrandStat(
+                brand=name,
+                count=count,
+                share_of_voice=count / window,
+                net=brand_net[name],
+                negative_share=0.3 - brand_net[name] / 2,
+            )
+            for name, count in brand_counts.items()
+        ],
+        topics=list(TOPICS),
+        alerts=list(alerts),
+        river=_river(seq, at),
+        feeds=[
+            FeedInfo(
+                name=f"demo-{name}",
+                source=name,
+                demo=True,
+                connected=True,
+                last_seen=at - 0.2,
+                events_per_min=60.0 * base / BUCKET_SECONDS,
+                errors=0,
+            )
+            for name, (base, _) in SOURCES.items()
+        ],
+    )
+
+
+def demo_hello() -> StreamHello:
+    return StreamHello(
+        protocol=1,
+        hub="groundcontrol-demo",
+        demo=True,
+        brands=list(BRANDS),
+        tick_interval=TICK_INTERVAL,
+        bucket_seconds=BUCKET_SECONDS,
+        window_seconds=WINDOW_SECONDS,
+    )
+
+
+def demo_events() -> list[StreamEvent]:
+    """A scripted demo session: connect, hello, snapshot, ticks, a critical alert opens."""
+    return [
+        Connected(HUB_URL, T0 - 0.2),
+        demo_hello(),
+        Snapshot(tick=make_tick(0)),
+        make_tick(1),
+        make_tick(2),
+        make_tick(3),
+        AlertEvent(alert=SPIKE),
+        make_tick(4, alerts=(SPIKE, INFO, ENDED)),
+    ]
+
+
+def scripted(events: Sequence[StreamEvent]) -> Callable[[], AsyncIterator[StreamEvent]]:
+    """An event source that yields ``events`` in order, then waits forever.
+
+    Waiting (rather than ending) is what a live hub looks like: the wall stays up
+    showing the last data, as it would between ticks.
+    """
+
+    async def source() -> AsyncIterator[StreamEvent]:
+        for event in events:
+            yield event
+        await asyncio.Event().wait()
+
+    return source
+
+
+class QueueSource:
+    """An event source that tests feed while the app runs."""
+
+    def __init__(self, events: Sequence[StreamEvent] = ()) -> None:
+        self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self.push(*events)
+
+    def push(self, *events: StreamEvent) -> None:
+        for event in events:
+            self.queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        while True:
+            yield await self.queue.get()
