@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from groundcontrol.client import StreamClient, StreamEvent, stream_url
@@ -166,8 +167,15 @@ class WallApp(App[None]):
         if not self.wall.is_mounted:
             return
         version = self.state.version
-        with self.batch_update():
-            self.wall.show(self.state, self.clock(), data_changed=version != self._shown_version)
+        try:
+            with self.batch_update():
+                self.wall.show(
+                    self.state, self.clock(), data_changed=version != self._shown_version
+                )
+        except NoMatches:
+            # A timer can fire while the app is shutting down and the panels are
+            # already gone; there is nothing left to draw then.
+            return
         self._shown_version = version
 
     def take_over(self, alert: Alert) -> None:

@@ -458,9 +458,7 @@ def test_feeds_import_nothing_but_the_core_model_protocol_and_clients() -> None:
             top = name.split(".")[0]
             assert top != "textual"
             assert (
-                top in sys.stdlib_module_names
-                or name in FEED_MAY_IMPORT
-                or top == "__future__"
+                top in sys.stdlib_module_names or name in FEED_MAY_IMPORT or top == "__future__"
             ), name
 
 

@@ -298,3 +298,50 @@ async def test_stream_client_reports_an_unreachable_hub_and_retries() -> None:
     finally:
         await events.aclose()  # type: ignore[attr-defined]
         await runner.cleanup()
+
+
+async def _ticks_during(url: str, seconds: float) -> list[int]:
+    sizes: list[int] = []
+    async with websockets.connect(url + "/stream", max_size=None) as client:
+        await client.recv()
+        await client.recv()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            try:
+                raw = await asyncio.wait_for(client.recv(), left)
+            except TimeoutError:
+                break
+            if isinstance(decode_stream(raw), Tick):
+                sizes.append(len(raw))
+    return sizes
+
+
+async def test_tick_rate_and_size_do_not_follow_the_event_rate(hub: tuple[Hub, str]) -> None:
+    h, url = hub  # tick_interval 0.1 s
+    quiet = await _ticks_during(url, 1.0)
+    ws = await feed(url)
+    words = ["battery", "swelling", "recall", "refund", "hinge", "keyboard", "screen"]
+
+    async def flood() -> None:
+        for seq in range(80):  # 80 x 250 distinct mentions with many distinct terms
+            items = [
+                mention(
+                    seq * 250 + i,
+                    f"Northwind {words[i % 7]} #tag{seq}x{i} term{i * 7919 % 4001}",
+                    source=f"src{i % 90}",
+                )
+                for i in range(250)
+            ]
+            await ws.send(batch(seq, items))
+            ack = await reply(ws)
+            assert isinstance(ack, Ack) and ack.accepted == 250, ack
+
+    flooding = asyncio.create_task(flood())
+    busy = await _ticks_during(url, 1.0)
+    await flooding
+    assert h.counters.ingested == 20_000
+    await ws.close()
+    # Same number of ticks per second (within scheduling noise), bounded size.
+    assert 5 <= len(quiet) <= 12 and 5 <= len(busy) <= 12, (len(quiet), len(busy))
+    assert max(busy) < 64 * 1024, max(busy)
