@@ -68,6 +68,10 @@ class HubConfig:
     """Most mentions of the live river sent per tick."""
     dedupe_capacity: int = 1_000_000
     """How many recent mention ids the in-memory dedupe remembers."""
+    max_future_seconds: float = 3600.0
+    """Mentions dated further ahead than this (clock skew allowance) are rejected."""
+    max_age_days: float = 3650.0
+    """Mentions dated further back than this are rejected."""
     enrich_workers: int = 1
     """Worker processes for enrichment; 0 enriches on the hub's own event loop."""
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,6 +27,7 @@ from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
 from groundcontrol.config import Config
 from groundcontrol.enrich import Enricher
+from groundcontrol.metrics import CONTENT_TYPE, Metric, process_rss_bytes, render
 from groundcontrol.model import Mention, utc
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
@@ -63,6 +65,10 @@ MAX_BATCHES_IN_FLIGHT = 4
 
 #: What handling one /ingest message yields: a reply now, a reply later, or none.
 Reply = bytes | Awaitable[bytes] | None
+
+#: C0 controls other than tab, newline and carriage return, and DEL: no social text
+#: has them, and they can corrupt terminals and CSV exports downstream.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _mention_decoder = msgspec.json.Decoder(Mention)
 _generic_decoder = msgspec.json.Decoder()
@@ -198,6 +204,8 @@ class Hub:
         self.last_tick: Tick | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._rate: deque[tuple[float, int]] = deque(maxlen=600)
+        self.tick_seconds = 0.0
+        self.tick_seconds_total = 0.0
 
     # ------------------------------------------------------------------ app
 
@@ -206,6 +214,7 @@ class Hub:
         app.router.add_get("/ingest", self.handle_ingest)
         app.router.add_get("/stream", self.handle_stream)
         app.router.add_get("/healthz", self.handle_healthz)
+        app.router.add_get("/metrics", self.handle_metrics)
         app.router.add_get("/", self.handle_index)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -307,8 +316,15 @@ class Hub:
             return self._handle_invalid(data, feed)
         except msgspec.DecodeError as exc:
             return self._refuse(feed, "malformed", f"not valid JSON: {exc}")
+        except UnicodeDecodeError as exc:
+            return self._refuse(
+                feed, "malformed", f"not valid UTF-8: {exc.reason} at byte {exc.start}"
+            )
         if isinstance(msg, Batch):
-            return self._ack_later(msg.seq, msg.mentions, feed, [])
+            good, errors = self._screen(msg.mentions, [], list(range(len(msg.mentions))))
+            if errors:
+                self._count_rejected(feed, len(errors))
+            return self._ack_later(msg.seq, good, feed, errors)
         if isinstance(msg, FeedHello):
             if msg.protocol != PROTOCOL_VERSION:
                 return self._refuse(
@@ -347,7 +363,9 @@ class Hub:
         """The fast typed decode failed: find out what exactly was wrong."""
         try:
             generic = _generic_decoder.decode(data)
-        except msgspec.DecodeError as exc:  # pragma: no cover - typed decode caught it
+        except RecursionError:
+            return self._refuse(feed, "invalid", "JSON nested too deeply")
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # pragma: no cover
             return self._refuse(feed, "malformed", str(exc))
         if not isinstance(generic, dict):
             return self._refuse(
@@ -376,17 +394,51 @@ class Hub:
                 f"batch holds {len(raw.mentions)} mentions; the limit is 5000",
                 seq=raw.seq,
             )
-        good: list[Mention] = []
+        decoded: list[Mention] = []
+        positions: list[int] = []
         errors: list[ItemError] = []
         for i, item in enumerate(raw.mentions):
             try:
-                good.append(_mention_decoder.decode(item))
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                decoded.append(_mention_decoder.decode(item))
+                positions.append(i)
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
                 errors.append(ItemError(index=i, reason=str(exc)))
-        self.counters.rejected += len(errors)
-        if feed is not None:
-            feed.errors += len(errors)
+            except RecursionError:
+                errors.append(ItemError(index=i, reason="nested too deeply"))
+        good, errors = self._screen(decoded, errors, positions)
+        self._count_rejected(feed, len(errors))
         return self._ack_later(raw.seq, good, feed, errors)
+
+    def _screen(
+        self, mentions: list[Mention], errors: list[ItemError], positions: list[int]
+    ) -> tuple[list[Mention], list[ItemError]]:
+        """Checks the schema cannot express: control characters and dates out of range."""
+        now = self.clock()
+        latest = now + self.config.hub.max_future_seconds
+        earliest = now - self.config.hub.max_age_days * 86400
+        search = _CONTROL_CHARS.search
+        good: list[Mention] = []
+        for i, m in zip(positions, mentions, strict=True):
+            ts = m.created_at.timestamp()
+            reason = ""
+            if ts > latest:
+                reason = f"created_at {m.created_at.isoformat()} is in the future"
+            elif ts < earliest:
+                reason = f"created_at {m.created_at.isoformat()} is too far in the past"
+            elif search(m.text) or search(m.author) or search(m.source_id) or search(m.url):
+                reason = "control characters in text, author, source_id or url"
+            if reason:
+                errors.append(ItemError(index=i, reason=reason))
+            else:
+                good.append(m)
+        if len(errors) > 1:
+            errors.sort(key=lambda e: e.index)
+        return good, errors
+
+    def _count_rejected(self, feed: FeedState | None, n: int) -> None:
+        self.counters.rejected += n
+        if feed is not None:
+            feed.errors += n
 
     def _refuse(self, feed: FeedState | None, code: str, message: str, seq: Any = None) -> bytes:
         self.counters.error(code)
@@ -531,7 +583,10 @@ class Hub:
 
     def publish_once(self) -> tuple[Tick, list[AlertEvent]]:
         """Fold buffered mentions into the windows and send every client a tick."""
+        started = time.perf_counter()
         tick, events = self.analytics.tick(self.clock())
+        self.tick_seconds = time.perf_counter() - started
+        self.tick_seconds_total += self.tick_seconds
         self.tick_seq += 1
         tick = self._stamp(tick)
         self.last_tick = tick
@@ -579,11 +634,98 @@ class Hub:
         }
         return web.json_response(body)
 
+    def metrics(self) -> list[Metric]:
+        """Everything /metrics reports."""
+        now = self.clock()
+        c = self.counters
+        errors = Metric(
+            "groundcontrol_ingest_errors_total",
+            "Messages refused as a whole on /ingest, by error code.",
+            "counter",
+        )
+        for code, n in sorted(c.errors.items()):
+            errors.add(n, {"code": code})
+        lag = Metric(
+            "groundcontrol_feed_last_seen_age_seconds",
+            "Seconds since each connected feed last delivered a batch.",
+            "gauge",
+        )
+        rate = Metric(
+            "groundcontrol_feed_events_per_minute",
+            "Mentions each connected feed delivered in the last minute.",
+            "gauge",
+        )
+        feed_errors = Metric(
+            "groundcontrol_feed_errors", "Errors reported by or about each feed.", "gauge"
+        )
+        for f in self.feed_infos(now):
+            labels = {"feed": f.name, "source": f.source}
+            lag.add(max(0.0, now - f.last_seen), labels)
+            rate.add(f.events_per_min, labels)
+            feed_errors.add(f.errors, labels)
+        return [
+            Metric("groundcontrol_mentions_ingested_total", "Mentions taken (new).", "counter").add(
+                c.ingested
+            ),
+            Metric(
+                "groundcontrol_mentions_deduplicated_total",
+                "Mentions dropped as already seen (resends).",
+                "counter",
+            ).add(c.duplicates),
+            Metric(
+                "groundcontrol_mentions_rejected_total",
+                "Mentions rejected by validation.",
+                "counter",
+            ).add(c.rejected),
+            Metric("groundcontrol_batches_total", "Batches taken.", "counter").add(c.batches),
+            errors,
+            Metric("groundcontrol_stream_clients", "Clients connected to /stream.", "gauge").add(
+                len(self.subscribers)
+            ),
+            Metric("groundcontrol_feeds_connected", "Feeds connected to /ingest.", "gauge").add(
+                len(self.feeds)
+            ),
+            lag,
+            rate,
+            feed_errors,
+            Metric(
+                "groundcontrol_dedupe_ids", "Mention ids the in-memory dedupe holds.", "gauge"
+            ).add(len(self.dedupe)),
+            Metric(
+                "groundcontrol_tick_duration_seconds",
+                "Time the last tick took to fold mentions into the windows.",
+                "gauge",
+            ).add(self.tick_seconds),
+            Metric("groundcontrol_tick_seconds_total", "Time spent building ticks.", "counter").add(
+                self.tick_seconds_total
+            ),
+            Metric("groundcontrol_ticks_total", "Ticks published.", "counter").add(self.tick_seq),
+            Metric(
+                "groundcontrol_enrich_fallbacks_total",
+                "Batches enriched inline because a worker process died.",
+                "counter",
+            ).add(self.enrich_pool.fallbacks),
+            Metric("groundcontrol_uptime_seconds", "Seconds since the hub started.", "gauge").add(
+                now - self.started_at
+            ),
+            Metric(
+                "groundcontrol_process_resident_memory_bytes",
+                "Resident memory of the hub process.",
+                "gauge",
+            ).add(process_rss_bytes()),
+        ]
+
+    async def handle_metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=render(self.metrics()).encode(), headers={"Content-Type": CONTENT_TYPE}
+        )
+
     async def handle_index(self, _request: web.Request) -> web.Response:
         return web.Response(
             text=(
                 f"{HUB_NAME}\n"
                 "GET /healthz  health as JSON\n"
+                "GET /metrics  Prometheus metrics\n"
                 "WS  /ingest   feeds send batches of mentions (docs/protocol.md)\n"
                 "WS  /stream   walls get hello, snapshot, ticks and alerts\n"
             )

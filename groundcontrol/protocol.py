@@ -39,17 +39,20 @@ class FeedHello(msgspec.Struct, tag="hello", kw_only=True):
     demo: bool = False
 
 
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 class Batch(msgspec.Struct, tag="batch", kw_only=True):
     """A batch of mentions; ``seq`` increases per connection and is echoed in the ack."""
 
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Seq
     mentions: Annotated[list[Mention], msgspec.Meta(max_length=MAX_BATCH_MENTIONS)]
 
 
 class RawBatch(msgspec.Struct, tag="batch", kw_only=True):
     """A batch whose items are still undecoded, to find which ones are bad."""
 
-    seq: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Seq
     mentions: list[msgspec.Raw]
 
 
