@@ -140,27 +140,62 @@ class StreamSubscriber:
     MAX_CLIENT_BACKLOG is closed with a reason (it will reconnect).
     """
 
-    def __init__(self, ws: web.WebSocketResponse, query: Query | None, mentions: bool) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        query: Query | None,
+        mentions: bool,
+        request: web.Request | None = None,
+    ) -> None:
         self.ws = ws
         self.query = query
         self.wants_mentions = mentions
+        self.request = request
         self.latest_tick: bytes | None = None
         self.queue: deque[bytes] = deque()
         self.wake = asyncio.Event()
         self.closed = False
         self.dropped_reason = ""
+        self.sender: asyncio.Task[None] | None = None
+        self._dropper: asyncio.Task[None] | None = None
 
     def offer_tick(self, data: bytes) -> None:
         self.latest_tick = data
         self.wake.set()
 
     def offer(self, data: bytes) -> None:
+        if self.closed:
+            return
         if len(self.queue) >= MAX_CLIENT_BACKLOG:
-            self.dropped_reason = "too slow: fell too far behind the stream"
-            self.closed = True
-        else:
-            self.queue.append(data)
+            self.drop("too slow: fell too far behind the stream")
+            return
+        self.queue.append(data)
         self.wake.set()
+
+    def drop(self, reason: str) -> None:
+        """Close this client with ``reason``, even if its sender is stuck on a full socket."""
+        self.dropped_reason = reason
+        self.closed = True
+        self.queue.clear()
+        self.wake.set()
+        if self._dropper is None:
+            self._dropper = asyncio.create_task(self._drop_now(), name="stream-drop")
+
+    async def _drop_now(self) -> None:
+        if self.sender is not None:
+            # A send blocked on a client that stopped reading would never return.
+            self.sender.cancel()
+        log.warning("dropping a /stream client: %s", self.dropped_reason)
+        # aiohttp's close() waits on the same full socket and swallows cancellation,
+        # so it runs on its own. Whether or not it finishes, a transport still holding
+        # unsent bytes would never close (the peer does not read): cut it.
+        closer = asyncio.create_task(
+            self.ws.close(code=1008, message=self.dropped_reason.encode()), name="stream-close"
+        )
+        await asyncio.wait({closer}, timeout=2.0)
+        transport = self.request.transport if self.request is not None else None
+        if transport is not None and (not closer.done() or transport.get_write_buffer_size()):
+            transport.abort()
 
     async def run(self) -> None:
         ws = self.ws
@@ -172,8 +207,6 @@ class StreamSubscriber:
             tick, self.latest_tick = self.latest_tick, None
             if tick is not None and not ws.closed:
                 await ws.send_bytes(tick)
-        if self.dropped_reason and not ws.closed:
-            await ws.close(code=1008, message=self.dropped_reason.encode())
 
 
 class Hub:
@@ -527,7 +560,7 @@ class Hub:
                 raise web.HTTPBadRequest(text=f"bad query: {exc}\n") from exc
         ws = web.WebSocketResponse(heartbeat=10)
         await ws.prepare(request)
-        sub = StreamSubscriber(ws, query, request.query.get("mentions") == "all")
+        sub = StreamSubscriber(ws, query, request.query.get("mentions") == "all", request)
         hello = StreamHello(
             protocol=PROTOCOL_VERSION,
             hub=HUB_NAME,
@@ -542,7 +575,7 @@ class Hub:
         snapshot.tick = self._stamp(snapshot.tick)
         await ws.send_bytes(encode(snapshot))
         self.subscribers.add(sub)
-        sender = asyncio.create_task(sub.run(), name="stream-sender")
+        sender = sub.sender = asyncio.create_task(sub.run(), name="stream-sender")
         try:
             async for _msg in ws:
                 pass  # clients have nothing to say yet; reading keeps pings answered

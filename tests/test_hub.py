@@ -345,3 +345,44 @@ async def test_tick_rate_and_size_do_not_follow_the_event_rate(hub: tuple[Hub, s
     # Same number of ticks per second (within scheduling noise), bounded size.
     assert 5 <= len(quiet) <= 12 and 5 <= len(busy) <= 12, (len(quiet), len(busy))
     assert max(busy) < 64 * 1024, max(busy)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_keep_ticking(
+    hub: tuple[Hub, str],
+) -> None:
+    h, url = hub
+    port = int(url.rsplit(":", 1)[1])
+    # A raw client that upgrades to a websocket and then never reads a byte.
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /stream?mentions=all HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await writer.drain()
+    async with websockets.connect(url + "/stream") as healthy:
+        await healthy.recv()
+        await healthy.recv()
+        ws = await feed(url)
+        text = "Northwind Aero 14 " + "battery story " * 20
+        seq = 0
+        while not any(s.closed for s in h.subscribers) and seq < 2000:
+            await ws.send(batch(seq, [mention(seq * 100 + i, text) for i in range(100)]))
+            await reply(ws)
+            seq += 1
+        assert any(s.closed for s in h.subscribers), "the stuck client was never dropped"
+        stuck = next(s for s in h.subscribers if s.closed)
+        assert stuck.dropped_reason.startswith("too slow")
+        assert len(stuck.queue) == 0  # its backlog was freed
+        for _ in range(100):  # the close frame cannot get through: it is cut off
+            if stuck not in h.subscribers:
+                break
+            await asyncio.sleep(0.05)
+        assert stuck not in h.subscribers
+        # The hub still serves the healthy client.
+        kinds = [
+            type(decode_stream(await asyncio.wait_for(healthy.recv(), TIMEOUT))) for _ in range(50)
+        ]
+        assert Tick in kinds
+        await ws.close()
+    writer.close()
