@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Final, Literal, TypeVar
 
 from groundcontrol.model import Engagement, Mention
@@ -2240,19 +2241,24 @@ async def run_demo_feed(
     on_event: Callable[[str], None] | None = None,
     interval: float = 0.25,
     stop_after: float | None = None,
+    spool_dir: Path | None = None,
 ) -> None:
     """Push the demo stream to a hub in real time, marked as demo data.
 
     Every ``interval`` seconds the mentions created since the last send go out as
     one batch; the ingest client keeps them until the hub acks, so a hub restart
-    loses nothing. Runs until cancelled (or for ``stop_after`` seconds).
+    loses nothing. With ``spool_dir`` the unacked batches are kept on disk there as
+    well, so a restarted feed resends what the hub never acked. Runs until
+    cancelled (or for ``stop_after`` seconds).
     """
-    from groundcontrol.feedclient import IngestClient
+    from groundcontrol.feedclient import IngestClient, Spool
 
     say = on_event or (lambda _m: None)
     start = time.time()
     stream = DemoStream(seed=seed, rate=rate, start=start)
-    client = IngestClient(hub, name="demo", source="demo", demo=True, on_event=say)
+    # Opening recovers the spool from disk: off the event loop.
+    spool = None if spool_dir is None else await asyncio.to_thread(Spool, spool_dir)
+    client = IngestClient(hub, name="demo", source="demo", demo=True, on_event=say, spool=spool)
     client.start()
     say(f"sending about {rate:g} mentions/s to {client.url} (seed {seed})")
     last = start
@@ -2267,3 +2273,5 @@ async def run_demo_feed(
         await client.drain(timeout=10)
     finally:
         await client.close()
+        if spool is not None:
+            spool.close()

@@ -2,7 +2,7 @@
 
 ``groundcontrol`` with no arguments runs hub, demo feed and wall in one process on
 a free loopback port. Sub-commands run each piece alone: ``hub``, ``feed demo``,
-``wall``, ``tail``, ``bench``.
+``wall``, ``tail``, ``bench``, ``export``.
 
 The core never imports textual: the wall is loaded by module name only when a
 command that shows it runs, so ``hub``, ``feed``, ``tail`` and ``bench`` work on a
@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
     demo.add_argument("--rate", type=_positive_float, default=40.0, help="mentions per second")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same stream)")
+    demo.add_argument(
+        "--spool",
+        type=Path,
+        metavar="DIR",
+        help="keep unacked batches on disk in DIR (bounded, 256 MiB), so a restarted feed "
+        "resends what the hub never acked (default: in memory only)",
+    )
 
     wall = sub.add_parser("wall", help="show the wall for a hub")
     wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
@@ -99,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--window", type=int, default=8, help="batches in flight (default 8)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
     bench.add_argument("--config", metavar="FILE", help="TOML config for the hub under test")
+
+    from groundcontrol.export import add_arguments as add_export_arguments
+
+    export = sub.add_parser(
+        "export", help="write stored mentions as NDJSON, CSV or Parquet (streamed in chunks)"
+    )
+    add_export_arguments(export)
     return parser
 
 
@@ -127,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_wall(args.hub)
         if args.command == "tail":
             return run_tail(args.hub, args.query)
+        if args.command == "export":
+            from groundcontrol.export import run_export
+
+            return run_export(args)
         if args.command == "bench":
             from groundcontrol.bench import run_bench
 
@@ -196,8 +214,19 @@ def run_feed(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(f"feed demo: {message}", file=sys.stderr, flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo_feed(args.hub, rate=args.rate, seed=args.seed, on_event=say))
+    from groundcontrol.spool import SpoolInUse
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                run_demo_feed(
+                    args.hub, rate=args.rate, seed=args.seed, on_event=say, spool_dir=args.spool
+                )
+            )
+    except SpoolInUse as exc:
+        return _fail(f"{exc} (is another feed running with --spool {args.spool}?)")
+    except OSError as exc:
+        return _fail(f"cannot use spool {args.spool}: {exc.strerror or exc}")
     return 0
 
 

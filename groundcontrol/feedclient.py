@@ -5,6 +5,11 @@ hub is away long enough for them to fill up, ``submit`` waits (the adapter stops
 reading upstream) instead of dropping anything, and says so through ``on_event``.
 After a reconnect every unacked batch is sent again, in order; the hub dedupes on
 (source, source id), so resending is safe.
+
+With a ``Spool`` the unacked batches also live on disk: a batch is appended (and
+fsynced) before ``submit`` returns, acks are recorded there, and ``start`` loads what a
+previous run left unacked, so a crash or restart of the feed loses nothing either.
+When the spool is full ``submit`` waits, loudly, until acks make room.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from groundcontrol.protocol import (
     decode_feed_reply,
     encode,
 )
+from groundcontrol.spool import MiB, Spool, SpoolFull
+
+# Spool is re-exported: feeds may import the client module, not the core's internals.
+__all__ = ["FeedStats", "IngestClient", "Spool", "SpoolFull", "ingest_url"]
 
 
 def ingest_url(hub: str) -> str:
@@ -53,6 +62,10 @@ class FeedStats:
     reconnects: int = 0
     connected: bool = False
     last_error: str = ""
+    spool_depth: int = 0
+    """Batches in the on-disk spool not yet acked (0 without a spool)."""
+    spool_bytes: int = 0
+    """Bytes the spool's segment files take on disk (0 without a spool)."""
 
 
 class IngestClient:
@@ -60,6 +73,9 @@ class IngestClient:
 
     ``on_ack(ack, first_sent)`` is called for each acked batch with the
     ``time.perf_counter()`` at which the batch first left for the hub.
+
+    ``spool``: keep unacked batches on disk too (see the module docstring); the client
+    does not close it. ``token``: sent as ``Authorization: Bearer <token>`` on connect.
     """
 
     def __init__(
@@ -74,6 +90,8 @@ class IngestClient:
         on_event: Callable[[str], None] | None = None,
         on_ack: Callable[[Ack, float], None] | None = None,
         backoff: Backoff | None = None,
+        spool: Spool | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = ingest_url(hub)
         self.name = name
@@ -94,11 +112,35 @@ class IngestClient:
         self._room = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._full_warned = False
+        self.spool = spool
+        self.token = token
+        self._spool_full_since: float | None = None
+        if spool is not None:
+            # Never reuse a seq an earlier run may still have in flight.
+            self._seq = spool.next_seq() - 1
+        self._update_spool_stats()
 
     # ------------------------------------------------------------------ public
 
     def start(self) -> None:
+        """Start sending in the background; with a spool, first take over its backlog.
+
+        Reading the backlog blocks briefly (it is on local disk, at most ``max_bytes``);
+        it happens once, before anything else is sent, so it keeps the order.
+        """
         if self._task is None:
+            if self.spool is not None:
+                # Each connection sends every pending batch first, oldest first.
+                for seq, data in self.spool.unacked():
+                    if seq not in self._pending:
+                        # The mention count is bookkeeping only; 0 marks a batch from
+                        # an earlier run.
+                        self._pending[seq] = (data, 0)
+                if self._pending:
+                    self.on_event(
+                        f"spool {self.spool.directory}: resending {len(self._pending)} "
+                        "batches an earlier run left unacked"
+                    )
             self._task = asyncio.create_task(self._run(), name=f"ingest-{self.name}")
 
     async def close(self) -> None:
@@ -118,6 +160,7 @@ class IngestClient:
         return await self.submit_encoded(mentions)
 
     async def submit_encoded(self, mentions: list[Mention], *, seq: int | None = None) -> int:
+        """Like ``submit``, with an optional explicit ``seq`` (unique among unacked)."""
         async with self._room:
             if len(self._pending) >= self.max_pending and not self._full_warned:
                 self._full_warned = True
@@ -131,6 +174,8 @@ class IngestClient:
                 self._seq += 1
                 seq = self._seq
             data = encode(Batch(seq=seq, mentions=mentions))
+            if self.spool is not None:
+                await self._spool_append(seq, data)
             self._pending[seq] = (data, len(mentions))
         self._unsent.put_nowait(seq)
         return seq
@@ -148,13 +193,59 @@ class IngestClient:
             return False
         return True
 
+    # ------------------------------------------------------------------ spool
+
+    async def _spool_append(self, seq: int, data: bytes) -> None:
+        """Append to the spool, waiting (with ``self._room`` held) while it is full."""
+        assert self.spool is not None
+        spool = self.spool
+        while True:
+            try:
+                # fsync takes milliseconds: keep it off the event loop.
+                await asyncio.to_thread(spool.append, seq, data)
+            except SpoolFull:
+                if self._spool_full_since is None:
+                    self._spool_full_since = time.monotonic()
+                    self.on_event(
+                        f"spool full ({spool.depth} batches, "
+                        f"{spool.unacked_bytes / MiB:.1f} MiB unacked): pausing the source "
+                        "until the hub acks; nothing is dropped"
+                    )
+                # Acks notify the condition; a freed segment makes room.
+                await self._room.wait()
+                continue
+            if self._spool_full_since is not None:
+                waited = time.monotonic() - self._spool_full_since
+                self._spool_full_since = None
+                self.on_event(
+                    f"spool has room again after {waited:.1f}s: resuming the source "
+                    f"({spool.depth} batches unacked)"
+                )
+            self._update_spool_stats()
+            return
+
+    async def _spool_ack(self, seq: int) -> None:
+        if self.spool is not None:
+            await asyncio.to_thread(self.spool.ack, seq)
+            self._update_spool_stats()
+
+    def _update_spool_stats(self) -> None:
+        if self.spool is not None:
+            self.stats.spool_depth = self.spool.depth
+            self.stats.spool_bytes = self.spool.bytes_used
+
     # ------------------------------------------------------------------ loop
 
     async def _run(self) -> None:
         while True:
             try:
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
                 async with websockets.connect(
-                    self.url, open_timeout=5, max_size=16 * 1024 * 1024, ping_interval=10
+                    self.url,
+                    open_timeout=5,
+                    max_size=16 * 1024 * 1024,
+                    ping_interval=10,
+                    additional_headers=headers,
                 ) as ws:
                     await ws.send(
                         encode(
@@ -233,6 +324,8 @@ class IngestClient:
             if isinstance(reply, Ack):
                 in_flight.release()
                 async with self._room:
+                    # On disk first: once drain() sees no pending, the spool agrees.
+                    await self._spool_ack(reply.seq)
                     entry = self._pending.pop(reply.seq, None)
                     sent_at = self._first_sent.pop(reply.seq, 0.0)
                     self._room.notify_all()
@@ -254,6 +347,8 @@ class IngestClient:
                 self.on_event(f"hub error {reply.code}: {reply.message}")
                 if reply.seq is not None:
                     async with self._room:
+                        # Dropped loudly above; keeping it spooled would resend it forever.
+                        await self._spool_ack(reply.seq)
                         self._pending.pop(reply.seq, None)
                         self._first_sent.pop(reply.seq, None)
                         self._room.notify_all()
