@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import msgspec
@@ -26,7 +27,6 @@ from aiohttp import WSMsgType, web
 from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
 from groundcontrol.config import Config
-from groundcontrol.enrich import Enricher
 from groundcontrol.metrics import CONTENT_TYPE, Metric, process_rss_bytes, render
 from groundcontrol.model import Mention, utc
 from groundcontrol.protocol import (
@@ -48,7 +48,7 @@ from groundcontrol.protocol import (
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
-from groundcontrol.text import analyse
+from groundcontrol.text import TextInfo, analyse
 from groundcontrol.workers import EnrichPool
 
 log = logging.getLogger("groundcontrol.hub")
@@ -88,8 +88,9 @@ class Dedupe:
             return False
         seen[key] = None
         if len(seen) > self.capacity:
-            # Evict the oldest ids in one go rather than one per insert.
-            for old in list(seen)[: len(seen) // 10 or 1]:
+            # Evict the oldest tenth in one go rather than one per insert; islice
+            # walks only the keys it evicts (list(seen) would copy all of them).
+            for old in list(islice(seen, len(seen) // 10 or 1)):
                 del seen[old]
         return True
 
@@ -223,10 +224,11 @@ class Hub:
         self.demo = demo
         self.clock = clock
         self.started_at = clock()
-        self.enricher = Enricher(config.brands, config.queries)
         self.enrich_pool = EnrichPool(
             config.brands, config.queries, workers=config.hub.enrich_workers
         )
+        # The pool's inline enricher also serves take_batch: one set of lexicons.
+        self.enricher = self.enrich_pool.inline
         self.analytics = Analytics(config)
         self.dedupe = Dedupe(config.hub.dedupe_capacity)
         self.counters = Counters()
@@ -236,7 +238,6 @@ class Hub:
         self.tick_seq = 0
         self.last_tick: Tick | None = None
         self._publisher: asyncio.Task[None] | None = None
-        self._rate: deque[tuple[float, int]] = deque(maxlen=600)
         self.tick_seconds = 0.0
         self.tick_seconds_total = 0.0
 
@@ -316,19 +317,26 @@ class Hub:
         self.counters.ingested += accepted
         self.counters.duplicates += dups
         self.counters.batches += 1
-        self._rate.append((now, accepted))
         if feed is not None:
             feed.last_seen = now
             feed.events.append((now, accepted))
 
     def _fan_out_mentions(self, fresh: list[Mention]) -> None:
+        # Encoded once for every unfiltered subscriber, tokenised once for all queries.
+        everything: bytes | None = None
+        infos: list[TextInfo] | None = None
         for sub in self.subscribers:
             if not sub.wants_mentions or sub.closed:
                 continue
-            chosen = fresh
-            if sub.query is not None:
-                q = sub.query
-                chosen = [m for m in fresh if q.matches(analyse(m.text))]
+            if sub.query is None:
+                if everything is None:
+                    everything = encode(MentionsEvent(mentions=fresh))
+                sub.offer(everything)
+                continue
+            if infos is None:
+                infos = [analyse(m.text) for m in fresh]
+            matches = sub.query.matches
+            chosen = [m for m, info in zip(fresh, infos, strict=True) if matches(info)]
             if chosen:
                 sub.offer(encode(MentionsEvent(mentions=chosen)))
 

@@ -386,3 +386,14 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_ticking(
         assert Tick in kinds
         await ws.close()
     writer.close()
+
+
+def test_dedupe_forgets_the_oldest_tenth_when_full() -> None:
+    from groundcontrol.hub import Dedupe
+
+    d = Dedupe(capacity=100)
+    assert all(d.add(f"x:{i}") for i in range(100))
+    assert not d.add("x:0")  # still remembered at capacity
+    assert d.add("x:100")  # over capacity: the oldest ten go
+    assert len(d) == 91
+    assert d.add("x:0") and not d.add("x:10") and not d.add("x:100")
