@@ -116,10 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None) -> Config:
-    return load_config(path)
-
-
 def _fail(message: str, code: int = 2) -> int:
     print(f"groundcontrol: {message}", file=sys.stderr)
     return code
@@ -130,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "bench" and args.config:
-            _load(args.config)  # fail now, with the file and key, not inside the subprocess
+            load_config(args.config)  # fail now, with the file and key, not inside the subprocess
         if args.command is None:
-            return run_embedded(_load(args.config), rate=args.rate, seed=args.seed)
+            return run_embedded(load_config(args.config), rate=args.rate, seed=args.seed)
         if args.command == "hub":
             return run_hub(args)
         if args.command == "feed":
@@ -169,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_hub(args: argparse.Namespace) -> int:
     from groundcontrol.hub import start_hub, tune_gc
 
-    config = _load(args.config)
+    config = load_config(args.config)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

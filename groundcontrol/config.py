@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +158,6 @@ def _type_name(tp: Any) -> str:
 
 def _convert(file: str, key: str, tp: Any, value: Any) -> Any:
     origin = get_origin(tp)
-    if origin is types.UnionType:
-        raise NotImplementedError(key)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, Mapping):
             raise ConfigError(file, key, f"expected a table, got {type(value).__name__}")

@@ -157,10 +157,6 @@ class IngestClient:
 
     async def submit(self, mentions: list[Mention]) -> int:
         """Queue a batch for sending; waits while too many batches are unacked."""
-        return await self.submit_encoded(mentions)
-
-    async def submit_encoded(self, mentions: list[Mention], *, seq: int | None = None) -> int:
-        """Like ``submit``, with an optional explicit ``seq`` (unique among unacked)."""
         async with self._room:
             if len(self._pending) >= self.max_pending and not self._full_warned:
                 self._full_warned = True
@@ -170,9 +166,8 @@ class IngestClient:
                 )
             await self._room.wait_for(lambda: len(self._pending) < self.max_pending)
             self._full_warned = False
-            if seq is None:
-                self._seq += 1
-                seq = self._seq
+            self._seq += 1
+            seq = self._seq
             data = encode(Batch(seq=seq, mentions=mentions))
             if self.spool is not None:
                 await self._spool_append(seq, data)
