@@ -74,11 +74,22 @@ class RunResult:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
-    acks: int = 0
 
     @property
     def rate(self) -> float:
         return self.mentions / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _Counts:
+    """What the acks of one run add up to."""
+
+    accepted: int = 0
+    measured: int = 0
+    """Mentions acked after the warm-up."""
+    measuring: bool = False
+    hub_start: int = 0
+    """The hub's ingested_total when the run connected (from the snapshot)."""
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -104,17 +115,15 @@ async def drive(
     """Push batches as fast as acks allow for ``seconds``; measure."""
     result = RunResult()
     base_ids = [m.source_id for m in pool]
-    cumulative: list[tuple[int, float]] = []  # (ingested total after batch, send time)
-    state = {"accepted": 0, "measuring": False, "measured": 0}
+    cumulative: list[tuple[int, float]] = []  # (hub's ingested total after batch, send time)
+    counts = _Counts()
 
     def on_ack(ack: Ack, first_sent: float) -> None:
-        state["accepted"] += ack.accepted
-        result.acks += 1
-        if state["measuring"]:
-            state["measured"] += ack.accepted + ack.duplicates
-            cumulative.append((state["accepted"] + offset[0], first_sent))
+        counts.accepted += ack.accepted
+        if counts.measuring:
+            counts.measured += ack.accepted + ack.duplicates
+            cumulative.append((counts.hub_start + counts.accepted, first_sent))
 
-    offset = [0]
     client = IngestClient(
         url, name="bench", source="bench", window=window, max_pending=window, on_ack=on_ack
     )
@@ -124,7 +133,7 @@ async def drive(
     async def read_ticks() -> None:
         async for ev in StreamClient(stream_url(url)).events():
             if isinstance(ev, Snapshot):
-                offset[0] = ev.tick.ingested_total
+                counts.hub_start = ev.tick.ingested_total
             elif isinstance(ev, Tick):
                 tick_log.append((time.perf_counter(), ev.ingested_total))
 
@@ -144,15 +153,15 @@ async def drive(
         now = time.perf_counter()
         if now >= end:
             break
-        if not state["measuring"] and now >= measure_from:
-            state["measuring"] = True
+        if not counts.measuring and now >= measure_from:
+            counts.measuring = True
             measured_start = now
         if pid is not None and now >= next_rss:
             result.rss_samples.append((now - start, rss_mb(pid)))
             next_rss = now + 1.0
         if progress and now >= next_report:
             print(
-                f"  ... {now - start:5.0f}s  {state['accepted']:>9} mentions acked",
+                f"  ... {now - start:5.0f}s  {counts.accepted:>9} mentions acked",
                 file=sys.stderr,
                 flush=True,
             )
@@ -168,7 +177,7 @@ async def drive(
         await client.submit(chunk)
     measured_end = time.perf_counter()
     result.seconds = measured_end - measured_start
-    result.mentions = state["measured"]
+    result.mentions = counts.measured
     await client.drain(timeout=10)
     if ticks:
         await asyncio.sleep(1.5)  # let the last measured batches reach a tick
@@ -224,6 +233,36 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _measure(
+    server: list[str],
+    pool: list[Mention],
+    *,
+    seconds: float,
+    batch: int,
+    window: int,
+    ticks: bool,
+    port_flag: str = "--port",
+) -> RunResult:
+    """Start a server process on a free port, drive it, stop it."""
+    port = free_port()
+    proc = _start([*server, port_flag, str(port)], f"http://127.0.0.1:{port}/healthz")
+    try:
+        return asyncio.run(
+            drive(
+                f"ws://127.0.0.1:{port}",
+                pool,
+                seconds=seconds,
+                batch=batch,
+                window=window,
+                ticks=ticks,
+                pid=proc.pid,
+                progress=True,
+            )
+        )
+    finally:
+        _stop(proc)
+
+
 def run_bench(
     *,
     seconds: float,
@@ -239,60 +278,27 @@ def run_bench(
     say(f"bench: generating {60_000} demo mentions ...")
     pool = make_pool(60_000)
     say(f"bench: hub run, {seconds:.0f}s (+1s warm-up), batches of {batch}, {window} in flight")
-    port = free_port()
-    url = f"ws://127.0.0.1:{port}"
-    proc = _start(
-        [
-            "-m",
-            "groundcontrol",
-            "hub",
-            "--port",
-            str(port),
-            "--log-level",
-            "WARNING",
-            *(["--config", config] if config else []),
-        ],
-        f"http://127.0.0.1:{port}/healthz",
+    hub_args = ["-m", "groundcontrol", "hub", "--log-level", "WARNING"]
+    hub = _measure(
+        [*hub_args, *(["--config", config] if config else [])],
+        pool,
+        seconds=seconds,
+        batch=batch,
+        window=window,
+        ticks=True,
     )
-    try:
-        hub = asyncio.run(
-            drive(
-                url,
-                pool,
-                seconds=seconds,
-                batch=batch,
-                window=window,
-                ticks=True,
-                pid=proc.pid,
-                progress=True,
-            )
-        )
-    finally:
-        _stop(proc)
     base = RunResult()
     if baseline:
         say("bench: baseline run (bare websockets server that only decodes)")
-        port = free_port()
-        url = f"ws://127.0.0.1:{port}"
-        proc = _start(
-            ["-m", "groundcontrol.bench", "--baseline-port", str(port)],
-            f"http://127.0.0.1:{port}/healthz",
+        base = _measure(
+            ["-m", "groundcontrol.bench"],
+            pool,
+            seconds=seconds,
+            batch=batch,
+            window=window,
+            ticks=False,
+            port_flag="--baseline-port",
         )
-        try:
-            base = asyncio.run(
-                drive(
-                    url,
-                    pool,
-                    seconds=seconds,
-                    batch=batch,
-                    window=window,
-                    ticks=False,
-                    pid=None,
-                    progress=True,
-                )
-            )
-        finally:
-            _stop(proc)
     rss = hub.rss_samples
     after_minute = next((mb for t, mb in rss if t >= 60), None)
     report: dict[str, object] = {
