@@ -237,6 +237,14 @@ class Analytics:
 
     # ------------------------------------------------------------------ public API
 
+    @property
+    def bucket_seconds(self) -> int:
+        return self._bs
+
+    @property
+    def history_buckets(self) -> int:
+        return self._history
+
     def add(self, mentions: list[Mention]) -> None:
         """Buffer enriched mentions until the next tick."""
         self._buffer.extend(mentions)

@@ -72,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     hub.add_argument("--port", type=_port, help="port to bind (default 8765)")
     hub.add_argument("--config", metavar="FILE", help="TOML config file")
     hub.add_argument("--demo", action="store_true", help="mark everything published as DEMO")
+    store = hub.add_mutually_exclusive_group()
+    store.add_argument(
+        "--db",
+        metavar="PATH",
+        type=Path,
+        help="SQLite store file (default: [store] path in the config, else "
+        "$XDG_DATA_HOME/groundcontrol/groundcontrol.db); created if missing",
+    )
+    store.add_argument(
+        "--no-store",
+        action="store_true",
+        help="keep nothing on disk: acks mean 'taken', not 'stored' (for tests and demos)",
+    )
     hub.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
     feed = sub.add_parser("feed", help="run a feed adapter that pushes mentions to a hub")
@@ -162,10 +175,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------- hub
 
 
+def _store_path(args: argparse.Namespace, config: Config) -> Path | None:
+    from groundcontrol.config import default_store_path
+
+    if args.no_store:
+        return None
+    if args.db is not None:
+        return Path(args.db)
+    return Path(config.store.path).expanduser() if config.store.path else default_store_path()
+
+
 def run_hub(args: argparse.Namespace) -> int:
     from groundcontrol.hub import start_hub, tune_gc
+    from groundcontrol.store import StoreError
 
     config = load_config(args.config)
+    store_path = _store_path(args, config)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -175,8 +200,10 @@ def run_hub(args: argparse.Namespace) -> int:
     async def serve() -> None:
         try:
             hub, runner, port = await start_hub(
-                config, host=args.host, port=args.port, demo=args.demo
+                config, host=args.host, port=args.port, demo=args.demo, store_path=store_path
             )
+        except StoreError as exc:
+            raise SystemExit(_fail(f"cannot use the store: {exc}")) from None
         except OSError as exc:
             raise SystemExit(
                 _fail(
@@ -187,6 +214,10 @@ def run_hub(args: argparse.Namespace) -> int:
         tune_gc()
         host = args.host or config.hub.host
         log.info("hub listening on http://%s:%d (config %s)", host, port, config.source)
+        if store_path is None:
+            log.warning("no store (--no-store): nothing is kept on disk")
+        else:
+            log.info("store %s (%d mentions rebuilt into the windows)", store_path, hub.rebuilt)
         print(f"hub ready on ws://{host}:{port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -8,6 +8,7 @@ so a bad file stops the hub before it binds a socket.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,32 @@ class HubConfig:
     """Mentions dated further back than this are rejected."""
     enrich_workers: int = 1
     """Worker processes for enrichment; 0 enriches on the hub's own event loop."""
+    tls_cert: str = ""
+    """PEM certificate (chain) file: with ``tls_key`` the hub serves https and wss."""
+    tls_key: str = ""
+    """PEM private key file for ``tls_cert``."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The durable store of mentions, alerts, triage actions and dead letters."""
+
+    path: str = ""
+    """SQLite file; empty means ``$XDG_DATA_HOME/groundcontrol/groundcontrol.db``."""
+    retention_days: float = 90.0
+    """Mentions and dead letters older than this are pruned in the background; 0 keeps all."""
+    prune_interval_seconds: float = 600.0
+    """How often the background pruning looks for expired rows."""
+    rebuild: bool = True
+    """On start, rebuild the windows and baselines from the stored history."""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Where the hub finds its tokens (never in this file: see docs)."""
+
+    tokens_file: str = ""
+    """A file of ``<role> <token> [<name>]`` lines, mode 600; adds to GROUNDCONTROL_TOKEN_*."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,10 @@ class Config:
     """Spike detection."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The built-in demo feed."""
+    store: StoreConfig = field(default_factory=StoreConfig)
+    """The durable store."""
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    """Access tokens."""
     brands: tuple[BrandConfig, ...] = ()
     """Brands we watch, ours and competitors."""
     queries: tuple[QueryConfig, ...] = ()
@@ -223,6 +254,24 @@ def _check(cfg: Config) -> None:
     for key, value in positive:
         if value <= 0:
             raise ConfigError(file, key, f"expected a number above 0, got {value}")
+    if bool(cfg.hub.tls_cert) != bool(cfg.hub.tls_key):
+        raise ConfigError(
+            file,
+            "hub.tls_key" if cfg.hub.tls_cert else "hub.tls_cert",
+            "expected both tls_cert and tls_key, or neither",
+        )
+    if cfg.store.retention_days < 0:
+        raise ConfigError(
+            file,
+            "store.retention_days",
+            f"expected 0 (keep all) or more, got {cfg.store.retention_days}",
+        )
+    if cfg.store.prune_interval_seconds <= 0:
+        raise ConfigError(
+            file,
+            "store.prune_interval_seconds",
+            f"expected a number above 0, got {cfg.store.prune_interval_seconds}",
+        )
     if not 0 <= cfg.hub.enrich_workers <= 64:
         raise ConfigError(
             file,
@@ -278,12 +327,29 @@ def _check(cfg: Config) -> None:
             ) from exc
 
 
+def default_store_path() -> Path:
+    """Where the store lives when neither the config nor ``--db`` says."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "groundcontrol" / "groundcontrol.db"
+
+
 def parse_config(text: str, source: str = "<string>") -> Config:
     """Parse and validate TOML text."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"not valid TOML: {exc}") from exc
+    auth = data.get("auth")
+    if isinstance(auth, Mapping):
+        for name in auth:
+            if name != "tokens_file" and "token" in name.lower():
+                raise ConfigError(
+                    source,
+                    f"auth.{name}",
+                    "tokens never go in the config file: set GROUNDCONTROL_TOKEN_FEED,"
+                    " _DISPLAY, _ANALYST or _ADMIN in the environment, or name a file"
+                    " with auth.tokens_file",
+                )
     cfg = _build(source, "", Config, data)
     cfg = dataclasses.replace(cfg, source=source)
     _check(cfg)

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ from groundcontrol.analytics import Analytics
 from groundcontrol.config import Config
 from groundcontrol.metrics import CONTENT_TYPE, Metric, process_rss_bytes, render
 from groundcontrol.model import Mention, utc
+from groundcontrol.persist import StoreWriter, rebuild
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -48,6 +50,7 @@ from groundcontrol.protocol import (
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
+from groundcontrol.store import DeadLetter, Store
 from groundcontrol.text import TextInfo, analyse
 from groundcontrol.workers import EnrichPool
 
@@ -62,6 +65,8 @@ MAX_CLIENT_BACKLOG = 256
 #: Batches of one feed being enriched at once; past this the hub stops reading that
 #: socket, so a flooding feed is slowed by TCP backpressure instead of queueing.
 MAX_BATCHES_IN_FLIGHT = 4
+#: Most bytes of a refused message kept in the dead letters (an oversized one may be MBs).
+DEAD_LETTER_MAX_BYTES = 64 * 1024
 
 #: What handling one /ingest message yields: a reply now, a reply later, or none.
 Reply = bytes | Awaitable[bytes] | None
@@ -219,10 +224,14 @@ class Hub:
         *,
         demo: bool = False,
         clock: Callable[[], float] = time.time,
+        store_path: str | Path | None = None,
     ) -> None:
         self.config = config
         self.demo = demo
         self.clock = clock
+        self.store_path = Path(store_path) if store_path is not None else None
+        self.writer: StoreWriter | None = None
+        self.rebuilt = 0
         self.started_at = clock()
         self.enrich_pool = EnrichPool(
             config.brands, config.queries, workers=config.hub.enrich_workers
@@ -255,6 +264,10 @@ class Hub:
         return app
 
     async def _on_startup(self, _app: web.Application) -> None:
+        if self.store_path is not None:
+            await asyncio.to_thread(self.open_store, self.store_path)
+            assert self.writer is not None
+            self.writer.start()
         await self.enrich_pool.start()
         self._publisher = asyncio.create_task(self._publish_loop(), name="hub-publisher")
 
@@ -270,6 +283,37 @@ class Hub:
         for ws in list(self._ingest_sockets):
             await ws.close(code=1001, message=b"hub shutting down")
         self.enrich_pool.close()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+
+    def open_store(self, path: Path) -> None:
+        """Open the store, rebuild the windows from it, and start its writer thread.
+
+        Raises StoreError when the file cannot be used. Runs before the hub serves.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = Store(path)
+        if self.config.store.rebuild:
+            started = time.perf_counter()
+            with Store(path, create=False) as reader:
+
+                def progress(n: int) -> None:
+                    if n % 100_000 < 5_000:
+                        log.info("rebuilding windows from %s: %d mentions so far", path, n)
+
+                self.rebuilt = rebuild(self.analytics, reader, self.clock(), progress=progress)
+            log.info(
+                "rebuilt the last %d s of windows from %d stored mentions in %.1f s",
+                self.analytics.history_buckets * self.analytics.bucket_seconds,
+                self.rebuilt,
+                time.perf_counter() - started,
+            )
+        self.writer = StoreWriter(
+            store,
+            retention_seconds=self.config.store.retention_days * 86400.0,
+            prune_interval=self.config.store.prune_interval_seconds,
+            clock=self.clock,
+        )
 
     # ------------------------------------------------------------------ ingest
 
@@ -281,12 +325,25 @@ class Hub:
         return len(fresh), len(mentions) - len(fresh)
 
     async def take_batch_async(
-        self, mentions: list[Mention], feed: FeedState | None
+        self,
+        mentions: list[Mention],
+        feed: FeedState | None,
+        dead_letters: list[DeadLetter] | None = None,
     ) -> tuple[int, int]:
-        """Like take_batch, with enrichment in the worker pool."""
+        """Like take_batch, with enrichment in the worker pool and, with a store, the
+        batch committed to disk (with its dead letters) before this returns."""
         fresh = self._dedupe(mentions)
         try:
-            await self.enrich_pool.enrich(fresh)
+            if fresh:
+                await self.enrich_pool.enrich(fresh)
+            if self.writer is not None and (fresh or dead_letters):
+                now = self.clock()
+                for m in fresh:
+                    m.received_at = now
+                new = await self.writer.write_mentions(fresh, dead_letters)
+                if not all(new):
+                    # Stored before a restart: a resend of something already taken.
+                    fresh = [m for m, is_new in zip(fresh, new, strict=True) if is_new]
         except BaseException:
             # Not taken after all: forget the ids so the feed's resend is accepted.
             self.dedupe.forget(m.id for m in fresh)
@@ -308,8 +365,9 @@ class Hub:
 
     def _commit(self, fresh: list[Mention], feed: FeedState | None, dups: int) -> None:
         now = self.clock()
-        for m in fresh:
-            m.received_at = now
+        if self.writer is None:
+            for m in fresh:
+                m.received_at = now
         if fresh:
             self.analytics.add(fresh)
             self._fan_out_mentions(fresh)
@@ -349,29 +407,40 @@ class Hub:
         limit = self.config.hub.max_message_bytes
         if len(data) > limit:
             return self._refuse(
-                feed, "oversized", f"message is {len(data)} bytes; the limit is {limit}"
+                feed,
+                "oversized",
+                f"message is {len(data)} bytes; the limit is {limit}",
+                payload=data,
             )
         try:
             msg = decode_ingest(data)
         except msgspec.ValidationError:
             return self._handle_invalid(data, feed)
         except msgspec.DecodeError as exc:
-            return self._refuse(feed, "malformed", f"not valid JSON: {exc}")
+            return self._refuse(feed, "malformed", f"not valid JSON: {exc}", payload=data)
         except UnicodeDecodeError as exc:
             return self._refuse(
-                feed, "malformed", f"not valid UTF-8: {exc.reason} at byte {exc.start}"
+                feed,
+                "malformed",
+                f"not valid UTF-8: {exc.reason} at byte {exc.start}",
+                payload=data,
             )
         if isinstance(msg, Batch):
             good, errors = self._screen(msg.mentions, [], list(range(len(msg.mentions))))
+            letters: list[DeadLetter] = []
             if errors:
                 self._count_rejected(feed, len(errors))
-            return self._ack_later(msg.seq, good, feed, errors)
+                letters = [
+                    self._dead_letter(feed, e.reason, encode(msg.mentions[e.index])) for e in errors
+                ]
+            return self._ack_later(msg.seq, good, feed, errors, letters)
         if isinstance(msg, FeedHello):
             if msg.protocol != PROTOCOL_VERSION:
                 return self._refuse(
                     feed,
                     "protocol",
                     f"protocol {msg.protocol} is not supported; this hub speaks {PROTOCOL_VERSION}",
+                    payload=data,
                 )
             if feed is not None:
                 feed.name = msg.name or feed.name
@@ -387,9 +456,14 @@ class Hub:
         raise AssertionError(msg)  # pragma: no cover - the union is exhaustive
 
     async def _ack_later(
-        self, seq: int, mentions: list[Mention], feed: FeedState | None, errors: list[ItemError]
+        self,
+        seq: int,
+        mentions: list[Mention],
+        feed: FeedState | None,
+        errors: list[ItemError],
+        letters: list[DeadLetter],
     ) -> bytes:
-        accepted, dups = await self.take_batch_async(mentions, feed) if mentions else (0, 0)
+        accepted, dups = await self.take_batch_async(mentions, feed, letters)
         return encode(
             Ack(
                 seq=seq,
@@ -405,12 +479,15 @@ class Hub:
         try:
             generic = _generic_decoder.decode(data)
         except RecursionError:
-            return self._refuse(feed, "invalid", "JSON nested too deeply")
+            return self._refuse(feed, "invalid", "JSON nested too deeply", payload=data)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # pragma: no cover
-            return self._refuse(feed, "malformed", str(exc))
+            return self._refuse(feed, "malformed", str(exc), payload=data)
         if not isinstance(generic, dict):
             return self._refuse(
-                feed, "invalid", f"expected a JSON object, got {type(generic).__name__}"
+                feed,
+                "invalid",
+                f"expected a JSON object, got {type(generic).__name__}",
+                payload=data,
             )
         kind = generic.get("type")
         if kind not in ("batch", "hello", "status"):
@@ -418,22 +495,26 @@ class Hub:
                 feed,
                 "unknown_type",
                 f"unknown message type {kind!r}; expected 'hello', 'batch' or 'status'",
+                payload=data,
             )
         if kind != "batch":
             try:
                 decode_ingest(data)
             except msgspec.ValidationError as exc:
-                return self._refuse(feed, "invalid", f"bad {kind} message: {exc}")
+                return self._refuse(feed, "invalid", f"bad {kind} message: {exc}", payload=data)
         try:
             raw = msgspec.json.decode(data, type=RawBatch)
         except msgspec.ValidationError as exc:
-            return self._refuse(feed, "invalid", f"bad batch: {exc}", seq=generic.get("seq"))
+            return self._refuse(
+                feed, "invalid", f"bad batch: {exc}", seq=generic.get("seq"), payload=data
+            )
         if len(raw.mentions) > 5_000:
             return self._refuse(
                 feed,
                 "invalid",
                 f"batch holds {len(raw.mentions)} mentions; the limit is 5000",
                 seq=raw.seq,
+                payload=data,
             )
         decoded: list[Mention] = []
         positions: list[int] = []
@@ -448,7 +529,19 @@ class Hub:
                 errors.append(ItemError(index=i, reason="nested too deeply"))
         good, errors = self._screen(decoded, errors, positions)
         self._count_rejected(feed, len(errors))
-        return self._ack_later(raw.seq, good, feed, errors)
+        letters = [self._dead_letter(feed, e.reason, bytes(raw.mentions[e.index])) for e in errors]
+        return self._ack_later(raw.seq, good, feed, errors, letters)
+
+    def _dead_letter(self, feed: FeedState | None, reason: str, payload: bytes) -> DeadLetter:
+        if len(payload) > DEAD_LETTER_MAX_BYTES:
+            reason += f" (payload cut to its first {DEAD_LETTER_MAX_BYTES} of {len(payload)} bytes)"
+            payload = payload[:DEAD_LETTER_MAX_BYTES]
+        return DeadLetter(
+            received_at=self.clock(),
+            feed=feed.name if feed is not None else "",
+            reason=reason,
+            payload=payload,
+        )
 
     def _screen(
         self, mentions: list[Mention], errors: list[ItemError], positions: list[int]
@@ -481,11 +574,21 @@ class Hub:
         if feed is not None:
             feed.errors += n
 
-    def _refuse(self, feed: FeedState | None, code: str, message: str, seq: Any = None) -> bytes:
+    def _refuse(
+        self,
+        feed: FeedState | None,
+        code: str,
+        message: str,
+        seq: Any = None,
+        *,
+        payload: bytes = b"",
+    ) -> bytes:
         self.counters.error(code)
         if feed is not None:
             feed.errors += 1
         log.warning("ingest %s: %s", code, message)
+        if self.writer is not None:
+            self.writer.dead_letters([self._dead_letter(feed, f"{code}: {message}", payload)])
         return encode(
             ErrorReply(
                 code=code,  # type: ignore[arg-type]
@@ -550,9 +653,12 @@ class Hub:
                 return
             try:
                 data = item if isinstance(item, bytes) else await item
-            except Exception:
-                log.exception("a batch failed; the feed will resend it")
-                continue
+            except Exception as exc:
+                # Not acked, so still in the feed's spool: make it reconnect and resend.
+                log.error("a batch failed (%s); closing the feed so it resends", exc)
+                reason = f"hub could not take a batch: {exc}"[:120]
+                await ws.close(code=1011, message=reason.encode())
+                return
             if not ws.closed:
                 await ws.send_bytes(data)
 
@@ -633,6 +739,8 @@ class Hub:
         self.last_tick = tick
         data = encode(tick)
         for ev in events:
+            if self.writer is not None:
+                self.writer.alert(ev.alert)
             alert_data = encode(ev)
             for sub in self.subscribers:
                 sub.offer(alert_data)
@@ -786,10 +894,18 @@ def tune_gc() -> None:
 
 
 async def start_hub(
-    config: Config, *, host: str | None = None, port: int | None = None, demo: bool = False
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    demo: bool = False,
+    store_path: str | Path | None = None,
 ) -> tuple[Hub, web.AppRunner, int]:
-    """Start a hub on the running loop; returns the hub, its runner and the bound port."""
-    hub = Hub(config, demo=demo)
+    """Start a hub on the running loop; returns the hub, its runner and the bound port.
+
+    Raises StoreError if ``store_path`` cannot be used as a store.
+    """
+    hub = Hub(config, demo=demo, store_path=store_path)
     runner = web.AppRunner(hub.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(

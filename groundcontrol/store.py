@@ -314,6 +314,28 @@ class Store:
         """
         if not mentions:
             return []
+        return self.write(mentions)
+
+    def write(
+        self,
+        mentions: Sequence[Mention] = (),
+        dead_letters: Sequence[DeadLetter] = (),
+        alerts: Sequence[Alert] = (),
+    ) -> list[bool]:
+        """Store mentions, dead letters and alerts in ONE transaction (a group commit).
+
+        Returns the new flags of ``mentions`` as :meth:`add_mentions` does. All or
+        nothing: if anything fails, none of it is stored.
+        """
+        with self._lock, self._transaction():
+            new = self._insert_mentions(mentions) if mentions else []
+            if dead_letters:
+                self._insert_dead_letters(dead_letters)
+            for alert in alerts:
+                self._upsert_alert(alert)
+        return new
+
+    def _insert_mentions(self, mentions: Sequence[Mention]) -> list[bool]:
         keys = [m.id or m.key for m in mentions]
         rows = [
             (
@@ -340,15 +362,13 @@ class Store:
             for key, m in zip(keys, mentions, strict=True)
         ]
         db = self._db
-        with self._lock, self._transaction():
-            # The writer holds the write lock, and rowids grow past the current
-            # maximum, so the rows with rowid > top are exactly this batch's new ones:
-            # one range read instead of a lookup per mention.
-            top = db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
-            db.executemany(_INSERT_MENTION, rows)
-            inserted = dict(db.execute("SELECT id, rowid FROM mentions WHERE rowid > ?", (top,)))
-            new = self._index_new(mentions, keys, inserted)
-        return new
+        # The writer holds the write lock, and rowids grow past the current maximum,
+        # so the rows with rowid > top are exactly this batch's new ones: one range
+        # read instead of a lookup per mention.
+        top = db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
+        db.executemany(_INSERT_MENTION, rows)
+        inserted = dict(db.execute("SELECT id, rowid FROM mentions WHERE rowid > ?", (top,)))
+        return self._index_new(mentions, keys, inserted)
 
     def _index_new(
         self, mentions: Sequence[Mention], keys: list[str], inserted: dict[str, int]
@@ -379,17 +399,21 @@ class Store:
 
     def add_dead_letters(self, items: Sequence[DeadLetter]) -> None:
         """Keep what the hub could not take, in one transaction."""
-        if not items:
-            return
+        if items:
+            self.write(dead_letters=items)
+
+    def _insert_dead_letters(self, items: Sequence[DeadLetter]) -> None:
         rows = [(d.received_at, d.feed, d.reason, bytes(d.payload)) for d in items]
-        with self._lock, self._transaction():
-            self._db.executemany(
-                "INSERT INTO dead_letters (received_at, feed, reason, payload) VALUES (?,?,?,?)",
-                rows,
-            )
+        self._db.executemany(
+            "INSERT INTO dead_letters (received_at, feed, reason, payload) VALUES (?,?,?,?)",
+            rows,
+        )
 
     def upsert_alert(self, alert: Alert) -> None:
         """Insert an alert, or replace the stored one with the same id (it escalated or ended)."""
+        self.write(alerts=[alert])
+
+    def _upsert_alert(self, alert: Alert) -> None:
         row = (
             alert.id,
             alert.kind,
@@ -400,15 +424,14 @@ class Store:
             alert.ended_at,
             msgspec.json.encode(alert).decode(),
         )
-        with self._lock, self._transaction():
-            self._db.execute(
-                "INSERT INTO alerts (id, kind, series, severity, started_at, updated_at,"
-                " ended_at, alert) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
-                " kind=excluded.kind, series=excluded.series, severity=excluded.severity,"
-                " started_at=excluded.started_at, updated_at=excluded.updated_at,"
-                " ended_at=excluded.ended_at, alert=excluded.alert",
-                row,
-            )
+        self._db.execute(
+            "INSERT INTO alerts (id, kind, series, severity, started_at, updated_at,"
+            " ended_at, alert) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+            " kind=excluded.kind, series=excluded.series, severity=excluded.severity,"
+            " started_at=excluded.started_at, updated_at=excluded.updated_at,"
+            " ended_at=excluded.ended_at, alert=excluded.alert",
+            row,
+        )
 
     def add_triage_action(
         self,
@@ -433,37 +456,44 @@ class Store:
         return rowid
 
     def prune(self, older_than: float, *, chunk: int = 5000) -> int:
-        """Delete mentions received before ``older_than`` with their brand and term rows.
+        """Delete mentions and dead letters received before ``older_than``.
 
-        Works in transactions of at most ``chunk`` mentions, releasing the write lock
+        Works in transactions of at most ``chunk`` rows, releasing the write lock
         between them, so the ingest writer waits at most one chunk. Returns rows deleted.
         """
-        db = self._db
         deleted = 0
-        while True:
-            with self._lock, self._transaction():
-                rows = db.execute(
-                    "SELECT rowid, received_at, brands, terms FROM mentions"
-                    " WHERE received_at < ? ORDER BY received_at LIMIT ?",
-                    (older_than, chunk),
-                ).fetchall()
-                if not rows:
-                    return deleted
-                brand_keys = [(b, at, rid) for rid, at, bs, _ in rows for b in _load(bs)]
-                term_keys = [
-                    (t, at, rid) for rid, at, _, ts in rows for t in _load(ts) if t[:1] == "#"
-                ]
-                # Exact primary-key deletes: the index tables have no received_at index.
-                db.executemany(
-                    "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
-                    brand_keys,
-                )
-                db.executemany(
-                    "DELETE FROM mention_terms WHERE term=? AND received_at=? AND mention=?",
-                    term_keys,
-                )
-                db.executemany("DELETE FROM mentions WHERE rowid=?", [(r[0],) for r in rows])
-                deleted += len(rows)
+        while n := self.prune_step(older_than, chunk=chunk):
+            deleted += n
+        return deleted
+
+    def prune_step(self, older_than: float, *, chunk: int = 5000) -> int:
+        """One transaction of :meth:`prune`: at most ``chunk`` mentions (with their brand
+        and term rows) and ``chunk`` dead letters. Returns rows deleted; 0 when done."""
+        db = self._db
+        with self._lock, self._transaction():
+            rows = db.execute(
+                "SELECT rowid, received_at, brands, terms FROM mentions"
+                " WHERE received_at < ? ORDER BY received_at LIMIT ?",
+                (older_than, chunk),
+            ).fetchall()
+            brand_keys = [(b, at, rid) for rid, at, bs, _ in rows for b in _load(bs)]
+            term_keys = [(t, at, rid) for rid, at, _, ts in rows for t in _load(ts) if t[:1] == "#"]
+            # Exact primary-key deletes: the index tables have no received_at index.
+            db.executemany(
+                "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
+                brand_keys,
+            )
+            db.executemany(
+                "DELETE FROM mention_terms WHERE term=? AND received_at=? AND mention=?",
+                term_keys,
+            )
+            db.executemany("DELETE FROM mentions WHERE rowid=?", [(r[0],) for r in rows])
+            letters = db.execute(
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
+                " WHERE received_at < ? ORDER BY received_at LIMIT ?)",
+                (older_than, chunk),
+            ).rowcount
+        return len(rows) + max(letters, 0)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

@@ -1,0 +1,306 @@
+"""The hub's side of the durable store: a writer thread with group commit, and the
+rebuild of the windows from stored history after a restart.
+
+The writer thread owns the hub's one writing :class:`~groundcontrol.store.Store`.
+The event loop hands it jobs; the thread takes every job queued at that moment and
+commits them in ONE transaction (group commit), so the cost of a commit is shared by
+every batch waiting for it, and then resolves each job's future on the loop. A batch
+is acknowledged to its feed only after its future resolves: an ack means "on disk".
+
+Retention runs on the same thread, one bounded chunk between groups, so pruning never
+holds the write lock for longer than one chunk and never races the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from groundcontrol.analytics import Analytics
+from groundcontrol.model import Mention
+from groundcontrol.protocol import Alert
+from groundcontrol.store import DeadLetter, Store
+
+log = logging.getLogger("groundcontrol.persist")
+
+_T = TypeVar("_T")
+
+#: Most mentions one group commit takes; more waits for the next transaction.
+MAX_GROUP_MENTIONS = 50_000
+#: Rows one retention step deletes (one transaction; ingest waits at most this long).
+PRUNE_CHUNK = 2_000
+#: Commit durations kept for the latency quantiles in /metrics.
+LATENCY_SAMPLES = 2_048
+
+
+@dataclass
+class _Job:
+    mentions: list[Mention] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    future: asyncio.Future[list[bool]] | None = None
+    #: A triage action: (mention_id, action, label, actor, at, note); its future gets [id].
+    triage: tuple[str, str, str, str, float, str] | None = None
+    triage_future: asyncio.Future[int] | None = None
+
+
+@dataclass
+class WriterStats:
+    """What the writer has done, for /metrics."""
+
+    commits: int = 0
+    mentions_written: int = 0
+    dead_letters_written: int = 0
+    failures: int = 0
+    pruned: int = 0
+    last_error: str = ""
+    commit_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    commit_seconds_sum: float = 0.0
+    queued_jobs: int = 0
+
+    def quantile(self, q: float) -> float:
+        samples = sorted(self.commit_seconds)
+        if not samples:
+            return 0.0
+        return samples[min(len(samples) - 1, int(q * len(samples)))]
+
+
+class StoreWriter:
+    """Commits the hub's writes on one thread, in groups (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        retention_seconds: float = 0.0,
+        prune_interval: float = 600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.retention_seconds = retention_seconds
+        self.prune_interval = prune_interval
+        self.clock = clock
+        self.stats = WriterStats()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_prune = 0.0
+        self._pruning = False
+        self._size_cache = (0.0, 0.0)  # (when, bytes)
+
+    # ------------------------------------------------------------------ loop side
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._next_prune = time.monotonic() + min(5.0, self.prune_interval)
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    async def write_mentions(
+        self, mentions: list[Mention], dead_letters: list[DeadLetter] | None = None
+    ) -> list[bool]:
+        """Commit ``mentions`` (and ``dead_letters``); return which mentions were new."""
+        assert self._loop is not None, "start() the writer first"
+        future: asyncio.Future[list[bool]] = self._loop.create_future()
+        self._put(_Job(mentions=mentions, dead_letters=dead_letters or [], future=future))
+        return await future
+
+    def dead_letters(self, items: list[DeadLetter]) -> None:
+        """Keep ``items``; committed with the next group (nobody waits for them)."""
+        if items:
+            self._put(_Job(dead_letters=items))
+
+    def alert(self, alert: Alert) -> None:
+        """Insert or update ``alert``; committed with the next group."""
+        self._put(_Job(alerts=[alert]))
+
+    async def triage(
+        self, mention_id: str, action: str, *, label: str, actor: str, note: str
+    ) -> int:
+        """Record a triage action; return its id once committed."""
+        assert self._loop is not None, "start() the writer first"
+        future: asyncio.Future[int] = self._loop.create_future()
+        self._put(
+            _Job(
+                triage=(mention_id, action, label, actor, self.clock(), note),
+                triage_future=future,
+            )
+        )
+        return await future
+
+    def _put(self, job: _Job) -> None:
+        self.stats.queued_jobs += 1
+        self._queue.put(job)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, stop the thread and close the store."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("the store writer did not finish within %.0fs", timeout)
+                return
+            self._thread = None
+        self.store.close()
+
+    def file_bytes(self) -> float:
+        """Size of the store on disk (database and WAL); refreshed at most every 5 s."""
+        when, size = self._size_cache
+        now = time.monotonic()
+        if now - when > 5.0:
+            size = 0.0
+            for suffix in ("", "-wal"):
+                with contextlib.suppress(OSError):
+                    size += (
+                        (self.store.path.parent / (self.store.path.name + suffix)).stat().st_size
+                    )
+            self._size_cache = (now, size)
+        return size
+
+    # ------------------------------------------------------------------ thread side
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            timeout = 0.5 if self._pruning else max(0.0, self._next_prune - time.monotonic())
+            try:
+                first = self._queue.get(timeout=max(timeout, 0.001))
+            except queue.Empty:
+                self._prune_step()
+                continue
+            group: list[_Job] = []
+            n = 0
+            job: _Job | None = first
+            while job is not None:
+                group.append(job)
+                n += len(job.mentions)
+                if n >= MAX_GROUP_MENTIONS:
+                    break
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            else:
+                stopping = True
+            if group:
+                self._commit(group)
+            if not stopping and (self._pruning or time.monotonic() >= self._next_prune):
+                self._prune_step()
+
+    def _commit(self, group: list[_Job]) -> None:
+        mentions = [m for job in group for m in job.mentions]
+        letters = [d for job in group for d in job.dead_letters]
+        alerts = [a for job in group for a in job.alerts]
+        self.stats.queued_jobs -= len(group)
+        started = time.perf_counter()
+        try:
+            new = self.store.write(mentions, letters, alerts)
+            triage_ids = [
+                self.store.add_triage_action(t[0], t[1], label=t[2], actor=t[3], at=t[4], note=t[5])
+                if (t := job.triage) is not None
+                else 0
+                for job in group
+            ]
+        except Exception as exc:  # the disk is full, the file went away...
+            self.stats.failures += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("store commit of %d mentions failed: %s", len(mentions), exc)
+            for job in group:
+                self._resolve(job.future, exc)
+                self._resolve(job.triage_future, exc)
+            return
+        took = time.perf_counter() - started
+        st = self.stats
+        st.commits += 1
+        st.mentions_written += sum(new)
+        st.dead_letters_written += len(letters)
+        st.commit_seconds.append(took)
+        st.commit_seconds_sum += took
+        start = 0
+        for job, triage_id in zip(group, triage_ids, strict=True):
+            end = start + len(job.mentions)
+            self._resolve(job.future, new[start:end])
+            self._resolve(job.triage_future, triage_id)
+            start = end
+
+    def _resolve(self, future: asyncio.Future[_T] | None, value: _T | BaseException) -> None:
+        if future is None or self._loop is None:
+            return
+
+        def settle() -> None:
+            if future.done():
+                return
+            if isinstance(value, BaseException):
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+
+        # A closed loop raises RuntimeError: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(settle)
+
+    def _prune_step(self) -> None:
+        if self.retention_seconds <= 0:
+            self._next_prune = time.monotonic() + 3600.0
+            return
+        horizon = self.clock() - self.retention_seconds
+        try:
+            n = self.store.prune_step(horizon, chunk=PRUNE_CHUNK)
+        except Exception as exc:
+            log.error("pruning the store failed: %s", exc)
+            n = 0
+        self.stats.pruned += n
+        self._pruning = n > 0
+        if not self._pruning:
+            self._next_prune = time.monotonic() + self.prune_interval
+
+
+def rebuild(
+    analytics: Analytics,
+    store: Store,
+    now: float,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Replay the stored history of the last ``history_buckets`` into ``analytics``.
+
+    The mentions go through the same buckets, windows and spike detectors as live ones,
+    one tick per bucket in hub time, so baselines, topics, open alerts and the river
+    are what they were before the restart. Alert events of the replay are discarded
+    (they were published, and stored, the first time). Returns mentions replayed.
+    """
+    bs = analytics.bucket_seconds
+    first_bucket = int(now // bs) - analytics.history_buckets + 1
+    replayed = 0
+    current: int | None = None
+    pending: list[Mention] = []
+    for chunk in store.recent_mentions(first_bucket * bs):
+        for m in chunk:
+            bucket = int(m.received_at // bs)
+            if current is None:
+                # The first tick opens the first bucket, as the live hub's did.
+                analytics.tick(bucket * bs)
+                current = bucket
+            elif bucket > current:
+                # Hand over the bucket and tick at the start of the next one, as the
+                # live hub would have: that seals it and feeds the spike detectors.
+                analytics.add(pending)
+                pending = []
+                analytics.tick(bucket * bs)
+                current = bucket
+            pending.append(m)
+        replayed += len(chunk)
+        if progress is not None:
+            progress(replayed)
+    if current is not None:
+        analytics.add(pending)
+        analytics.tick(max(now, current * bs))
+    return replayed
