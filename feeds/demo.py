@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 from groundcontrol.model import Engagement, Mention
+
+if TYPE_CHECKING:
+    from groundcontrol.client import Access
 
 __all__ = [
     "CYCLE_SECONDS",
@@ -2242,6 +2245,7 @@ async def run_demo_feed(
     interval: float = 0.25,
     stop_after: float | None = None,
     spool_dir: Path | None = None,
+    access: Access | None = None,
 ) -> None:
     """Push the demo stream to a hub in real time, marked as demo data.
 
@@ -2258,7 +2262,9 @@ async def run_demo_feed(
     stream = DemoStream(seed=seed, rate=rate, start=start)
     # Opening recovers the spool from disk: off the event loop.
     spool = None if spool_dir is None else await asyncio.to_thread(Spool, spool_dir)
-    client = IngestClient(hub, name="demo", source="demo", demo=True, on_event=say, spool=spool)
+    client = IngestClient(
+        hub, name="demo", source="demo", demo=True, on_event=say, spool=spool, access=access
+    )
     client.start()
     say(f"sending about {rate:g} mentions/s to {client.url} (seed {seed})")
     last = start

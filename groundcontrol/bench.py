@@ -18,16 +18,19 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgspec
 
-from groundcontrol.client import StreamClient, stream_url
+from groundcontrol.client import Access, StreamClient, stream_url
 from groundcontrol.feedclient import IngestClient
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Ack, Snapshot, Tick
@@ -74,6 +77,7 @@ class RunResult:
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     rss_samples: list[tuple[float, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -111,6 +115,7 @@ async def drive(
     pid: int | None,
     progress: bool,
     warmup: float = 1.0,
+    access: Access | None = None,
 ) -> RunResult:
     """Push batches as fast as acks allow for ``seconds``; measure."""
     result = RunResult()
@@ -125,13 +130,19 @@ async def drive(
             cumulative.append((counts.hub_start + counts.accepted, first_sent))
 
     client = IngestClient(
-        url, name="bench", source="bench", window=window, max_pending=window, on_ack=on_ack
+        url,
+        name="bench",
+        source="bench",
+        window=window,
+        max_pending=window,
+        on_ack=on_ack,
+        access=access,
     )
     tick_task: asyncio.Task[None] | None = None
     tick_log: list[tuple[float, int]] = []
 
     async def read_ticks() -> None:
-        async for ev in StreamClient(stream_url(url)).events():
+        async for ev in StreamClient(stream_url(url), access=access).events():
             if isinstance(ev, Snapshot):
                 counts.hub_start = ev.tick.ingested_total
             elif isinstance(ev, Tick):
@@ -211,9 +222,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0
     raise RuntimeError(f"server not ready at {url} after {timeout}s")
 
 
-def _start(args: list[str], health: str) -> subprocess.Popen[bytes]:
+def _start(
+    args: list[str], health: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     try:
         _wait_healthy(health, proc)
@@ -242,12 +258,18 @@ def _measure(
     window: int,
     ticks: bool,
     port_flag: str = "--port",
+    token: str | None = None,
 ) -> RunResult:
-    """Start a server process on a free port, drive it, stop it."""
+    """Start a server process on a free port, drive it, stop it.
+
+    With ``token`` the server gets it as its admin token (GROUNDCONTROL_TOKEN_ADMIN),
+    the run sends it, and the server's /metrics are read before it stops.
+    """
     port = free_port()
-    proc = _start([*server, port_flag, str(port)], f"http://127.0.0.1:{port}/healthz")
+    env = {"GROUNDCONTROL_TOKEN_ADMIN": token} if token else None
+    proc = _start([*server, port_flag, str(port)], f"http://127.0.0.1:{port}/healthz", env)
     try:
-        return asyncio.run(
+        result = asyncio.run(
             drive(
                 f"ws://127.0.0.1:{port}",
                 pool,
@@ -257,10 +279,28 @@ def _measure(
                 ticks=ticks,
                 pid=proc.pid,
                 progress=True,
+                access=Access(token=token),
             )
         )
+        if token:
+            result.metrics = scrape_metrics(f"http://127.0.0.1:{port}/metrics", token)
+        return result
     finally:
         _stop(proc)
+
+
+def scrape_metrics(url: str, token: str) -> dict[str, float]:
+    """A hub's /metrics as {sample name with labels: value}."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                out[name] = float(value)
+    return out
 
 
 def run_bench(
@@ -271,6 +311,7 @@ def run_bench(
     window: int,
     baseline: bool = True,
     config: str | None = None,
+    store: bool = True,
 ) -> int:
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -278,15 +319,22 @@ def run_bench(
     say(f"bench: generating {60_000} demo mentions ...")
     pool = make_pool(60_000)
     say(f"bench: hub run, {seconds:.0f}s (+1s warm-up), batches of {batch}, {window} in flight")
-    hub_args = ["-m", "groundcontrol", "hub", "--log-level", "WARNING"]
-    hub = _measure(
-        [*hub_args, *(["--config", config] if config else [])],
-        pool,
-        seconds=seconds,
-        batch=batch,
-        window=window,
-        ticks=True,
-    )
+    token = secrets.token_urlsafe(32)
+    with tempfile.TemporaryDirectory(prefix="groundcontrol-bench-") as tmp:
+        db = Path(tmp) / "bench.db"
+        say(f"bench: store {db if store else 'off (--no-store)'}")
+        hub_args = ["-m", "groundcontrol", "hub", "--log-level", "WARNING"]
+        hub_args += ["--db", str(db)] if store else ["--no-store"]
+        hub = _measure(
+            [*hub_args, *(["--config", config] if config else [])],
+            pool,
+            seconds=seconds,
+            batch=batch,
+            window=window,
+            ticks=True,
+            token=token,
+        )
+        stored = _count_rows(db) if store else None
     base = RunResult()
     if baseline:
         say("bench: baseline run (bare websockets server that only decodes)")
@@ -318,6 +366,16 @@ def run_bench(
             round((rss[-1][1] - after_minute) / after_minute * 100, 2) if after_minute else None
         ),
         "cpus": os.cpu_count(),
+        "store": store,
+        "stored_mentions": stored,
+        "store_commit_p50_ms": _ms(
+            hub.metrics, 'groundcontrol_store_commit_seconds{quantile="0.5"}'
+        ),
+        "store_commit_p99_ms": _ms(
+            hub.metrics, 'groundcontrol_store_commit_seconds{quantile="0.99"}'
+        ),
+        "store_commits": hub.metrics.get("groundcontrol_store_commit_seconds_count"),
+        "store_bytes": hub.metrics.get("groundcontrol_store_bytes"),
     }
     if as_json:
         print(json.dumps(report))
@@ -335,7 +393,26 @@ def run_bench(
                 f"hub RSS:   {report['hub_rss_mb_start']} MiB at start, "
                 f"{report['hub_rss_mb_end']} MiB at end"
             )
+        if store:
+            print(
+                f"store:     commit p50 {report['store_commit_p50_ms']} ms, "
+                f"p99 {report['store_commit_p99_ms']} ms "
+                f"({report['store_commits']:.0f} group commits); {stored:,} mentions stored"
+            )
     return 0
+
+
+def _ms(metrics: dict[str, float], name: str) -> float | None:
+    value = metrics.get(name)
+    return None if value is None else round(value * 1000, 2)
+
+
+def _count_rows(db: Path) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        n: int = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    return n
 
 
 # ---------------------------------------------------------------------- baseline server

@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import signal
+import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep nothing on disk: acks mean 'taken', not 'stored' (for tests and demos)",
     )
     hub.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    hub.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="PEM certificate (chain): with --tls-key, serve https and wss",
+    )
+    hub.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
 
     feed = sub.add_parser("feed", help="run a feed adapter that pushes mentions to a hub")
     feed_sub = feed.add_subparsers(dest="feed", metavar="NAME", required=True)
@@ -119,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--window", type=int, default=8, help="batches in flight (default 8)")
     bench.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
     bench.add_argument("--config", metavar="FILE", help="TOML config for the hub under test")
+    bench.add_argument(
+        "--no-store", action="store_true", help="run the hub without its durable store"
+    )
 
     from groundcontrol.export import add_arguments as add_export_arguments
 
@@ -164,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 window=args.window,
                 baseline=not args.no_baseline,
                 config=args.config,
+                store=not args.no_store,
             )
     except ConfigError as exc:
         return _fail(f"bad config: {exc}")
@@ -185,12 +196,38 @@ def _store_path(args: argparse.Namespace, config: Config) -> Path | None:
     return Path(config.store.path).expanduser() if config.store.path else default_store_path()
 
 
+def _tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context for the hub; SystemExit with the reason if the files are bad."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for path in (cert, key):
+        if not Path(path).is_file():
+            raise SystemExit(_fail(f"TLS: {path}: no such file"))
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise SystemExit(
+            _fail(f"TLS: cannot load certificate {cert} with key {key}: {exc}")
+        ) from None
+    return context
+
+
 def run_hub(args: argparse.Namespace) -> int:
+    from groundcontrol.auth import TokenConfigError, Tokens
     from groundcontrol.hub import start_hub, tune_gc
     from groundcontrol.store import StoreError
 
     config = load_config(args.config)
     store_path = _store_path(args, config)
+    try:
+        tokens = Tokens.load(environ=os.environ, file=config.auth.tokens_file or None)
+    except TokenConfigError as exc:
+        return _fail(f"bad tokens: {exc}")
+    cert = args.tls_cert or config.hub.tls_cert
+    key = args.tls_key or config.hub.tls_key
+    if bool(cert) != bool(key):
+        return _fail("TLS needs both --tls-cert and --tls-key (or hub.tls_cert and hub.tls_key)")
+    tls = _tls_context(cert, key) if cert else None
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -200,7 +237,13 @@ def run_hub(args: argparse.Namespace) -> int:
     async def serve() -> None:
         try:
             hub, runner, port = await start_hub(
-                config, host=args.host, port=args.port, demo=args.demo, store_path=store_path
+                config,
+                host=args.host,
+                port=args.port,
+                demo=args.demo,
+                store_path=store_path,
+                tokens=tokens,
+                ssl_context=tls,
             )
         except StoreError as exc:
             raise SystemExit(_fail(f"cannot use the store: {exc}")) from None
@@ -213,12 +256,20 @@ def run_hub(args: argparse.Namespace) -> int:
             ) from None
         tune_gc()
         host = args.host or config.hub.host
-        log.info("hub listening on http://%s:%d (config %s)", host, port, config.source)
+        http, ws = ("https", "wss") if tls else ("http", "ws")
+        log.info("hub listening on %s://%s:%d (config %s)", http, host, port, config.source)
+        if tokens:
+            log.info("access: %s", tokens.summary())
+        else:
+            log.warning(
+                "no tokens configured: /ingest, /stream and /metrics refuse everyone. Set "
+                "GROUNDCONTROL_TOKEN_FEED, _DISPLAY, _ANALYST or _ADMIN, or [auth] tokens_file"
+            )
         if store_path is None:
             log.warning("no store (--no-store): nothing is kept on disk")
         else:
             log.info("store %s (%d mentions rebuilt into the windows)", store_path, hub.rebuilt)
-        print(f"hub ready on ws://{host}:{port}", flush=True)
+        print(f"hub ready on {ws}://{host}:{port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -237,6 +288,7 @@ def run_hub(args: argparse.Namespace) -> int:
 
 def run_feed(args: argparse.Namespace) -> int:
     from feeds.demo import run_demo_feed
+    from groundcontrol.client import Access
 
     def say(message: str) -> None:
         print(f"feed demo: {message}", file=sys.stderr, flush=True)
@@ -247,7 +299,12 @@ def run_feed(args: argparse.Namespace) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
                 run_demo_feed(
-                    args.hub, rate=args.rate, seed=args.seed, on_event=say, spool_dir=args.spool
+                    args.hub,
+                    rate=args.rate,
+                    seed=args.seed,
+                    on_event=say,
+                    spool_dir=args.spool,
+                    access=Access.from_env(),
                 )
             )
     except SpoolInUse as exc:
@@ -265,7 +322,9 @@ def _wall_module() -> Any:
 
 
 def run_wall(hub: str) -> int:
-    app = _wall_module().make_wall(hub)
+    from groundcontrol.client import Access
+
+    app = _wall_module().make_wall(hub, access=Access.from_env())
     app.run()
     return 0
 
@@ -273,6 +332,8 @@ def run_wall(hub: str) -> int:
 def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int:
     """Hub, demo feed and wall in one process, over loopback websockets."""
     from feeds.demo import run_demo_feed
+    from groundcontrol.auth import Tokens
+    from groundcontrol.client import Access
     from groundcontrol.hub import start_hub
 
     # The screen belongs to the wall: logs go to a file, not the terminal.
@@ -286,7 +347,13 @@ def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int
     wall = _wall_module()
 
     async def go() -> None:
-        _hub, runner, port = await start_hub(config, host="127.0.0.1", port=0, demo=True)
+        # Loopback only, with a token made for this run: other local users cannot
+        # write to (or read) this wall even though the port is open on 127.0.0.1.
+        tokens, token = Tokens.ephemeral()
+        access = Access(token=token)
+        _hub, runner, port = await start_hub(
+            config, host="127.0.0.1", port=0, demo=True, tokens=tokens
+        )
         url = f"ws://127.0.0.1:{port}"
         log.info("embedded hub on %s", url)
         feed = asyncio.create_task(
@@ -295,10 +362,11 @@ def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int
                 rate=rate or config.demo.rate,
                 seed=config.demo.seed if seed is None else seed,
                 on_event=lambda m: log.info("feed demo: %s", m),
+                access=access,
             )
         )
         try:
-            await wall.make_wall(url).run_async()
+            await wall.make_wall(url, access=access).run_async()
         finally:
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -315,7 +383,14 @@ def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int
 def run_tail(hub: str, query: str | None) -> int:
     import msgspec
 
-    from groundcontrol.client import BadMessage, Connected, Disconnected, StreamClient, stream_url
+    from groundcontrol.client import (
+        Access,
+        BadMessage,
+        Connected,
+        Disconnected,
+        StreamClient,
+        stream_url,
+    )
     from groundcontrol.protocol import MentionsEvent
     from groundcontrol.query import QuerySyntaxError, parse_query
 
@@ -328,7 +403,7 @@ def run_tail(hub: str, query: str | None) -> int:
     out = sys.stdout.buffer
 
     async def go() -> None:
-        client = StreamClient(stream_url(hub, mentions=True, query=query))
+        client = StreamClient(stream_url(hub, mentions=True, query=query), access=Access.from_env())
         async for event in client.events():
             if isinstance(event, MentionsEvent):
                 for m in event.mentions:

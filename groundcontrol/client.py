@@ -9,15 +9,18 @@ capped exponential backoff. Callers never see a traceback for an unreachable hub
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from groundcontrol.protocol import StreamMessage, decode_stream
 
@@ -90,6 +93,43 @@ def stream_url(hub: str, *, mentions: bool = False, query: str | None = None) ->
     return f"{base}?{urlencode(params)}" if params else base
 
 
+#: Where client commands (feed, wall, tail, bench) find their token.
+TOKEN_ENV = "GROUNDCONTROL_TOKEN"
+#: A PEM file of CA certificates to trust for wss:// and https:// hubs (a private CA or
+#: a self-signed hub certificate); without it the system's trust store is used.
+CA_FILE_ENV = "GROUNDCONTROL_CA_FILE"
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a client proves who it is (a bearer token) and whom it trusts (TLS)."""
+
+    token: str | None = None
+    ca_file: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Access:
+        env = os.environ if environ is None else environ
+        return cls(
+            token=env.get(TOKEN_ENV, "").strip() or None,
+            ca_file=env.get(CA_FILE_ENV, "").strip() or None,
+        )
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A verifying client context, trusting ``ca_file`` if given."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def connect_kwargs(self, url: str) -> dict[str, Any]:
+        """Keyword arguments for ``websockets.connect(url, ...)``."""
+        kwargs: dict[str, Any] = {"additional_headers": self.headers()}
+        if url.startswith("wss:"):
+            kwargs["ssl"] = self.ssl_context()
+        return kwargs
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line, human reason for a connection failure."""
     if isinstance(exc, ConnectionRefusedError):
@@ -103,6 +143,17 @@ def describe_error(exc: BaseException) -> str:
         return "connection closed"
     if isinstance(exc, InvalidURI):
         return f"bad hub URL: {exc}"
+    if isinstance(exc, InvalidStatus):
+        # The hub says why in the body (a missing or wrong token, say).
+        body = exc.response.body or b""
+        why = body.decode("utf-8", "replace").strip().splitlines()
+        status = exc.response.status_code
+        return f"hub refused the websocket: HTTP {status}" + (f": {why[0][:200]}" if why else "")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: cannot verify the hub's certificate ({exc.verify_message}); "
+            f"set {CA_FILE_ENV} to the CA or certificate file that signed it"
+        )
     if isinstance(exc, InvalidHandshake):
         return f"hub refused the websocket: {exc}"
     if isinstance(exc, OSError):
@@ -120,8 +171,10 @@ class StreamClient:
         open_timeout: float = 5.0,
         backoff: Backoff | None = None,
         max_size: int = 16 * 1024 * 1024,
+        access: Access | None = None,
     ) -> None:
         self.url = url
+        self.access = access or Access()
         self.open_timeout = open_timeout
         self.backoff = backoff or Backoff()
         self.max_size = max_size
@@ -137,6 +190,7 @@ class StreamClient:
                     max_size=self.max_size,
                     ping_interval=5,
                     ping_timeout=5,
+                    **self.access.connect_kwargs(self.url),
                 ) as ws:
                     self.backoff.reset()
                     yield Connected(self.url, time.time())

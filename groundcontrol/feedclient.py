@@ -25,7 +25,7 @@ import msgspec
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from groundcontrol.client import Backoff, describe_error, http_to_ws
+from groundcontrol.client import Access, Backoff, describe_error, http_to_ws
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
@@ -33,6 +33,7 @@ from groundcontrol.protocol import (
     Batch,
     ErrorReply,
     FeedHello,
+    FeedStatus,
     Welcome,
     decode_feed_reply,
     encode,
@@ -75,7 +76,9 @@ class IngestClient:
     ``time.perf_counter()`` at which the batch first left for the hub.
 
     ``spool``: keep unacked batches on disk too (see the module docstring); the client
-    does not close it. ``token``: sent as ``Authorization: Bearer <token>`` on connect.
+    does not close it. ``token``: sent as ``Authorization: Bearer <token>`` on connect
+    (shorthand for ``access=Access(token=...)``); ``access`` also says which CA to
+    trust for a wss:// hub.
     """
 
     def __init__(
@@ -92,6 +95,8 @@ class IngestClient:
         backoff: Backoff | None = None,
         spool: Spool | None = None,
         token: str | None = None,
+        access: Access | None = None,
+        status_every: float = 5.0,
     ) -> None:
         self.url = ingest_url(hub)
         self.name = name
@@ -113,7 +118,10 @@ class IngestClient:
         self._task: asyncio.Task[None] | None = None
         self._full_warned = False
         self.spool = spool
-        self.token = token
+        self.access = access or Access()
+        if token is not None:
+            self.access = Access(token=token, ca_file=self.access.ca_file)
+        self.status_every = status_every
         self._spool_full_since: float | None = None
         if spool is not None:
             # Never reuse a seq an earlier run may still have in flight.
@@ -234,13 +242,12 @@ class IngestClient:
     async def _run(self) -> None:
         while True:
             try:
-                headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
                 async with websockets.connect(
                     self.url,
                     open_timeout=5,
                     max_size=16 * 1024 * 1024,
                     ping_interval=10,
-                    additional_headers=headers,
+                    **self.access.connect_kwargs(self.url),
                 ) as ws:
                     await ws.send(
                         encode(
@@ -290,6 +297,7 @@ class IngestClient:
             self._unsent.put_nowait(seq)
         in_flight = asyncio.Semaphore(self.window)
         reader = asyncio.create_task(self._read_acks(ws, in_flight))
+        status = asyncio.create_task(self._report_status(ws))
         try:
             while True:
                 get = asyncio.create_task(self._unsent.get())
@@ -308,8 +316,31 @@ class IngestClient:
                 self.stats.batches_sent += 1
         finally:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            status.cancel()
+            # asyncio.wait never raises what the tasks raised, nor swallows a
+            # cancellation of this task (awaiting them under suppress() would).
+            await asyncio.wait({reader, status})
+            for task in (reader, status):
+                if not task.cancelled():
+                    task.exception()  # retrieved: the reason was reader.result() above
+
+    def status(self) -> FeedStatus:
+        """This feed's health report, as sent to the hub."""
+        st = self.stats
+        return FeedStatus(
+            connected=st.connected,
+            errors=st.errors,
+            detail=st.last_error,
+            pending=len(self._pending),
+            spool_depth=st.spool_depth,
+            spool_bytes=st.spool_bytes,
+        )
+
+    async def _report_status(self, ws: websockets.ClientConnection) -> None:
+        # Once at connect (the backlog it is about to resend), then now and then.
+        while True:
+            await ws.send(encode(self.status()))
+            await asyncio.sleep(self.status_every)
 
     async def _read_acks(
         self, ws: websockets.ClientConnection, in_flight: asyncio.Semaphore

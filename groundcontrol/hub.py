@@ -14,19 +14,21 @@ import contextlib
 import gc
 import logging
 import re
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from aiohttp import WSMsgType, web
 
 from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
+from groundcontrol.auth import Denied, Permission, Principal, Tokens
 from groundcontrol.config import Config
 from groundcontrol.metrics import CONTENT_TYPE, Metric, process_rss_bytes, render
 from groundcontrol.model import Mention, utc
@@ -77,6 +79,15 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _mention_decoder = msgspec.json.Decoder(Mention)
 _generic_decoder = msgspec.json.Decoder()
+
+
+class TriageRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /triage."""
+
+    mention_id: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+    action: Literal["label", "assign", "escalate", "resolve", "ignore", "note"]
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    note: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
 class Dedupe:
@@ -133,6 +144,10 @@ class FeedState:
     last_seen: float = 0.0
     events: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
     errors: int = 0
+    pending: int = 0
+    spool_depth: int = 0
+    spool_bytes: int = 0
+    lag_seconds: float = 0.0
 
     def events_per_min(self, now: float) -> float:
         return float(sum(n for t, n in self.events if now - t <= 60.0))
@@ -225,8 +240,13 @@ class Hub:
         demo: bool = False,
         clock: Callable[[], float] = time.time,
         store_path: str | Path | None = None,
+        tokens: Tokens | None = None,
     ) -> None:
         self.config = config
+        # None: no access control at all. Only for in-process use (tests, simulation):
+        # the CLI always passes Tokens, and a hub with no tokens refuses everyone.
+        self.tokens = tokens
+        self.denied: dict[tuple[str, int], int] = {}
         self.demo = demo
         self.clock = clock
         self.store_path = Path(store_path) if store_path is not None else None
@@ -258,6 +278,7 @@ class Hub:
         app.router.add_get("/stream", self.handle_stream)
         app.router.add_get("/healthz", self.handle_healthz)
         app.router.add_get("/metrics", self.handle_metrics)
+        app.router.add_post("/triage", self.handle_triage)
         app.router.add_get("/", self.handle_index)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -378,6 +399,9 @@ class Hub:
         if feed is not None:
             feed.last_seen = now
             feed.events.append((now, accepted))
+            if fresh:
+                newest = max(m.created_at for m in fresh).timestamp()
+                feed.lag_seconds = max(0.0, now - newest)
 
     def _fan_out_mentions(self, fresh: list[Mention]) -> None:
         # Encoded once for every unfiltered subscriber, tokenised once for all queries.
@@ -451,7 +475,9 @@ class Hub:
             return encode(Welcome(protocol=PROTOCOL_VERSION, hub=HUB_NAME))
         if isinstance(msg, FeedStatus):
             if feed is not None:
-                feed.errors = msg.errors
+                feed.pending = msg.pending
+                feed.spool_depth = msg.spool_depth
+                feed.spool_bytes = msg.spool_bytes
             return None
         raise AssertionError(msg)  # pragma: no cover - the union is exhaustive
 
@@ -597,7 +623,27 @@ class Hub:
             )
         )
 
+    def authorize(self, request: web.Request, permission: Permission) -> Principal | None:
+        """The caller's principal, or an HTTP 401/403 error with the reason in the body."""
+        if self.tokens is None:
+            return None
+        try:
+            return self.tokens.authorize(request.headers.get("Authorization"), permission)
+        except Denied as exc:
+            key = (request.path, exc.status)
+            self.denied[key] = self.denied.get(key, 0) + 1
+            log.warning(
+                "refused %s %s from %s: %s", request.method, request.path, request.remote, exc
+            )
+            text = f"{exc.reason}\n"
+            if exc.status == 401:
+                raise web.HTTPUnauthorized(
+                    text=text, headers={"WWW-Authenticate": 'Bearer realm="groundcontrol"'}
+                ) from None
+            raise web.HTTPForbidden(text=text) from None
+
     async def handle_ingest(self, request: web.Request) -> web.WebSocketResponse:
+        self.authorize(request, Permission.INGEST)
         ws = web.WebSocketResponse(
             max_msg_size=self.config.hub.max_message_bytes * HARD_LIMIT_FACTOR, heartbeat=20
         )
@@ -665,6 +711,7 @@ class Hub:
     # ------------------------------------------------------------------ stream
 
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
+        self.authorize(request, Permission.READ)
         query: Query | None = None
         q = request.query.get("query")
         if q:
@@ -724,6 +771,8 @@ class Hub:
                 last_seen=f.last_seen,
                 events_per_min=f.events_per_min(now),
                 errors=f.errors,
+                spool_depth=f.spool_depth,
+                lag_seconds=round(f.lag_seconds, 3),
             )
             for f in list(self.feeds.values())[:32]
         ]
@@ -807,11 +856,40 @@ class Hub:
         feed_errors = Metric(
             "groundcontrol_feed_errors", "Errors reported by or about each feed.", "gauge"
         )
-        for f in self.feed_infos(now):
+        behind = Metric(
+            "groundcontrol_feed_lag_seconds",
+            "How far behind real time each feed's newest mention was when it arrived.",
+            "gauge",
+        )
+        spool = Metric(
+            "groundcontrol_feed_spool_depth",
+            "Unacked batches each feed reports in its disk spool.",
+            "gauge",
+        )
+        spool_bytes = Metric(
+            "groundcontrol_feed_spool_bytes", "Bytes of each feed's disk spool.", "gauge"
+        )
+        pending = Metric(
+            "groundcontrol_feed_pending_batches",
+            "Batches each feed has sent or queued and not yet had acked.",
+            "gauge",
+        )
+        for f in list(self.feeds.values())[:64]:
             labels = {"feed": f.name, "source": f.source}
             lag.add(max(0.0, now - f.last_seen), labels)
-            rate.add(f.events_per_min, labels)
+            rate.add(f.events_per_min(now), labels)
             feed_errors.add(f.errors, labels)
+            behind.add(f.lag_seconds, labels)
+            spool.add(f.spool_depth, labels)
+            spool_bytes.add(f.spool_bytes, labels)
+            pending.add(f.pending, labels)
+        denied = Metric(
+            "groundcontrol_auth_denied_total",
+            "Requests refused for a missing, unknown or insufficient token.",
+            "counter",
+        )
+        for (path, status), n in sorted(self.denied.items()):
+            denied.add(n, {"path": path, "status": str(status)})
         return [
             Metric("groundcontrol_mentions_ingested_total", "Mentions taken (new).", "counter").add(
                 c.ingested
@@ -837,6 +915,12 @@ class Hub:
             lag,
             rate,
             feed_errors,
+            behind,
+            spool,
+            spool_bytes,
+            pending,
+            denied,
+            *self._store_metrics(),
             Metric(
                 "groundcontrol_dedupe_ids", "Mention ids the in-memory dedupe holds.", "gauge"
             ).add(len(self.dedupe)),
@@ -864,17 +948,91 @@ class Hub:
             ).add(process_rss_bytes()),
         ]
 
-    async def handle_metrics(self, _request: web.Request) -> web.Response:
+    def _store_metrics(self) -> list[Metric]:
+        w = self.writer
+        if w is None:
+            return []
+        st = w.stats
+        latency = Metric(
+            "groundcontrol_store_commit_seconds",
+            "Time one store transaction (a group of batches) took to commit, "
+            f"over the last {len(st.commit_seconds)} commits.",
+            "summary",
+        )
+        for q in (0.5, 0.9, 0.99):
+            latency.add(st.quantile(q), {"quantile": str(q)})
+        latency.add(st.commit_seconds_sum, suffix="_sum")
+        latency.add(st.commits, suffix="_count")
+        return [
+            Metric(
+                "groundcontrol_store_bytes",
+                "Size of the store on disk (database and WAL).",
+                "gauge",
+            ).add(w.file_bytes()),
+            latency,
+            Metric(
+                "groundcontrol_store_mentions_written_total",
+                "New mentions committed to the store.",
+                "counter",
+            ).add(st.mentions_written),
+            Metric(
+                "groundcontrol_store_dead_letters_total",
+                "Rejected items and refused messages kept as dead letters.",
+                "counter",
+            ).add(st.dead_letters_written),
+            Metric(
+                "groundcontrol_store_failures_total",
+                "Store commits that failed (their batches were not acked).",
+                "counter",
+            ).add(st.failures),
+            Metric(
+                "groundcontrol_store_pruned_total",
+                "Rows deleted by the retention policy.",
+                "counter",
+            ).add(st.pruned),
+            Metric(
+                "groundcontrol_store_queue_jobs",
+                "Writes waiting for the store's writer thread.",
+                "gauge",
+            ).add(st.queued_jobs),
+            Metric(
+                "groundcontrol_store_rebuilt_mentions",
+                "Stored mentions replayed into the windows when the hub started.",
+                "gauge",
+            ).add(self.rebuilt),
+        ]
+
+    async def handle_metrics(self, request: web.Request) -> web.Response:
+        self.authorize(request, Permission.ADMIN)
         return web.Response(
             body=render(self.metrics()).encode(), headers={"Content-Type": CONTENT_TYPE}
         )
+
+    async def handle_triage(self, request: web.Request) -> web.Response:
+        """Record what an analyst did with a mention: JSON in, the action's id out."""
+        principal = self.authorize(request, Permission.TRIAGE)
+        if self.writer is None:
+            raise web.HTTPServiceUnavailable(text="this hub runs without a store (--no-store)\n")
+        try:
+            action = msgspec.json.decode(await request.read(), type=TriageRequest)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise web.HTTPBadRequest(text=f"bad triage action: {exc}\n") from None
+        for name, value in (("mention_id", action.mention_id), ("note", action.note)):
+            if _CONTROL_CHARS.search(value):
+                raise web.HTTPBadRequest(text=f"bad triage action: control characters in {name}\n")
+        actor = principal.name if principal is not None else "local"
+        action_id = await self.writer.triage(
+            action.mention_id, action.action, label=action.label, actor=actor, note=action.note
+        )
+        return web.json_response({"id": action_id, "actor": actor}, status=201)
 
     async def handle_index(self, _request: web.Request) -> web.Response:
         return web.Response(
             text=(
                 f"{HUB_NAME}\n"
                 "GET /healthz  health as JSON\n"
-                "GET /metrics  Prometheus metrics\n"
+                "GET /metrics  Prometheus metrics (admin token)\n"
+                "POST /triage  record a triage action (analyst token)\n"
                 "WS  /ingest   feeds send batches of mentions (docs/protocol.md)\n"
                 "WS  /stream   walls get hello, snapshot, ticks and alerts\n"
             )
@@ -900,12 +1058,16 @@ async def start_hub(
     port: int | None = None,
     demo: bool = False,
     store_path: str | Path | None = None,
+    tokens: Tokens | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[Hub, web.AppRunner, int]:
     """Start a hub on the running loop; returns the hub, its runner and the bound port.
 
-    Raises StoreError if ``store_path`` cannot be used as a store.
+    ``tokens=None`` turns access control off (in-process use only; see Hub).
+    ``ssl_context`` serves https and wss. Raises StoreError if ``store_path`` cannot
+    be used as a store.
     """
-    hub = Hub(config, demo=demo, store_path=store_path)
+    hub = Hub(config, demo=demo, store_path=store_path, tokens=tokens)
     runner = web.AppRunner(hub.app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
@@ -913,6 +1075,7 @@ async def start_hub(
         host or config.hub.host,
         config.hub.port if port is None else port,
         reuse_address=True,
+        ssl_context=ssl_context,
     )
     await site.start()
     bound: int = runner.addresses[0][1]  # the real port, when 0 asked for a free one

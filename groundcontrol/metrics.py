@@ -39,10 +39,13 @@ class Metric:
     name: str
     help: str
     type: MetricType
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+    samples: list[tuple[dict[str, str], float, str]] = field(default_factory=list)
 
-    def add(self, value: float, labels: Mapping[str, str] | None = None) -> Metric:
-        self.samples.append((dict(labels or {}), value))
+    def add(
+        self, value: float, labels: Mapping[str, str] | None = None, *, suffix: str = ""
+    ) -> Metric:
+        """Add a sample; ``suffix`` names a summary's ``_sum`` and ``_count`` samples."""
+        self.samples.append((dict(labels or {}), value, suffix))
         return self
 
 
@@ -52,12 +55,12 @@ def render(metrics: Iterable[Metric]) -> str:
     for m in metrics:
         lines.append(f"# HELP {m.name} {_escape_help(m.help)}")
         lines.append(f"# TYPE {m.name} {m.type}")
-        for labels, value in m.samples:
+        for labels, value, suffix in m.samples:
             if labels:
                 inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-                lines.append(f"{m.name}{{{inner}}} {_number(value)}")
+                lines.append(f"{m.name}{suffix}{{{inner}}} {_number(value)}")
             else:
-                lines.append(f"{m.name} {_number(value)}")
+                lines.append(f"{m.name}{suffix} {_number(value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -64,6 +64,12 @@ class FeedStatus(msgspec.Struct, tag="status", kw_only=True):
     events_per_min: float = 0.0
     errors: int = 0
     detail: str = ""
+    pending: int = 0
+    """Batches sent or queued and not yet acknowledged."""
+    spool_depth: int = 0
+    """Unacknowledged batches in the feed's on-disk spool (0 without one)."""
+    spool_bytes: int = 0
+    """Bytes the spool takes on disk."""
 
 
 IngestMessage = FeedHello | Batch | FeedStatus
@@ -226,6 +232,10 @@ class FeedInfo(msgspec.Struct, kw_only=True):
     last_seen: float
     events_per_min: float
     errors: int
+    spool_depth: int = 0
+    """Unacked batches the feed reports in its disk spool (its backlog)."""
+    lag_seconds: float = 0.0
+    """How far behind real time the feed's newest mention was when it arrived."""
 
 
 class Tick(msgspec.Struct, tag="tick", kw_only=True):

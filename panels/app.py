@@ -26,7 +26,7 @@ from textual.containers import Grid
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from groundcontrol.client import StreamClient, StreamEvent, stream_url
+from groundcontrol.client import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.protocol import Alert
 from panels.base import Panel
 from panels.live import LivePanel
@@ -204,7 +204,12 @@ def hub_label_for(hub_url: str) -> str:
     return parts.netloc or hub_url
 
 
-def make_wall(hub_url: str, *, clock: Callable[[], float] = time.time) -> WallApp:
-    """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it."""
-    client = StreamClient(stream_url(hub_url))
+def make_wall(
+    hub_url: str, *, clock: Callable[[], float] = time.time, access: Access | None = None
+) -> WallApp:
+    """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it.
+
+    ``access``: the token to send and the CA to trust (``Access.from_env()`` in the CLI).
+    """
+    client = StreamClient(stream_url(hub_url), access=access)
     return WallApp(client.events, hub_label=hub_label_for(hub_url), clock=clock)

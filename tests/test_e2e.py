@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def spawn(*args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+FEED_TOKEN = "feed-e2e-0123456789abcdef"
+DISPLAY_TOKEN = "display-e2e-0123456789abcdef"
+HUB_ENV = {"GROUNDCONTROL_TOKEN_FEED": FEED_TOKEN, "GROUNDCONTROL_TOKEN_DISPLAY": DISPLAY_TOKEN}
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "groundcontrol", *args],
         cwd=ROOT,
@@ -61,19 +66,32 @@ def read_lines(proc: subprocess.Popen[bytes], seconds: float, want: int) -> Iter
             yield line
 
 
-def test_hub_demo_feed_and_tail() -> None:
+def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
     port = free_port()
     hub_url = f"ws://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     try:
         # Start tail first: it must wait for the hub with a clear message, not crash.
-        tail = spawn("tail", "--hub", hub_url)
+        tail = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": DISPLAY_TOKEN})
         procs.append(tail)
+        # A tail without a token is refused with the reason, and keeps retrying.
+        anonymous = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": ""})
+        procs.append(anonymous)
         time.sleep(1.0)
         assert tail.poll() is None, "tail gave up on a hub that is not up yet"
-        hub = spawn("hub", "--port", str(port))
+        hub = spawn("hub", "--port", str(port), "--db", str(tmp_path / "gc.db"), env=HUB_ENV)
         procs.append(hub)
-        feed = spawn("feed", "demo", "--hub", hub_url, "--rate", "200", "--seed", "3")
+        feed = spawn(
+            "feed",
+            "demo",
+            "--hub",
+            hub_url,
+            "--rate",
+            "200",
+            "--seed",
+            "3",
+            env={"GROUNDCONTROL_TOKEN": FEED_TOKEN},
+        )
         procs.append(feed)
         lines = list(read_lines(tail, seconds=25, want=300))
         assert len(lines) >= 300, f"only {len(lines)} mentions arrived"
@@ -95,6 +113,8 @@ def test_hub_demo_feed_and_tail() -> None:
             stop(p)
     _out, err = tail.communicate()
     assert b"unreachable" in err and b"Traceback" not in err
+    _out, err = anonymous.communicate()
+    assert b"HTTP 401: no token" in err, err[-500:]
 
 
 def test_tail_with_a_query_and_a_bad_query() -> None:
