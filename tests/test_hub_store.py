@@ -241,3 +241,54 @@ def test_rebuilt_windows_match_the_live_ones_and_no_cold_spike(tmp_path: Path) -
 
 def store_count(db: Path) -> int:
     return count(db)
+
+
+async def test_a_flooding_feed_cannot_starve_a_quiet_one(tmp_path: Path) -> None:
+    """One connection pushes big batches as fast as TCP takes them, never waiting for
+    acks; another sends small batches. The quiet feed's batches are all acked while
+    the flood is still far from done: the flooder only ever has a few batches in the
+    hub's queues (MAX_BATCHES_IN_FLIGHT), so it cannot push the quiet feed back."""
+    _hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
+    url = f"ws://127.0.0.1:{port}"
+    flood_batches = 30
+    flood = [
+        batch(seq, [mention(seq * 2000 + i, source="flood") for i in range(2000)])
+        for seq in range(1, flood_batches + 1)
+    ]
+    flood_acks: list[int] = []
+    flood_under_way = asyncio.Event()
+    try:
+        flooder = await connect_feed(url)
+        quiet = await connect_feed(url)
+
+        async def push() -> None:
+            for data in flood:
+                await flooder.send(data)
+
+        async def read_flood_acks() -> None:
+            while len(flood_acks) < flood_batches:
+                r = await reply(flooder)
+                assert isinstance(r, Ack)
+                flood_acks.append(r.seq)
+                flood_under_way.set()
+
+        pusher = asyncio.create_task(push())
+        reader = asyncio.create_task(read_flood_acks())
+        await asyncio.wait_for(flood_under_way.wait(), 60)
+        for seq in range(1, 11):
+            await quiet.send(batch(seq, [mention(seq * 10 + i, source="quiet") for i in range(10)]))
+        quiet_acks = [await reply(quiet) for _ in range(10)]
+        flood_done_when_quiet_finished = len(flood_acks)
+        await asyncio.wait_for(asyncio.gather(pusher, reader), 120)
+        await flooder.close()
+        await quiet.close()
+    finally:
+        await runner.cleanup()
+    assert [a.seq for a in quiet_acks if isinstance(a, Ack)] == list(range(1, 11))
+    assert all(isinstance(a, Ack) and a.accepted == 10 for a in quiet_acks)
+    assert flood_done_when_quiet_finished <= flood_batches // 2, (
+        f"the quiet feed waited for {flood_done_when_quiet_finished} of "
+        f"{flood_batches} flood batches"
+    )
+    assert flood_acks == list(range(1, flood_batches + 1))
+    assert count(tmp_path / "gc.db") == flood_batches * 2000 + 100
