@@ -92,6 +92,9 @@ class StoreConfig:
     """How often the background pruning looks for expired rows."""
     rebuild: bool = True
     """On start, rebuild the windows and baselines from the stored history."""
+    synchronous: str = "normal"
+    """"normal": an acked batch survives the hub being killed, and is fsynced within
+    about a second; "full": fsync every commit, so it survives a power cut too."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,12 @@ def _check(cfg: Config) -> None:
             file,
             "hub.tls_key" if cfg.hub.tls_cert else "hub.tls_cert",
             "expected both tls_cert and tls_key, or neither",
+        )
+    if cfg.store.synchronous not in ("normal", "full"):
+        raise ConfigError(
+            file,
+            "store.synchronous",
+            f'expected "normal" or "full", got {cfg.store.synchronous!r}',
         )
     if cfg.store.retention_days < 0:
         raise ConfigError(

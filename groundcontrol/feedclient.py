@@ -310,7 +310,14 @@ class IngestClient:
                 entry = self._pending.get(seq)
                 if entry is None:
                     continue  # acked while waiting (a resend raced its ack)
-                await in_flight.acquire()
+                # Wait for room in the window AND for the connection to end: with the
+                # window full only acks free it, and a dead connection brings none.
+                slot = asyncio.create_task(in_flight.acquire())
+                done, _ = await asyncio.wait({slot, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    slot.cancel()
+                    reader.result()
+                    return
                 self._first_sent.setdefault(seq, time.perf_counter())
                 await ws.send(entry[0])
                 self.stats.batches_sent += 1

@@ -260,6 +260,8 @@ class Hub:
         self.enricher = self.enrich_pool.inline
         self.analytics = Analytics(config)
         self.dedupe = Dedupe(config.hub.dedupe_capacity)
+        # Mention id -> the commit of the batch that brought it, while it is pending.
+        self._inflight: dict[str, asyncio.Future[None]] = {}
         self.counters = Counters()
         self.feeds: dict[int, FeedState] = {}
         self._ingest_sockets: set[web.WebSocketResponse] = set()
@@ -334,6 +336,7 @@ class Hub:
             retention_seconds=self.config.store.retention_days * 86400.0,
             prune_interval=self.config.store.prune_interval_seconds,
             clock=self.clock,
+            synchronous=self.config.store.synchronous,
         )
 
     # ------------------------------------------------------------------ ingest
@@ -352,8 +355,18 @@ class Hub:
         dead_letters: list[DeadLetter] | None = None,
     ) -> tuple[int, int]:
         """Like take_batch, with enrichment in the worker pool and, with a store, the
-        batch committed to disk (with its dead letters) before this returns."""
-        fresh = self._dedupe(mentions)
+        batch committed to disk (with its dead letters) before this returns.
+
+        A mention already seen whose first copy is still on its way to the store is
+        a duplicate only once that copy is committed: the ack waits for it, and fails
+        if it fails (an ack must never cover something that is not on disk).
+        """
+        fresh, originals = self._dedupe_waiting(mentions)
+        taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        taken.add_done_callback(_retrieve)
+        inflight = self._inflight
+        for m in fresh:
+            inflight[m.id] = taken
         try:
             if fresh:
                 await self.enrich_pool.enrich(fresh)
@@ -365,12 +378,35 @@ class Hub:
                 if not all(new):
                     # Stored before a restart: a resend of something already taken.
                     fresh = [m for m, is_new in zip(fresh, new, strict=True) if is_new]
-        except BaseException:
+        except BaseException as exc:
             # Not taken after all: forget the ids so the feed's resend is accepted.
             self.dedupe.forget(m.id for m in fresh)
+            taken.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             raise
+        else:
+            taken.set_result(None)
+        finally:
+            for m in fresh:
+                if inflight.get(m.id) is taken:
+                    del inflight[m.id]
+        if originals:
+            await asyncio.gather(*originals)
         self._commit(fresh, feed, len(mentions) - len(fresh))
         return len(fresh), len(mentions) - len(fresh)
+
+    def _dedupe_waiting(
+        self, mentions: list[Mention]
+    ) -> tuple[list[Mention], set[asyncio.Future[None]]]:
+        """_dedupe, plus the pending commits of the first copies of the duplicates."""
+        fresh = self._dedupe(mentions)
+        originals: set[asyncio.Future[None]] = set()
+        if len(fresh) < len(mentions) and self._inflight:
+            inflight = self._inflight
+            for m in mentions:
+                original = inflight.get(f"{m.source}:{m.source_id}")
+                if original is not None and not original.done():
+                    originals.add(original)
+        return fresh, originals
 
     def _dedupe(self, mentions: list[Mention]) -> list[Mention]:
         fresh: list[Mention] = []
@@ -1037,6 +1073,13 @@ class Hub:
                 "WS  /stream   walls get hello, snapshot, ticks and alerts\n"
             )
         )
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    # Nobody may be waiting for a batch's commit; its failure is handled by its own
+    # ack path, so mark the exception retrieved instead of logging it again.
+    if not future.cancelled():
+        future.exception()
 
 
 def tune_gc() -> None:

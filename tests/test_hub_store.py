@@ -250,9 +250,9 @@ async def test_a_flooding_feed_cannot_starve_a_quiet_one(tmp_path: Path) -> None
     hub's queues (MAX_BATCHES_IN_FLIGHT), so it cannot push the quiet feed back."""
     _hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
     url = f"ws://127.0.0.1:{port}"
-    flood_batches = 30
+    flood_batches = 60
     flood = [
-        batch(seq, [mention(seq * 2000 + i, source="flood") for i in range(2000)])
+        batch(seq, [mention(seq * 1000 + i, source="flood") for i in range(1000)])
         for seq in range(1, flood_batches + 1)
     ]
     flood_acks: list[int] = []
@@ -291,4 +291,53 @@ async def test_a_flooding_feed_cannot_starve_a_quiet_one(tmp_path: Path) -> None
         f"{flood_batches} flood batches"
     )
     assert flood_acks == list(range(1, flood_batches + 1))
-    assert count(tmp_path / "gc.db") == flood_batches * 2000 + 100
+    assert count(tmp_path / "gc.db") == flood_batches * 1000 + 100
+
+
+async def test_a_resend_is_not_acked_before_the_first_copy_is_stored(tmp_path: Path) -> None:
+    """After a cut, a feed may resend a batch while the hub still commits the first
+    copy. The resend's ack must wait for that commit, and must not come at all if
+    the commit fails: an ack means "on disk"."""
+    hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
+    assert hub.writer is not None
+    real_write = hub.writer.write_mentions
+    release = asyncio.Event()
+    writing = asyncio.Event()
+    calls = 0
+
+    async def slow_then_failing_write(
+        mentions: list[Mention], dead_letters: object = None
+    ) -> list[bool]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            writing.set()
+            await release.wait()
+            raise OSError(28, "No space left on device")
+        return await real_write(mentions)
+
+    hub.writer.write_mentions = slow_then_failing_write  # type: ignore[method-assign]
+    url = f"ws://127.0.0.1:{port}"
+    items = [mention(i) for i in range(20)]
+    try:
+        first = await connect_feed(url)
+        await first.send(batch(1, items))
+        await asyncio.wait_for(writing.wait(), TIMEOUT)
+        second = await connect_feed(url)
+        await second.send(batch(1, items))
+        with pytest.raises(TimeoutError):  # no ack while the first copy is pending
+            await asyncio.wait_for(second.recv(), 0.5)
+        release.set()
+        for ws in (first, second):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        # The feed resends after reconnecting; now the store takes it.
+        third = await connect_feed(url)
+        await third.send(batch(1, items))
+        ack = await reply(third)
+        await third.close()
+    finally:
+        await runner.cleanup()
+    assert isinstance(ack, Ack) and ack.accepted == 20
+    assert count(tmp_path / "gc.db") == 20

@@ -245,16 +245,34 @@ def test_older_schema_version_is_a_clear_error(
 ) -> None:
     path = tmp_path / "old.db"
     Store(path).close()
-    # This code knows version 1 only; pretend it is a release that expects version 2
-    # and has no migration from 1.
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    with pytest.raises(StoreError, match=r"old\.db: store schema version 1 is older than 2"):
+    # Pretend to be a release that expects the next version and has no migration.
+    nxt = SCHEMA_VERSION + 1
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", nxt)
+    with pytest.raises(
+        StoreError, match=rf"old\.db: store schema version {SCHEMA_VERSION} is older than {nxt}"
+    ):
         Store(path)
     # With a migration, the file is upgraded in place.
-    monkeypatch.setitem(store_module._MIGRATIONS, 1, "ALTER TABLE alerts ADD COLUMN note TEXT")
+    monkeypatch.setitem(
+        store_module._MIGRATIONS, SCHEMA_VERSION, "ALTER TABLE alerts ADD COLUMN note TEXT"
+    )
     with Store(path) as s:
-        assert s._db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == nxt
         s._db.execute("SELECT note FROM alerts").fetchall()
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with Store(path) as s:
+        s.add_mentions(make(5))
+    with sqlite3.connect(path) as db:  # what version 1 looked like
+        db.execute("CREATE INDEX mentions_created_at ON mentions (created_at)")
+        db.execute("PRAGMA user_version = 1")
+    with Store(path) as s:
+        assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = {r[0] for r in s._db.execute("SELECT name FROM sqlite_schema")}
+        assert "mentions_created_at" not in names
+        assert s.stats()["mentions"] == 5
 
 
 def test_newer_schema_version_and_foreign_files_are_refused(tmp_path: Path) -> None:
