@@ -48,6 +48,10 @@ MAX_GROUP_MENTIONS = 50_000
 PRUNE_CHUNK = 2_000
 #: Commit durations kept for the latency quantiles in /metrics.
 LATENCY_SAMPLES = 2_048
+#: New mentions after which their authors are indexed (sorted, in one transaction).
+AUTHOR_INDEX_BATCH = 20_000
+#: Seconds the writer waits idle before it indexes the authors of fewer mentions.
+AUTHOR_INDEX_IDLE = 1.0
 #: Seconds between passive checkpoints.
 CHECKPOINT_INTERVAL = 1.0
 #: WAL size past which the checkpointer waits for the writer to bound the WAL.
@@ -116,6 +120,7 @@ class StoreWriter:
         self._size_cache = (0.0, 0.0)  # (when, bytes)
         self._stop_checkpoints = threading.Event()
         self._truncate_wal = threading.Event()
+        self._unindexed = 0
         self._checkpointer: threading.Thread | None = None
 
     # ------------------------------------------------------------------ loop side
@@ -201,10 +206,14 @@ class StoreWriter:
         stopping = False
         while not stopping:
             timeout = 0.5 if self._pruning else max(0.0, self._next_prune - time.monotonic())
+            if self._unindexed:
+                timeout = min(timeout, AUTHOR_INDEX_IDLE)
             try:
                 first = self._queue.get(timeout=max(timeout, 0.001))
             except queue.Empty:
-                self._prune_step()
+                self._index_authors()
+                if self._pruning or time.monotonic() >= self._next_prune:
+                    self._prune_step()
                 continue
             group: list[_Job] = []
             n = 0
@@ -222,6 +231,8 @@ class StoreWriter:
                 stopping = True
             if group:
                 self._commit(group)
+            if self._unindexed >= AUTHOR_INDEX_BATCH or (stopping and self._unindexed):
+                self._index_authors()
             if self._truncate_wal.is_set():
                 self._truncate_wal.clear()
                 self._checkpoint(self.store, "TRUNCATE")
@@ -254,7 +265,9 @@ class StoreWriter:
         took = time.perf_counter() - started
         st = self.stats
         st.commits += 1
-        st.mentions_written += sum(new)
+        written = sum(new)
+        st.mentions_written += written
+        self._unindexed += written
         st.dead_letters_written += len(letters)
         st.commit_seconds.append(took)
         st.commit_seconds_sum += took
@@ -280,6 +293,17 @@ class StoreWriter:
         # A closed loop raises RuntimeError: nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(settle)
+
+    def _index_authors(self) -> None:
+        if not self._unindexed:
+            return
+        try:
+            while self.store.index_authors(AUTHOR_INDEX_BATCH * 2):
+                pass
+        except Exception as exc:  # retried after the next group
+            log.error("indexing authors failed: %s", exc)
+            return
+        self._unindexed = 0
 
     def _checkpoint_loop(self) -> None:
         try:

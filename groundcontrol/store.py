@@ -79,7 +79,6 @@ CREATE TABLE mentions (
 );
 CREATE INDEX mentions_received_at ON mentions (received_at);
 CREATE INDEX mentions_source_created ON mentions (source, created_at);
-CREATE INDEX mentions_author_created ON mentions (author, created_at);
 
 -- WITHOUT ROWID: the primary key is the whole row, so each index table is one b-tree.
 CREATE TABLE mention_brands (
@@ -88,6 +87,19 @@ CREATE TABLE mention_brands (
     mention INTEGER NOT NULL,
     PRIMARY KEY (brand, received_at, mention)
 ) WITHOUT ROWID;
+-- Written behind the mentions, in author order (Store.index_authors): random inserts
+-- into an author index cost as much as the rest of an insert put together.
+CREATE TABLE mention_authors (
+    author TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    mention INTEGER NOT NULL,
+    PRIMARY KEY (author, received_at, mention)
+) WITHOUT ROWID;
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);
 CREATE TABLE mention_terms (
     term TEXT NOT NULL,
     received_at REAL NOT NULL,
@@ -130,9 +142,22 @@ CREATE INDEX dead_letters_received_at ON dead_letters (received_at);
 
 #: from-version -> SQL that brings the schema to from-version + 1.
 _MIGRATIONS: dict[int, str] = {
-    # v2: no query used the bare created_at index (time ranges go by received_at; the
-    # source and author indexes lead with their key), and every insert paid for it.
-    1: "DROP INDEX IF EXISTS mentions_created_at",
+    # v2: no query used the bare created_at index (time ranges go by received_at), and
+    # every insert paid for it. The author index becomes the mention_authors table,
+    # written behind the mentions in author order: measured 31 -> 17 us per mention.
+    1: """
+DROP INDEX IF EXISTS mentions_created_at;
+DROP INDEX IF EXISTS mentions_author_created;
+CREATE TABLE mention_authors (
+    author TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    mention INTEGER NOT NULL,
+    PRIMARY KEY (author, received_at, mention)
+) WITHOUT ROWID;
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO mention_authors SELECT author, received_at, rowid FROM mentions ORDER BY 1, 2, 3;
+INSERT INTO store_meta SELECT 'authors_indexed_rowid', coalesce(max(rowid), 0) FROM mentions
+""",
 }
 
 _INSERT_MENTION = (
@@ -431,6 +456,33 @@ class Store:
             db.executemany("INSERT OR IGNORE INTO mention_terms VALUES (?,?,?)", term_rows)
         return new
 
+    def index_authors(self, limit: int = 100_000) -> int:
+        """Index the authors of up to ``limit`` mentions not indexed yet, sorted by
+        author so each index page is written once; return how many were indexed."""
+        db = self._db
+        with self._lock, self._transaction():
+            mark = self._authors_indexed()
+            top = db.execute(
+                "SELECT coalesce(max(rowid), 0) FROM mentions WHERE rowid <= ?", (mark + limit,)
+            ).fetchone()[0]
+            if top <= mark:
+                return 0
+            cur = db.execute(
+                "INSERT OR IGNORE INTO mention_authors SELECT author, received_at, rowid"
+                " FROM mentions WHERE rowid > ? AND rowid <= ? ORDER BY 1, 2, 3",
+                (mark, top),
+            )
+            db.execute(
+                "UPDATE store_meta SET value = ? WHERE key = 'authors_indexed_rowid'", (top,)
+            )
+        return max(cur.rowcount, 0)
+
+    def _authors_indexed(self) -> int:
+        row = self._db.execute(
+            "SELECT value FROM store_meta WHERE key = 'authors_indexed_rowid'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def add_dead_letters(self, items: Sequence[DeadLetter]) -> None:
         """Keep what the hub could not take, in one transaction."""
         if items:
@@ -506,12 +558,18 @@ class Store:
         db = self._db
         with self._lock, self._transaction():
             rows = db.execute(
-                "SELECT rowid, received_at, brands, terms FROM mentions"
+                "SELECT rowid, received_at, brands, terms, author FROM mentions"
                 " WHERE received_at < ? ORDER BY received_at LIMIT ?",
                 (older_than, chunk),
             ).fetchall()
-            brand_keys = [(b, at, rid) for rid, at, bs, _ in rows for b in _load(bs)]
-            term_keys = [(t, at, rid) for rid, at, _, ts in rows for t in _load(ts) if t[:1] == "#"]
+            db.executemany(
+                "DELETE FROM mention_authors WHERE author=? AND received_at=? AND mention=?",
+                [(r[4], r[1], r[0]) for r in rows],
+            )
+            brand_keys = [(b, at, rid) for rid, at, bs, _, _ in rows for b in _load(bs)]
+            term_keys = [
+                (t, at, rid) for rid, at, _, ts, _ in rows for t in _load(ts) if t[:1] == "#"
+            ]
             # Exact primary-key deletes: the index tables have no received_at index.
             db.executemany(
                 "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
@@ -553,26 +611,68 @@ class Store:
         """
         if chunk < 1:
             raise ValueError(f"chunk must be at least 1, not {chunk}")
-        where: list[str] = []
-        params: list[Any] = []
+        # Each plan: (tables, keyset columns, conditions, parameters).
+        plans: list[tuple[str, tuple[str, str], list[str], list[Any]]] = []
+        common: list[str] = []
+        common_params: list[Any] = []
+        if source is not None:
+            common.append("m.source = ?")
+            common_params.append(source)
         if brand is not None:
             # Drive from the brand index table: a range scan in (received_at, rowid) order.
-            table = "mention_brands b JOIN mentions m ON m.rowid = b.mention"
-            key = ("b.received_at", "b.mention")
-            where.append("b.brand = ?")
-            params.append(brand)
+            where = ["b.brand = ?", *common]
+            params = [brand, *common_params]
+            if author is not None:
+                where.append("m.author = ?")
+                params.append(author)
+            plans.append(
+                (
+                    "mention_brands b JOIN mentions m ON m.rowid = b.mention",
+                    ("b.received_at", "b.mention"),
+                    where,
+                    params,
+                )
+            )
+        elif author is not None:
+            # The author index is written behind the mentions (index_authors): the
+            # indexed part first, then the few newest rows it has not reached yet.
+            mark = self._authors_indexed()
+            plans.append(
+                (
+                    "mention_authors a JOIN mentions m ON m.rowid = a.mention",
+                    ("a.received_at", "a.mention"),
+                    ["a.author = ?", *common],
+                    [author, *common_params],
+                )
+            )
+            plans.append(
+                (
+                    "mentions m",
+                    ("m.received_at", "m.rowid"),
+                    ["m.rowid > ?", "m.author = ?", *common],
+                    [mark, author, *common_params],
+                )
+            )
         else:
-            table = "mentions m"
-            key = ("m.received_at", "m.rowid")
+            plans.append(("mentions m", ("m.received_at", "m.rowid"), common, common_params))
+        for table, key, where, params in plans:
+            yield from self._paginate(table, key, where, params, since, until, chunk)
+
+    def _paginate(
+        self,
+        table: str,
+        key: tuple[str, str],
+        where: list[str],
+        params: list[Any],
+        since: float | None,
+        until: float | None,
+        chunk: int,
+    ) -> Iterator[list[Mention]]:
+        where = list(where)
+        params = list(params)
         if until is not None:
             where.append(f"{key[0]} < ?")
             params.append(until)
-        if source is not None:
-            where.append("m.source = ?")
-            params.append(source)
-        if author is not None:
-            where.append("m.author = ?")
-            params.append(author)
         order = f" ORDER BY {key[0]}, {key[1]} LIMIT {int(chunk)}"
         conditions = " AND ".join(where)
         first = f"SELECT {_MENTION_COLUMNS} FROM {table}"

@@ -169,6 +169,22 @@ def test_iter_mentions_filters(store: Store) -> None:
     assert flat(store.iter_mentions(since=None, until=None, brand="Nobody")) == []
 
 
+def test_author_queries_see_indexed_and_not_yet_indexed_mentions(store: Store) -> None:
+    store.add_mentions(make(14))
+    assert store.index_authors(limit=10) == 10  # a partial pass
+    store.add_mentions(make(14, start=T0 + 100))
+    user3 = flat(store.iter_mentions(since=None, until=None, author="user3", chunk=1))
+    assert [m.received_at for m in user3] == [T0 + 3, T0 + 10, T0 + 103, T0 + 110]
+    assert store.index_authors() == 18
+    assert store.index_authors() == 0
+    again = flat(store.iter_mentions(since=T0 + 5, until=T0 + 105, author="user3"))
+    assert [m.received_at for m in again] == [T0 + 10, T0 + 103]
+    # Pruned mentions leave the author index too.
+    store.prune(T0 + 50)
+    rows = store._db.execute("SELECT count(*) FROM mention_authors").fetchone()[0]
+    assert rows == 14
+
+
 def test_recent_mentions(store: Store) -> None:
     store.add_mentions(make(10))
     assert [m.received_at for m in flat(store.recent_mentions(T0 + 7))] == [
@@ -266,13 +282,19 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
     with Store(path) as s:
         s.add_mentions(make(5))
     with sqlite3.connect(path) as db:  # what version 1 looked like
+        db.execute("DROP TABLE mention_authors")
+        db.execute("DROP TABLE store_meta")
         db.execute("CREATE INDEX mentions_created_at ON mentions (created_at)")
+        db.execute("CREATE INDEX mentions_author_created ON mentions (author, created_at)")
         db.execute("PRAGMA user_version = 1")
     with Store(path) as s:
         assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in s._db.execute("SELECT name FROM sqlite_schema")}
-        assert "mentions_created_at" not in names
+        assert {"mentions_created_at", "mentions_author_created"}.isdisjoint(names)
         assert s.stats()["mentions"] == 5
+        # The old rows' authors were indexed by the migration.
+        assert s.index_authors() == 0
+        assert len(flat(s.iter_mentions(since=None, until=None, author="user3"))) == 1
 
 
 def test_newer_schema_version_and_foreign_files_are_refused(tmp_path: Path) -> None:
