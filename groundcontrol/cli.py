@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
     tail.add_argument("query", nargs="?", help="only mentions matching this query")
 
+    triage = sub.add_parser(
+        "triage", help="record what you did with a mention (analyst token in GROUNDCONTROL_TOKEN)"
+    )
+    triage.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    triage.add_argument("mention_id", help='the mention\'s id, "<source>:<source id>"')
+    triage.add_argument(
+        "action", choices=["label", "assign", "escalate", "resolve", "ignore", "note"]
+    )
+    triage.add_argument("--label", default="", help="a label (e.g. support, sales, product)")
+    triage.add_argument("--note", default="", help="free text")
+
     bench = sub.add_parser(
         "bench", help="measure hub throughput and feed-to-tick latency against a baseline"
     )
@@ -160,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_wall(args.hub)
         if args.command == "tail":
             return run_tail(args.hub, args.query)
+        if args.command == "triage":
+            return run_triage(args)
         if args.command == "export":
             from groundcontrol.export import run_export
 
@@ -374,6 +387,49 @@ def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int
             await runner.cleanup()
 
     asyncio.run(go())
+    return 0
+
+
+# ---------------------------------------------------------------------- triage
+
+
+def run_triage(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit, urlunsplit
+
+    from groundcontrol.client import Access, http_to_ws
+
+    access = Access.from_env()
+    parts = urlsplit(http_to_ws(args.hub))
+    scheme = "https" if parts.scheme == "wss" else "http"
+    url = urlunsplit((scheme, parts.netloc, "/triage", "", ""))
+    body = json.dumps(
+        {
+            "mention_id": args.mention_id,
+            "action": args.action,
+            "label": args.label,
+            "note": args.note,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", **(access.headers() or {})},
+    )
+    context = access.ssl_context() if scheme == "https" else None
+    try:
+        with urllib.request.urlopen(request, timeout=15, context=context) as resp:
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        reason = exc.read().decode("utf-8", "replace").strip()
+        return _fail(f"hub refused the triage action: HTTP {exc.code}: {reason}")
+    except (urllib.error.URLError, OSError) as exc:
+        why = getattr(exc, "reason", exc)
+        return _fail(f"cannot reach {url}: {why}")
+    print(f"recorded {args.action} on {args.mention_id} as #{answer['id']} by {answer['actor']}")
     return 0
 
 

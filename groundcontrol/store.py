@@ -18,10 +18,14 @@ Keys
     reports which mentions were new, so the hub dedupes across restarts for free.
 
 Schema
-    Versioned with ``PRAGMA user_version`` and created on first open. ``mentions`` holds
-    one row per mention in flat columns (lists as JSON text); ``mention_brands`` and
-    ``mention_terms`` (hashtags only) are small index tables keyed by
-    ``(brand|term, received_at, mention rowid)`` so "brand X since T" is a range scan.
+    Versioned with ``PRAGMA user_version`` and created on first open; older versions
+    are migrated in place. ``mentions`` holds one row per mention in flat columns
+    (lists as JSON text), indexed by id, received_at and (source, created_at).
+    ``mention_brands`` and ``mention_terms`` (hashtags only) are small index tables
+    keyed by ``(brand|term, received_at, mention rowid)`` so "brand X since T" is a
+    range scan. ``mention_authors`` is the same for authors, but written behind the
+    mentions by :meth:`Store.index_authors` (sorted, in bulk), because random inserts
+    into an author index cost as much as the rest of an insert.
 """
 
 from __future__ import annotations

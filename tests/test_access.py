@@ -232,3 +232,33 @@ def test_hub_command_refuses_bad_tls_and_token_setups(tmp_path: Path) -> None:
     config.write_text('[auth]\nadmin_token = "0123456789abcdef0123"\n')
     done = hub("--config", str(config))
     assert done.returncode == 2 and "tokens never go in the config file" in done.stderr
+
+
+async def test_triage_command(hub: tuple[Hub, str]) -> None:
+    import os
+
+    h, addr = hub
+
+    async def triage(token: str, *args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "groundcontrol",
+            "triage",
+            "--hub",
+            f"ws://{addr}",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "GROUNDCONTROL_TOKEN": token},
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, _ = await triage(TOKENS[Role.ANALYST], "x:7", "label", "--label", "support")
+    assert code == 0 and "recorded label on x:7 as #1 by analyst-1" in out
+    code, _, err = await triage(TOKENS[Role.DISPLAY], "x:7", "resolve")
+    assert code == 2 and "HTTP 403: a display token may not" in err
+    assert h.writer is not None
+    assert (await asyncio.to_thread(h.writer.store.stats))["triage_actions"] == 1

@@ -74,9 +74,6 @@ def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
         # Start tail first: it must wait for the hub with a clear message, not crash.
         tail = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": DISPLAY_TOKEN})
         procs.append(tail)
-        # A tail without a token is refused with the reason, and keeps retrying.
-        anonymous = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": ""})
-        procs.append(anonymous)
         time.sleep(1.0)
         assert tail.poll() is None, "tail gave up on a hub that is not up yet"
         hub = spawn("hub", "--port", str(port), "--db", str(tmp_path / "gc.db"), env=HUB_ENV)
@@ -94,6 +91,11 @@ def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
         )
         procs.append(feed)
         lines = list(read_lines(tail, seconds=25, want=300))
+        # A tail without a token is refused with the reason, and keeps retrying.
+        anonymous = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": ""})
+        procs.append(anonymous)
+        time.sleep(3.0)
+        assert anonymous.poll() is None, "a refused tail gave up"
         assert len(lines) >= 300, f"only {len(lines)} mentions arrived"
         mentions = [json.loads(line) for line in lines]
         ids = [m["id"] for m in mentions]
