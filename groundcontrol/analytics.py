@@ -258,7 +258,10 @@ class Analytics:
             self._start_bucket = now_bucket
             self._origin = min(self._origin, now)
         target = max(self._cur, now_bucket)
-        lower = target - self._history + 1 if first else self._cur
+        # Late mentions (a feed's backlog after an outage, placed when the feed had
+        # it) go to their own bucket if it is still in the history: that fills the
+        # gap in the series, and a sealed bucket never feeds the spike detectors again.
+        lower = target - self._history + 1
         had_input = bool(self._buffer)
         river = self._flush(lower, target)
         advanced = self._advance(target, now)

@@ -92,6 +92,8 @@ class StoreConfig:
     """How often the background pruning looks for expired rows."""
     rebuild: bool = True
     """On start, rebuild the windows and baselines from the stored history."""
+    rebuild_max_mentions: int = 1_000_000
+    """Most stored mentions replayed at start (the newest); bounds the restart time."""
     synchronous: str = "normal"
     """"normal": an acked batch survives the hub being killed, and is fsynced within
     about a second; "full": fsync every commit, so it survives a power cut too."""

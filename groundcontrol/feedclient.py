@@ -44,6 +44,10 @@ from groundcontrol.spool import MiB, Spool, SpoolFull
 __all__ = ["FeedStats", "IngestClient", "Spool", "SpoolFull", "ingest_url"]
 
 
+#: A batch that waited in the feed longer than this before a send says so (``queued``).
+LATE_AFTER_SECONDS = 2.0
+
+
 def ingest_url(hub: str) -> str:
     """The /ingest URL for a hub base URL."""
     base = http_to_ws(hub).rstrip("/")
@@ -109,6 +113,9 @@ class IngestClient:
         self.backoff = backoff or Backoff(initial=0.25, maximum=10.0)
         self.stats = FeedStats()
         self._seq = 0
+        # seq -> when it was submitted (monotonic), to tell the hub how long it waited
+        self._submitted_at: dict[int, float] = {}
+        self._started_at = time.monotonic()
         # seq -> (encoded batch, mention count); insertion order = send order
         self._pending: OrderedDict[int, tuple[bytes, int]] = OrderedDict()
         # seq -> when the batch first left for the hub (perf_counter), for latency
@@ -180,6 +187,7 @@ class IngestClient:
             if self.spool is not None:
                 await self._spool_append(seq, data)
             self._pending[seq] = (data, len(mentions))
+            self._submitted_at[seq] = time.monotonic()
         self._unsent.put_nowait(seq)
         return seq
 
@@ -319,7 +327,7 @@ class IngestClient:
                     reader.result()
                     return
                 self._first_sent.setdefault(seq, time.perf_counter())
-                await ws.send(entry[0])
+                await ws.send(self._with_wait(seq, entry[0]))
                 self.stats.batches_sent += 1
         finally:
             reader.cancel()
@@ -330,6 +338,18 @@ class IngestClient:
             for task in (reader, status):
                 if not task.cancelled():
                     task.exception()  # retrieved: the reason was reader.result() above
+
+    def _with_wait(self, seq: int, data: bytes) -> bytes:
+        """The batch as sent now: with ``queued`` when it waited here (an outage)."""
+        # A batch from an earlier run's spool counts from this run's start: a lower
+        # bound (the spool does not keep append times).
+        waited = time.monotonic() - self._submitted_at.get(seq, self._started_at)
+        if waited < LATE_AFTER_SECONDS:
+            return data
+        # Our own encoding starts with {"type":"batch",: add the field after it rather
+        # than re-encoding every mention.
+        head, sep, rest = data.partition(b",")
+        return head + sep + b'"queued":' + f"{waited:.3f}".encode() + b"," + rest
 
     def status(self) -> FeedStatus:
         """This feed's health report, as sent to the hub."""
@@ -361,6 +381,7 @@ class IngestClient:
                     await self._spool_ack(reply.seq)
                     entry = self._pending.pop(reply.seq, None)
                     sent_at = self._first_sent.pop(reply.seq, 0.0)
+                    self._submitted_at.pop(reply.seq, None)
                     self._room.notify_all()
                 self.stats.batches_acked += 1
                 self.stats.accepted += reply.accepted
@@ -384,6 +405,7 @@ class IngestClient:
                         await self._spool_ack(reply.seq)
                         self._pending.pop(reply.seq, None)
                         self._first_sent.pop(reply.seq, None)
+                        self._submitted_at.pop(reply.seq, None)
                         self._room.notify_all()
         raise ConnectionError(
             f"closed by hub: {ws.close_reason}" if ws.close_reason else "hub closed the connection"

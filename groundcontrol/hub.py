@@ -327,7 +327,13 @@ class Hub:
                     if n % 100_000 < 5_000:
                         log.info("rebuilding windows from %s: %d mentions so far", path, n)
 
-                self.rebuilt = rebuild(self.analytics, reader, self.clock(), progress=progress)
+                self.rebuilt = rebuild(
+                    self.analytics,
+                    reader,
+                    self.clock(),
+                    progress=progress,
+                    max_mentions=self.config.store.rebuild_max_mentions,
+                )
             log.info(
                 "rebuilt the last %d s of windows from %d stored mentions in %.1f s",
                 self.analytics.history_buckets * self.analytics.bucket_seconds,
@@ -344,11 +350,14 @@ class Hub:
 
     # ------------------------------------------------------------------ ingest
 
-    def take_batch(self, mentions: list[Mention], feed: FeedState | None) -> tuple[int, int]:
-        """Dedupe, enrich and buffer a decoded batch inline. Returns (accepted, duplicates)."""
+    def take_batch(
+        self, mentions: list[Mention], feed: FeedState | None, queued: float = 0.0
+    ) -> tuple[int, int]:
+        """Dedupe, enrich and buffer a decoded batch inline (no store). Returns
+        (accepted, duplicates)."""
         fresh = self._dedupe(mentions)
         self.enricher.enrich(fresh)
-        self._commit(fresh, feed, len(mentions) - len(fresh))
+        self._commit(fresh, feed, len(mentions) - len(fresh), queued)
         return len(fresh), len(mentions) - len(fresh)
 
     async def take_batch_async(
@@ -356,6 +365,7 @@ class Hub:
         mentions: list[Mention],
         feed: FeedState | None,
         dead_letters: list[DeadLetter] | None = None,
+        queued: float = 0.0,
     ) -> tuple[int, int]:
         """Like take_batch, with enrichment in the worker pool and, with a store, the
         batch committed to disk (with its dead letters) before this returns.
@@ -374,9 +384,9 @@ class Hub:
             if fresh:
                 await self.enrich_pool.enrich(fresh)
             if self.writer is not None and (fresh or dead_letters):
-                now = self.clock()
+                arrived = self._arrival(queued)
                 for m in fresh:
-                    m.received_at = now
+                    m.received_at = arrived
                 new = await self.writer.write_mentions(fresh, dead_letters)
                 if not all(new):
                     # Stored before a restart: a resend of something already taken.
@@ -394,8 +404,17 @@ class Hub:
                     del inflight[m.id]
         if originals:
             await asyncio.gather(*originals)
-        self._commit(fresh, feed, len(mentions) - len(fresh))
+        self._commit(fresh, feed, len(mentions) - len(fresh), queued)
         return len(fresh), len(mentions) - len(fresh)
+
+    def _arrival(self, queued: float) -> float:
+        """When a batch counts as received: now, or as long ago as it waited in its
+        feed (at most the history the windows keep)."""
+        now = self.clock()
+        if queued <= 0:
+            return now
+        history = self.analytics.history_buckets * self.analytics.bucket_seconds
+        return now - min(queued, history)
 
     def _dedupe_waiting(
         self, mentions: list[Mention]
@@ -423,11 +442,14 @@ class Hub:
                 fresh.append(m)
         return fresh
 
-    def _commit(self, fresh: list[Mention], feed: FeedState | None, dups: int) -> None:
+    def _commit(
+        self, fresh: list[Mention], feed: FeedState | None, dups: int, queued: float = 0.0
+    ) -> None:
         now = self.clock()
         if self.writer is None:
+            arrived = self._arrival(queued)
             for m in fresh:
-                m.received_at = now
+                m.received_at = arrived
         if fresh:
             self.analytics.add(fresh)
             self._fan_out_mentions(fresh)
@@ -496,7 +518,7 @@ class Hub:
                 letters = [
                     self._dead_letter(feed, e.reason, encode(msg.mentions[e.index])) for e in errors
                 ]
-            return self._ack_later(msg.seq, good, feed, errors, letters)
+            return self._ack_later(msg.seq, good, feed, errors, letters, msg.queued)
         if isinstance(msg, FeedHello):
             if msg.protocol != PROTOCOL_VERSION:
                 return self._refuse(
@@ -527,8 +549,9 @@ class Hub:
         feed: FeedState | None,
         errors: list[ItemError],
         letters: list[DeadLetter],
+        queued: float = 0.0,
     ) -> bytes:
-        accepted, dups = await self.take_batch_async(mentions, feed, letters)
+        accepted, dups = await self.take_batch_async(mentions, feed, letters, queued)
         return encode(
             Ack(
                 seq=seq,
@@ -595,7 +618,7 @@ class Hub:
         good, errors = self._screen(decoded, errors, positions)
         self._count_rejected(feed, len(errors))
         letters = [self._dead_letter(feed, e.reason, bytes(raw.mentions[e.index])) for e in errors]
-        return self._ack_later(raw.seq, good, feed, errors, letters)
+        return self._ack_later(raw.seq, good, feed, errors, letters, raw.queued)
 
     def _dead_letter(self, feed: FeedState | None, reason: str, payload: bytes) -> DeadLetter:
         if len(payload) > DEAD_LETTER_MAX_BYTES:

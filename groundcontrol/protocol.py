@@ -42,11 +42,19 @@ class FeedHello(msgspec.Struct, tag="hello", kw_only=True):
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
-class Batch(msgspec.Struct, tag="batch", kw_only=True):
+#: Seconds a batch waited in its feed: finite, from 0 to 10 years.
+Queued = Annotated[float, msgspec.Meta(ge=0.0, le=10 * 365 * 86400.0)]
+
+
+class Batch(msgspec.Struct, tag="batch", kw_only=True, omit_defaults=True):
     """A batch of mentions; ``seq`` increases per connection and is echoed in the ack."""
 
     seq: Seq
     mentions: Annotated[list[Mention], msgspec.Meta(max_length=MAX_BATCH_MENTIONS)]
+    queued: Queued = 0.0
+    """Seconds the batch waited in the feed before this send (the link was down, the
+    hub away): the hub places it in time when the feed had it, not when it arrived,
+    so a backlog delivered after an outage is not mistaken for a surge."""
 
 
 class RawBatch(msgspec.Struct, tag="batch", kw_only=True):
@@ -54,6 +62,7 @@ class RawBatch(msgspec.Struct, tag="batch", kw_only=True):
 
     seq: Seq
     mentions: list[msgspec.Raw]
+    queued: Queued = 0.0
 
 
 class FeedStatus(msgspec.Struct, tag="status", kw_only=True):

@@ -704,6 +704,14 @@ class Store:
         """Mentions received since ``since``, oldest first: to rebuild windows on restart."""
         return self.iter_mentions(since=since, until=None, chunk=chunk)
 
+    def received_at_of_nth_newest(self, n: int) -> float | None:
+        """The received_at of the ``n``-th newest mention (None if there are fewer)."""
+        row = self._db.execute(
+            "SELECT received_at FROM mentions ORDER BY received_at DESC LIMIT 1 OFFSET ?",
+            (max(0, n - 1),),
+        ).fetchone()
+        return None if row is None else float(row[0])
+
     def stats(self) -> dict[str, float]:
         """Row counts and the size on disk (database plus WAL), for health panels."""
         db = self._db

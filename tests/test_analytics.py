@@ -228,11 +228,11 @@ def test_mentions_older_than_the_history_are_dropped_and_late_ones_kept() -> Non
     a.add([mention(1, T0 - 10 * 3600), mention(2, T0 + 1)])
     tick, _ = a.tick(T0 + 12)
     # Mention 3 belongs to a bucket the tick at T0 + 12 sealed; it still counts, in
-    # the oldest open bucket, rather than being lost.
+    # its own bucket (a backlog fills its gap instead of piling onto the present).
     a.add([mention(3, T0 + 5)])
     tick, _ = a.tick(T0 + 13)
     assert sum(tick.volume.series) == 2
-    assert tick.volume.series[-1] == 1
+    assert tick.volume.series[-2:] == [2, 0]
 
 
 def test_rate_follows_the_last_minute() -> None:

@@ -393,3 +393,34 @@ def test_cli_feed_demo_takes_a_spool_dir() -> None:
     args = parser.parse_args(["feed", "demo", "--spool", "/var/spool/gc"])
     assert args.spool == Path("/var/spool/gc")
     assert parser.parse_args(["feed", "demo"]).spool is None
+
+
+async def test_a_batch_that_waited_for_the_hub_says_how_long(tmp_path: Path) -> None:
+    """Submitted while the hub is away, a batch tells the hub how long it waited, and
+    the hub places it then: a backlog is not a surge of the present."""
+    import sqlite3
+    import time
+
+    port = free_port()
+    client = IngestClient(f"ws://127.0.0.1:{port}", name="t", backoff=quick_backoff())
+    client.start()
+    try:
+        submitted = time.time()
+        await client.submit(mentions(0, 5))
+        await asyncio.sleep(3.0)  # no hub yet
+        _hub, runner, _ = await start_hub(small_config(), port=port, store_path=tmp_path / "g.db")
+        try:
+            assert await client.drain(TIMEOUT)
+            arrived = time.time()
+        finally:
+            await runner.cleanup()
+        await client.submit(mentions(5, 1))  # no hub: stays pending; irrelevant here
+    finally:
+        await client.close()
+    with sqlite3.connect(tmp_path / "g.db") as db:
+        stamps = [r[0] for r in db.execute("SELECT received_at FROM mentions")]
+    assert len(stamps) == 5
+    assert all(submitted - 0.5 <= t <= submitted + 1.0 for t in stamps), (
+        [t - submitted for t in stamps],
+        arrived - submitted,
+    )

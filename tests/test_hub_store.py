@@ -341,3 +341,76 @@ async def test_a_resend_is_not_acked_before_the_first_copy_is_stored(tmp_path: P
         await runner.cleanup()
     assert isinstance(ack, Ack) and ack.accepted == 20
     assert count(tmp_path / "gc.db") == 20
+
+
+@pytest.mark.parametrize("tells_the_wait", [True, False])
+def test_a_backlog_after_an_outage_is_not_a_spike(tells_the_wait: bool) -> None:
+    """A feed cut off for two minutes delivers the backlog at once. Placed when the
+    feed had it (``queued``), it fills the gap in the series and raises nothing; taken
+    as arriving now, the same mentions look like a surge and open a spike alert."""
+    from groundcontrol.hub import Hub
+    from groundcontrol.simulate import VirtualClock
+
+    config = quiet_config()
+    start = 1_790_000_000.0 + 1500  # after the demo cycle's incidents, traffic is steady
+    clock = VirtualClock(start)
+    hub = Hub(config, clock=clock)
+    stream = DemoStream(seed=3, rate=40.0, start=start)
+    events: list[AlertEvent] = []
+
+    def run(seconds: int, *, deliver: bool) -> list[Mention]:
+        held: list[Mention] = []
+        for _ in range(seconds):
+            t = clock.now
+            batch_ = stream.between(t, t + 1)
+            clock.now = t + 1
+            if deliver:
+                hub.take_batch(batch_, None)
+            else:
+                held.extend(batch_)
+            if int(clock.now) % 5 == 0:
+                events.extend(hub.publish_once()[1])
+        return held
+
+    run(900, deliver=True)  # 15 minutes of baseline
+    quiet = len(events)
+    backlog = run(120, deliver=False)  # the link is down; the hub ticks on
+    hub.take_batch(backlog, None, queued=120.0 if tells_the_wait else 0.0)
+    run(60, deliver=True)
+    opened = [e.alert for e in events[quiet:] if e.alert.kind == "volume"]
+    if tells_the_wait:
+        assert opened == [], [(a.message, a.started_at - start) for a in opened]
+    else:
+        assert opened, "the test should show the surge a backlog fakes"
+
+
+async def test_a_bad_queued_value_is_refused(tmp_path: Path) -> None:
+    _hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
+    try:
+        ws = await connect_feed(f"ws://127.0.0.1:{port}")
+        for bad in (-1, 1e12, "soon"):
+            data = json.dumps({"type": "batch", "seq": 3, "queued": bad, "mentions": [mention(1)]})
+            await ws.send(data)
+            r = await reply(ws)
+            assert isinstance(r, ErrorReply) and r.code == "invalid" and r.seq == 3
+            assert "queued" in r.message
+        await ws.close()
+    finally:
+        await runner.cleanup()
+    assert count(tmp_path / "gc.db") == 0
+    assert count(tmp_path / "gc.db", "dead_letters") == 3
+
+
+def test_rebuild_replays_at_most_the_newest_mentions(tmp_path: Path) -> None:
+    config = quiet_config()
+    now = 1_790_000_000.0
+    with Store(tmp_path / "gc.db") as store:
+        items = [msgspec.convert(mention(i), Mention) for i in range(1000)]
+        for i, m in enumerate(items):
+            m.received_at = now - 100 + i / 10  # 10 a second over the last 100 s
+        store.add_mentions(items)
+        assert rebuild(Analytics(config), store, now) == 1000
+        replayed = rebuild(Analytics(config), store, now, max_mentions=250)
+    # Whole buckets only: the 250th newest came 25 s ago, in the bucket [-30 s, -20 s);
+    # the replay starts with the next one, the last 20 s: 200 mentions.
+    assert replayed == 200
