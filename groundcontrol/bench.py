@@ -182,7 +182,10 @@ async def drive(
             rnd += 1
             i = 0
             for m, b in zip(pool, base_ids, strict=True):
-                m.source_id = f"{b}~{rnd}"  # fresh ids each lap, so nothing dedupes
+                # Fresh ids each lap, so nothing dedupes. The lap goes first: real ids grow
+                # with time (snowflakes, TIDs, base36), so new ones land together in the
+                # id index; a suffix would scatter every lap across all earlier ones.
+                m.source_id = f"{rnd:06d}~{b}"
             chunk = pool[:batch]
         i += batch
         await client.submit(chunk)
