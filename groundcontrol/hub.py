@@ -891,6 +891,7 @@ class Hub:
             "clients": len(self.subscribers),
             "feeds": [msgspec.to_builtins(f) for f in self.feed_infos(now)],
             "last_tick_age_s": None if last is None else round(now - last, 3),
+            "store": self._store_health(),
         }
         return web.json_response(body)
 
@@ -1009,6 +1010,21 @@ class Hub:
                 "gauge",
             ).add(process_rss_bytes()),
         ]
+
+    def _store_health(self) -> dict[str, Any] | None:
+        w = self.writer
+        if w is None:
+            return None
+        st = w.stats
+        return {
+            "path": str(w.store.path),
+            "bytes": w.file_bytes(),
+            "commit_p50_ms": round(st.quantile(0.5) * 1000, 2),
+            "commit_p99_ms": round(st.quantile(0.99) * 1000, 2),
+            "failures": st.failures,
+            "last_error": st.last_error,
+            "rebuilt_mentions": self.rebuilt,
+        }
 
     def _store_metrics(self) -> list[Metric]:
         w = self.writer

@@ -9,6 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import msgspec
 import pytest
 import websockets
@@ -65,9 +66,16 @@ async def test_every_acked_mention_is_already_in_the_store(tmp_path: Path) -> No
             ]  # 50 per batch
             await client.submit(items)
         assert await client.drain(TIMEOUT)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
+            health = await resp.json()
     finally:
         await client.close()
         await runner.cleanup()
+    assert health["store"]["path"] == str(db)
+    assert health["store"]["failures"] == 0 and health["store"]["commit_p99_ms"] > 0
     assert len(seen_in_store) == 20
     for seq, stored in seen_in_store:
         assert stored >= seq * 50, f"batch {seq} acked before it was stored ({stored} rows)"
