@@ -68,7 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="demo random seed")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    hub = sub.add_parser("hub", help="run the hub (ingest, enrich, aggregate, publish)")
+    hub = sub.add_parser(
+        "hub",
+        help="run the hub (ingest, enrich, store, aggregate, publish)",
+        epilog="Tokens come from GROUNDCONTROL_TOKEN_FEED, _DISPLAY, _ANALYST and _ADMIN "
+        "(several per variable, comma-separated) or the file named by [auth] tokens_file; "
+        "with none, the hub refuses every client. Clients send theirs from "
+        "GROUNDCONTROL_TOKEN.",
+    )
     hub.add_argument("--host", help="address to bind (default 127.0.0.1)")
     hub.add_argument("--port", type=_port, help="port to bind (default 8765)")
     hub.add_argument("--config", metavar="FILE", help="TOML config file")
