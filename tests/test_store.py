@@ -185,6 +185,22 @@ def test_author_queries_see_indexed_and_not_yet_indexed_mentions(store: Store) -
     assert rows == 14
 
 
+def test_hashtag_queries_use_the_term_index(store: Store) -> None:
+    store.add_mentions(make(20))
+    aero = flat(store.iter_mentions(since=None, until=None, hashtag="#Aero", chunk=3))
+    assert [m.received_at for m in aero] == [T0 + i for i in range(20) if i % 2]
+    assert flat(store.iter_mentions(since=None, until=None, hashtag="aero")) == aero
+    both = flat(
+        store.iter_mentions(since=T0 + 2, until=T0 + 16, hashtag="#aero", brand="Brightline")
+    )
+    assert [m.received_at for m in both] == [T0 + 3, T0 + 9, T0 + 15]
+    plan = store._db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM mentions WHERE source = ? ORDER BY received_at",
+        ("demo",),
+    ).fetchall()
+    assert "mentions_source_received" in str(plan)
+
+
 def test_recent_mentions(store: Store) -> None:
     store.add_mentions(make(10))
     assert [m.received_at for m in flat(store.recent_mentions(T0 + 7))] == [
@@ -286,11 +302,14 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
         db.execute("DROP TABLE store_meta")
         db.execute("CREATE INDEX mentions_created_at ON mentions (created_at)")
         db.execute("CREATE INDEX mentions_author_created ON mentions (author, created_at)")
+        db.execute("DROP INDEX mentions_source_received")
+        db.execute("CREATE INDEX mentions_source_created ON mentions (source, created_at)")
         db.execute("PRAGMA user_version = 1")
     with Store(path) as s:
         assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in s._db.execute("SELECT name FROM sqlite_schema")}
         assert {"mentions_created_at", "mentions_author_created"}.isdisjoint(names)
+        assert "mentions_source_received" in names
         assert s.stats()["mentions"] == 5
         # The old rows' authors were indexed by the migration.
         assert s.index_authors() == 0
