@@ -58,6 +58,19 @@ BUSY_TIMEOUT_MS = 10_000
 #: Page cache per connection, KiB.
 CACHE_KIB = 65_536
 
+#: The author index table, written behind the mentions in author order
+#: (Store.index_authors): random inserts into an author index cost as much as the
+#: rest of an insert put together. store_meta says how far it has got.
+_AUTHORS_SCHEMA = """
+CREATE TABLE mention_authors (
+    author TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    mention INTEGER NOT NULL,
+    PRIMARY KEY (author, received_at, mention)
+) WITHOUT ROWID;
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
 _SCHEMA = """
 CREATE TABLE mentions (
     rowid INTEGER PRIMARY KEY,
@@ -91,19 +104,7 @@ CREATE TABLE mention_brands (
     mention INTEGER NOT NULL,
     PRIMARY KEY (brand, received_at, mention)
 ) WITHOUT ROWID;
--- Written behind the mentions, in author order (Store.index_authors): random inserts
--- into an author index cost as much as the rest of an insert put together.
-CREATE TABLE mention_authors (
-    author TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    mention INTEGER NOT NULL,
-    PRIMARY KEY (author, received_at, mention)
-) WITHOUT ROWID;
-CREATE TABLE store_meta (
-    key TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);
+-- mention_authors and store_meta: see _AUTHORS_SCHEMA.
 CREATE TABLE mention_terms (
     term TEXT NOT NULL,
     received_at REAL NOT NULL,
@@ -143,6 +144,7 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_received_at ON dead_letters (received_at);
 """
+_SCHEMA += _AUTHORS_SCHEMA + "INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);"
 
 #: from-version -> SQL that brings the schema to from-version + 1.
 _MIGRATIONS: dict[int, str] = {
@@ -154,13 +156,9 @@ DROP INDEX IF EXISTS mentions_created_at;
 DROP INDEX IF EXISTS mentions_author_created;
 DROP INDEX IF EXISTS mentions_source_created;
 CREATE INDEX mentions_source_received ON mentions (source, received_at);
-CREATE TABLE mention_authors (
-    author TEXT NOT NULL,
-    received_at REAL NOT NULL,
-    mention INTEGER NOT NULL,
-    PRIMARY KEY (author, received_at, mention)
-) WITHOUT ROWID;
-CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+    + _AUTHORS_SCHEMA
+    + """
 INSERT INTO mention_authors SELECT author, received_at, rowid FROM mentions ORDER BY 1, 2, 3;
 INSERT INTO store_meta SELECT 'authors_indexed_rowid', coalesce(max(rowid), 0) FROM mentions
 """,

@@ -22,9 +22,10 @@ from groundcontrol.feedclient import IngestClient
 from groundcontrol.hub import start_hub
 from groundcontrol.model import Mention
 from groundcontrol.persist import StoreWriter, rebuild
-from groundcontrol.protocol import Ack, AlertEvent, ErrorReply, Welcome, decode_feed_reply
+from groundcontrol.protocol import Ack, AlertEvent, ErrorReply
 from groundcontrol.store import Store
-from tests.test_hub import batch, mention, small_config
+from tests.test_hub import batch, mention, reply, small_config
+from tests.test_hub import feed as connect_feed
 
 TIMEOUT = 15.0
 
@@ -33,19 +34,6 @@ def count(db: Path, table: str = "mentions") -> int:
     with sqlite3.connect(db) as con:
         n: int = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return n
-
-
-async def connect_feed(url: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(url + "/ingest")
-    await ws.send(json.dumps({"type": "hello", "protocol": 1, "name": "test-feed"}))
-    assert isinstance(decode_feed_reply(await ws.recv()), Welcome)
-    return ws
-
-
-async def reply(ws: websockets.ClientConnection) -> Ack | ErrorReply:
-    r = decode_feed_reply(await asyncio.wait_for(ws.recv(), TIMEOUT))
-    assert isinstance(r, Ack | ErrorReply)
-    return r
 
 
 async def test_every_acked_mention_is_already_in_the_store(tmp_path: Path) -> None:
@@ -130,7 +118,7 @@ async def test_rejected_items_and_refused_messages_become_dead_letters(tmp_path:
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT feed, reason, payload FROM dead_letters ORDER BY id").fetchall()
     assert len(rows) == 3
-    assert all(feed == "test-feed" for feed, _, _ in rows)
+    assert all(feed == "test" for feed, _, _ in rows)
     assert "in the future" in rows[0][1]
     assert json.loads(rows[0][2])["source_id"] == "2"
     assert "text" in rows[1][1] and json.loads(rows[1][2])["source_id"] == "3"
