@@ -410,3 +410,31 @@ def test_rebuild_replays_at_most_the_newest_mentions(tmp_path: Path) -> None:
     # Whole buckets only: the 250th newest came 25 s ago, in the bucket [-30 s, -20 s);
     # the replay starts with the next one, the last 20 s: 200 mentions.
     assert replayed == 200
+
+
+async def test_metrics_report_store_and_per_feed_spool_and_lag(tmp_path: Path) -> None:
+    from groundcontrol.spool import Spool
+
+    hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
+    spool = Spool(tmp_path / "spool", fsync=False)
+    client = IngestClient(
+        f"ws://127.0.0.1:{port}", name="rss-1", source="rss", spool=spool, status_every=0.05
+    )
+    client.start()
+    try:
+        await client.submit([msgspec.convert(mention(i), Mention) for i in range(10)])
+        assert await client.drain(TIMEOUT)
+        await asyncio.sleep(0.2)  # a status report after the ack
+        text = "\n".join(
+            f"{m.name}{s}{labels} {v}" for m in hub.metrics() for labels, v, s in m.samples
+        )
+    finally:
+        await client.close()
+        spool.close()
+        await runner.cleanup()
+    assert "groundcontrol_feed_spool_depth{'feed': 'rss-1', 'source': 'rss'} 0" in text
+    assert "groundcontrol_feed_pending_batches{'feed': 'rss-1', 'source': 'rss'} 0" in text
+    assert "groundcontrol_feed_lag_seconds{'feed': 'rss-1'" in text
+    assert "groundcontrol_store_mentions_written_total{} 10" in text
+    assert "groundcontrol_store_commit_seconds_count{}" in text
+    assert "groundcontrol_store_bytes{}" in text
