@@ -255,6 +255,9 @@ class Hub:
         self.store_path = Path(store_path) if store_path is not None else None
         self.writer: StoreWriter | None = None
         self.rebuilt = 0
+        #: Mentions the store took before this process started (the wall's total
+        #: goes on across restarts; /metrics counters start at 0, as counters do).
+        self.ingested_before = 0
         self.started_at = clock()
         self.enrich_pool = EnrichPool(
             config.brands, config.queries, workers=config.hub.enrich_workers
@@ -319,6 +322,7 @@ class Hub:
         """
         path.parent.mkdir(parents=True, exist_ok=True)
         store = Store(path)
+        self.ingested_before = store.mentions_ever()
         if self.config.store.rebuild:
             started = time.perf_counter()
             with Store(path, create=False) as reader:
@@ -817,7 +821,7 @@ class Hub:
             tick,
             seq=self.tick_seq,
             demo=self.demo,
-            ingested_total=self.counters.ingested,
+            ingested_total=self.ingested_before + self.counters.ingested,
             rejected_total=self.counters.rejected,
             duplicates_total=self.counters.duplicates,
             feeds=self.feed_infos(now),

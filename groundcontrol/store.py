@@ -724,6 +724,12 @@ class Store:
         """Mentions received since ``since``, oldest first: to rebuild windows on restart."""
         return self.iter_mentions(since=since, until=None, chunk=chunk)
 
+    def mentions_ever(self) -> int:
+        """How many mentions this store has taken, pruned ones included (the rowids
+        only grow), without counting the rows."""
+        row = self._db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()
+        return int(row[0])
+
     def received_at_of_nth_newest(self, n: int) -> float | None:
         """The received_at of the ``n``-th newest mention (None if there are fewer)."""
         row = self._db.execute(
