@@ -382,8 +382,9 @@ class Hub:
         taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         taken.add_done_callback(_retrieve)
         inflight = self._inflight
-        for m in fresh:
-            inflight[m.id] = taken
+        claimed = [m.id for m in fresh]
+        for key in claimed:
+            inflight[key] = taken
         try:
             if fresh:
                 await self.enrich_pool.enrich(fresh)
@@ -403,9 +404,9 @@ class Hub:
         else:
             taken.set_result(None)
         finally:
-            for m in fresh:
-                if inflight.get(m.id) is taken:
-                    del inflight[m.id]
+            for key in claimed:
+                if inflight.get(key) is taken:
+                    del inflight[key]
         if originals:
             await asyncio.gather(*originals)
         self._commit(fresh, feed, len(mentions) - len(fresh), queued)

@@ -95,6 +95,7 @@ async def test_a_restarted_hub_dedupes_against_the_store(tmp_path: Path) -> None
     assert (again.accepted, again.duplicates) == (1, 20)
     assert count(db) == 31
     assert hub2.counters.duplicates == 20
+    assert not hub2._inflight  # nothing left pending, stored-before ids included
     # The wall's running total goes on from what the store took before.
     assert hub2.ingested_before == 30
     assert hub2.publish_once()[0].ingested_total == 31
