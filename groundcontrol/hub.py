@@ -30,7 +30,13 @@ from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
 from groundcontrol.auth import Denied, Permission, Principal, Tokens
 from groundcontrol.config import Config
-from groundcontrol.metrics import CONTENT_TYPE, Metric, process_rss_bytes, render
+from groundcontrol.metrics import (
+    CONTENT_TYPE,
+    Metric,
+    process_rss_bytes,
+    render,
+    sqlite_memory_bytes,
+)
 from groundcontrol.model import Mention, utc
 from groundcontrol.persist import StoreWriter, rebuild
 from groundcontrol.protocol import (
@@ -1078,6 +1084,11 @@ class Hub:
                 "Writes waiting for the store's writer thread.",
                 "gauge",
             ).add(st.queued_jobs),
+            Metric(
+                "groundcontrol_sqlite_memory_bytes",
+                "Memory SQLite holds in the hub (page caches, sorters, statements).",
+                "gauge",
+            ).add(sqlite_memory_bytes()),
             Metric(
                 "groundcontrol_store_rebuilt_mentions",
                 "Stored mentions replayed into the windows when the hub started.",

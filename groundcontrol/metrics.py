@@ -74,3 +74,16 @@ def process_rss_bytes() -> float:
     except OSError:
         pass
     return 0.0
+
+
+def sqlite_memory_bytes() -> float:
+    """Memory SQLite has allocated in this process (all connections), or -1 if unknown."""
+    try:
+        import _sqlite3
+        import ctypes
+
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+        used.restype = ctypes.c_int64
+        return float(used())
+    except (OSError, AttributeError):  # pragma: no cover - a build without the symbol
+        return -1.0
