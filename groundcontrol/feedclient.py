@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +31,8 @@ from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Batch,
+    DeadItem,
+    DeadItems,
     ErrorReply,
     FeedHello,
     FeedStatus,
@@ -44,6 +46,8 @@ from groundcontrol.spool import MiB, Spool, SpoolFull
 __all__ = ["FeedStats", "IngestClient", "Spool", "SpoolFull", "ingest_url"]
 
 
+#: Skipped items kept for the hub while it is away; older ones are dropped past this.
+MAX_DEAD_QUEUED = 1_000
 #: A batch that waited in the feed longer than this before a send says so (``queued``).
 LATE_AFTER_SECONDS = 2.0
 
@@ -71,6 +75,8 @@ class FeedStats:
     """Batches in the on-disk spool not yet acked (0 without a spool)."""
     spool_bytes: int = 0
     """Bytes the spool's segment files take on disk (0 without a spool)."""
+    dead_dropped: int = 0
+    """Skipped items not reported because too many waited for the hub."""
 
 
 class IngestClient:
@@ -101,6 +107,7 @@ class IngestClient:
         token: str | None = None,
         access: Access | None = None,
         status_every: float = 5.0,
+        health: Callable[[], FeedStatus] | None = None,
     ) -> None:
         self.url = ingest_url(hub)
         self.name = name
@@ -129,6 +136,9 @@ class IngestClient:
         if token is not None:
             self.access = Access(token=token, ca_file=self.access.ca_file)
         self.status_every = status_every
+        self.health = health
+        self._dead: deque[DeadItem] = deque(maxlen=MAX_DEAD_QUEUED)
+        self._dead_ready = asyncio.Event()
         self._spool_full_since: float | None = None
         if spool is not None:
             # Never reuse a seq an earlier run may still have in flight.
@@ -352,9 +362,10 @@ class IngestClient:
         return head + sep + b'"queued":' + f"{waited:.3f}".encode() + b"," + rest
 
     def status(self) -> FeedStatus:
-        """This feed's health report, as sent to the hub."""
+        """This feed's health report, as sent to the hub: the connection's, merged
+        with the adapter's (``health``) when it has one."""
         st = self.stats
-        return FeedStatus(
+        status = FeedStatus(
             connected=st.connected,
             errors=st.errors,
             detail=st.last_error,
@@ -362,12 +373,40 @@ class IngestClient:
             spool_depth=st.spool_depth,
             spool_bytes=st.spool_bytes,
         )
+        if self.health is not None:
+            source = self.health()
+            status = msgspec.structs.replace(
+                status,
+                last_event_at=source.last_event_at,
+                events_per_min=source.events_per_min,
+                errors=st.errors + source.errors,
+                detail=source.detail or st.last_error,
+                rate_limit_wait=source.rate_limit_wait,
+            )
+        return status
+
+    def report_dead(self, reason: str, payload: str = "") -> None:
+        """Keep an item the adapter could not use in the hub's dead letters.
+
+        Sent with the next status report; at most MAX_DEAD_QUEUED wait while the hub
+        is away (older ones are dropped then, and counted in ``stats.dead_dropped``).
+        """
+        if len(self._dead) == self._dead.maxlen:
+            self.stats.dead_dropped += 1
+        self._dead.append(DeadItem(reason=reason[:1000], payload=payload[:65_536]))
+        self._dead_ready.set()
 
     async def _report_status(self, ws: websockets.ClientConnection) -> None:
-        # Once at connect (the backlog it is about to resend), then now and then.
+        # Once at connect (the backlog it is about to resend), then now and then, and
+        # whenever the adapter has skipped items to report.
         while True:
             await ws.send(encode(self.status()))
-            await asyncio.sleep(self.status_every)
+            while self._dead:
+                items = [self._dead.popleft() for _ in range(min(len(self._dead), 500))]
+                await ws.send(encode(DeadItems(items=items)))
+            self._dead_ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dead_ready.wait(), self.status_every)
 
     async def _read_acks(
         self, ws: websockets.ClientConnection, in_flight: asyncio.Semaphore

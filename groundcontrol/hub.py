@@ -44,6 +44,7 @@ from groundcontrol.protocol import (
     Ack,
     AlertEvent,
     Batch,
+    DeadItems,
     ErrorReply,
     FeedHello,
     FeedInfo,
@@ -157,6 +158,10 @@ class FeedState:
     spool_depth: int = 0
     spool_bytes: int = 0
     lag_seconds: float = 0.0
+    rate_limit_wait: float = 0.0
+    reported_errors: int = 0
+    detail: str = ""
+    last_event_at: float = 0.0
 
     def events_per_min(self, now: float) -> float:
         return float(sum(n for t, n in self.events if now - t <= 60.0))
@@ -550,6 +555,21 @@ class Hub:
                 feed.pending = msg.pending
                 feed.spool_depth = msg.spool_depth
                 feed.spool_bytes = msg.spool_bytes
+                feed.rate_limit_wait = msg.rate_limit_wait
+                feed.reported_errors = msg.errors
+                feed.detail = msg.detail
+                if msg.last_event_at:
+                    feed.last_event_at = msg.last_event_at
+            return None
+        if isinstance(msg, DeadItems):
+            self._count_rejected(feed, len(msg.items))
+            if self.writer is not None:
+                self.writer.dead_letters(
+                    [
+                        self._dead_letter(feed, f"feed: {d.reason}", d.payload.encode())
+                        for d in msg.items
+                    ]
+                )
             return None
         raise AssertionError(msg)  # pragma: no cover - the union is exhaustive
 
@@ -589,11 +609,11 @@ class Hub:
                 payload=data,
             )
         kind = generic.get("type")
-        if kind not in ("batch", "hello", "status"):
+        if kind not in ("batch", "hello", "status", "dead"):
             return self._refuse(
                 feed,
                 "unknown_type",
-                f"unknown message type {kind!r}; expected 'hello', 'batch' or 'status'",
+                f"unknown message type {kind!r}; expected 'hello', 'batch', 'status' or 'dead'",
                 payload=data,
             )
         if kind != "batch":
@@ -846,6 +866,8 @@ class Hub:
                 errors=f.errors,
                 spool_depth=f.spool_depth,
                 lag_seconds=round(f.lag_seconds, 3),
+                rate_limit_wait=round(f.rate_limit_wait, 1),
+                detail=f.detail[:200],
             )
             for f in list(self.feeds.values())[:32]
         ]
@@ -943,6 +965,11 @@ class Hub:
         spool_bytes = Metric(
             "groundcontrol_feed_spool_bytes", "Bytes of each feed's disk spool.", "gauge"
         )
+        waiting = Metric(
+            "groundcontrol_feed_rate_limit_wait_seconds",
+            "Seconds each feed has left in a wait its source imposed.",
+            "gauge",
+        )
         pending = Metric(
             "groundcontrol_feed_pending_batches",
             "Batches each feed has sent or queued and not yet had acked.",
@@ -957,6 +984,7 @@ class Hub:
             spool.add(f.spool_depth, labels)
             spool_bytes.add(f.spool_bytes, labels)
             pending.add(f.pending, labels)
+            waiting.add(f.rate_limit_wait, labels)
         denied = Metric(
             "groundcontrol_auth_denied_total",
             "Requests refused for a missing, unknown or insufficient token.",
@@ -993,6 +1021,7 @@ class Hub:
             spool,
             spool_bytes,
             pending,
+            waiting,
             denied,
             *self._store_metrics(),
             Metric(

@@ -79,9 +79,25 @@ class FeedStatus(msgspec.Struct, tag="status", kw_only=True):
     """Unacknowledged batches in the feed's on-disk spool (0 without one)."""
     spool_bytes: int = 0
     """Bytes the spool takes on disk."""
+    rate_limit_wait: float = 0.0
+    """Seconds left in a wait the source imposed (a 429, an exhausted quota)."""
 
 
-IngestMessage = FeedHello | Batch | FeedStatus
+class DeadItem(msgspec.Struct, kw_only=True):
+    """Something a feed got from its source and could not turn into a mention."""
+
+    reason: Annotated[str, msgspec.Meta(max_length=1000)]
+    payload: Annotated[str, msgspec.Meta(max_length=65_536)] = ""
+    """The item as the source sent it (cut to 64 KiB by the feed)."""
+
+
+class DeadItems(msgspec.Struct, tag="dead", kw_only=True):
+    """Items a feed skipped, for the hub's dead letters. No reply."""
+
+    items: Annotated[list[DeadItem], msgspec.Meta(max_length=1000)]
+
+
+IngestMessage = FeedHello | Batch | FeedStatus | DeadItems
 
 
 class Welcome(msgspec.Struct, tag="welcome", kw_only=True):
@@ -245,6 +261,10 @@ class FeedInfo(msgspec.Struct, kw_only=True):
     """Unacked batches the feed reports in its disk spool (its backlog)."""
     lag_seconds: float = 0.0
     """How far behind real time the feed's newest mention was when it arrived."""
+    rate_limit_wait: float = 0.0
+    """Seconds left in a wait the feed's source imposed."""
+    detail: str = ""
+    """The feed's own last word on its health (an error, a wait)."""
 
 
 class Tick(msgspec.Struct, tag="tick", kw_only=True):

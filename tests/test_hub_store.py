@@ -442,3 +442,31 @@ async def test_metrics_report_store_and_per_feed_spool_and_lag(tmp_path: Path) -
     assert "groundcontrol_store_mentions_written_total{} 10" in text
     assert "groundcontrol_store_commit_seconds_count{}" in text
     assert "groundcontrol_store_bytes{}" in text
+
+
+async def test_a_feed_reports_skipped_items_and_its_health(tmp_path: Path) -> None:
+    from groundcontrol.protocol import FeedStatus
+
+    hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
+    health = FeedStatus(events_per_min=12.0, errors=2, rate_limit_wait=41.5, detail="429")
+    client = IngestClient(
+        f"ws://127.0.0.1:{port}", name="reddit", source="reddit", health=lambda: health
+    )
+    client.start()
+    try:
+        client.report_dead("no 'name' field", '{"kind": "t3", "data": {}}')
+        await client.submit([msgspec.convert(mention(1), Mention)])
+        assert await client.drain(TIMEOUT)
+        for _ in range(100):
+            if count(tmp_path / "gc.db", "dead_letters") and hub.feed_infos(0)[0].detail:
+                break
+            await asyncio.sleep(0.05)
+        info = hub.feed_infos(0)[0]
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert (info.rate_limit_wait, info.detail) == (41.5, "429")
+    assert hub.counters.rejected == 1
+    with sqlite3.connect(tmp_path / "gc.db") as db:
+        rows = db.execute("SELECT feed, reason, payload FROM dead_letters").fetchall()
+    assert rows == [("reddit", "feed: no 'name' field", b'{"kind": "t3", "data": {}}')]
