@@ -115,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
         "resends what the hub never acked (default: in memory only)",
     )
 
+    hn = feed_sub.add_parser(
+        "hackernews", help="Hacker News stories and comments via Algolia search (no credentials)"
+    )
+    hn.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    hn.add_argument("--query", required=True, help="words to search for, e.g. 'northwind'")
+    hn.add_argument(
+        "--endpoint",
+        default="https://hn.algolia.com",
+        help="search API base URL (default https://hn.algolia.com)",
+    )
+    hn.add_argument(
+        "--interval", type=_positive_float, default=30.0, help="seconds between polls (default 30)"
+    )
+    hn.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="where the feed keeps its cursor (default $XDG_STATE_HOME/groundcontrol/feeds)",
+    )
+
     wall = sub.add_parser("wall", help="show the wall for a hub")
     wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
 
@@ -311,7 +331,28 @@ def run_feed(args: argparse.Namespace) -> int:
     from groundcontrol.client import Access
 
     def say(message: str) -> None:
-        print(f"feed demo: {message}", file=sys.stderr, flush=True)
+        print(f"feed {args.feed}: {message}", file=sys.stderr, flush=True)
+
+    if args.feed == "hackernews":
+        from feeds.base import CursorError
+        from feeds.hackernews import run_hackernews_feed
+
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(
+                    run_hackernews_feed(
+                        args.hub,
+                        query=args.query,
+                        endpoint=args.endpoint,
+                        interval=args.interval,
+                        state_dir=args.state,
+                        access=Access.from_env(),
+                        on_event=say,
+                    )
+                )
+        except CursorError as exc:
+            return _fail(str(exc))
+        return 0
 
     from groundcontrol.spool import SpoolInUse
 
