@@ -160,8 +160,8 @@ class FeedState:
     lag_seconds: float = 0.0
     rate_limit_wait: float = 0.0
     reported_errors: int = 0
+    """Errors the feed itself reports (its source's), besides the hub's own count."""
     detail: str = ""
-    last_event_at: float = 0.0
 
     def events_per_min(self, now: float) -> float:
         return float(sum(n for t, n in self.events if now - t <= 60.0))
@@ -336,19 +336,19 @@ class Hub:
         self.ingested_before = store.mentions_ever()
         if self.config.store.rebuild:
             started = time.perf_counter()
-            with Store(path, create=False) as reader:
 
-                def progress(n: int) -> None:
-                    if n % 100_000 < 5_000:
-                        log.info("rebuilding windows from %s: %d mentions so far", path, n)
+            def progress(n: int) -> None:
+                if n % 100_000 < 5_000:
+                    log.info("rebuilding windows from %s: %d mentions so far", path, n)
 
-                self.rebuilt = rebuild(
-                    self.analytics,
-                    reader,
-                    self.clock(),
-                    progress=progress,
-                    max_mentions=self.config.store.rebuild_max_mentions,
-                )
+            # The writer thread has not started: this thread may use its connection.
+            self.rebuilt = rebuild(
+                self.analytics,
+                store,
+                self.clock(),
+                progress=progress,
+                max_mentions=self.config.store.rebuild_max_mentions,
+            )
             log.info(
                 "rebuilt the last %d s of windows from %d stored mentions in %.1f s",
                 self.analytics.history_buckets * self.analytics.bucket_seconds,
@@ -372,7 +372,8 @@ class Hub:
         (accepted, duplicates)."""
         fresh = self._dedupe(mentions)
         self.enricher.enrich(fresh)
-        self._commit(fresh, feed, len(mentions) - len(fresh), queued)
+        self._stamp_arrival(fresh, queued)
+        self._commit(fresh, feed, len(mentions) - len(fresh))
         return len(fresh), len(mentions) - len(fresh)
 
     async def take_batch_async(
@@ -399,10 +400,8 @@ class Hub:
         try:
             if fresh:
                 await self.enrich_pool.enrich(fresh)
+            self._stamp_arrival(fresh, queued)
             if self.writer is not None and (fresh or dead_letters):
-                arrived = self._arrival(queued)
-                for m in fresh:
-                    m.received_at = arrived
                 new = await self.writer.write_mentions(fresh, dead_letters)
                 if not all(new):
                     # Stored before a restart: a resend of something already taken.
@@ -420,52 +419,52 @@ class Hub:
                     del inflight[key]
         if originals:
             await asyncio.gather(*originals)
-        self._commit(fresh, feed, len(mentions) - len(fresh), queued)
+        self._commit(fresh, feed, len(mentions) - len(fresh))
         return len(fresh), len(mentions) - len(fresh)
 
-    def _arrival(self, queued: float) -> float:
-        """When a batch counts as received: now, or as long ago as it waited in its
-        feed (at most the history the windows keep)."""
-        now = self.clock()
-        if queued <= 0:
-            return now
-        history = self.analytics.history_buckets * self.analytics.bucket_seconds
-        return now - min(queued, history)
+    def _stamp_arrival(self, fresh: list[Mention], queued: float) -> None:
+        """Set when the batch counts as received: now, or as long ago as it waited in
+        its feed (at most the history the windows keep)."""
+        arrived = self.clock()
+        if queued > 0:
+            history = self.analytics.history_buckets * self.analytics.bucket_seconds
+            arrived -= min(queued, history)
+        for m in fresh:
+            m.received_at = arrived
 
     def _dedupe_waiting(
         self, mentions: list[Mention]
     ) -> tuple[list[Mention], set[asyncio.Future[None]]]:
         """_dedupe, plus the pending commits of the first copies of the duplicates."""
-        fresh = self._dedupe(mentions)
+        repeats: list[str] = []
+        fresh = self._dedupe(mentions, repeats)
         originals: set[asyncio.Future[None]] = set()
-        if len(fresh) < len(mentions) and self._inflight:
-            inflight = self._inflight
-            for m in mentions:
-                original = inflight.get(f"{m.source}:{m.source_id}")
+        if repeats and self._inflight:
+            for key in repeats:
+                original = self._inflight.get(key)
                 if original is not None and not original.done():
                     originals.add(original)
         return fresh, originals
 
-    def _dedupe(self, mentions: list[Mention]) -> list[Mention]:
+    def _dedupe(self, mentions: list[Mention], repeats: list[str] | None = None) -> list[Mention]:
+        """The mentions not seen before, with their ids set; the keys of the others go
+        to ``repeats`` when given."""
         fresh: list[Mention] = []
         add = self.dedupe.add
         for m in mentions:
             key = f"{m.source}:{m.source_id}"
-            if add(key):
-                m.id = key
-                if m.created_at.utcoffset():
-                    m.created_at = utc(m.created_at)
-                fresh.append(m)
+            if not add(key):
+                if repeats is not None:
+                    repeats.append(key)
+                continue
+            m.id = key
+            if m.created_at.utcoffset():
+                m.created_at = utc(m.created_at)
+            fresh.append(m)
         return fresh
 
-    def _commit(
-        self, fresh: list[Mention], feed: FeedState | None, dups: int, queued: float = 0.0
-    ) -> None:
+    def _commit(self, fresh: list[Mention], feed: FeedState | None, dups: int) -> None:
         now = self.clock()
-        if self.writer is None:
-            arrived = self._arrival(queued)
-            for m in fresh:
-                m.received_at = arrived
         if fresh:
             self.analytics.add(fresh)
             self._fan_out_mentions(fresh)
@@ -558,8 +557,6 @@ class Hub:
                 feed.rate_limit_wait = msg.rate_limit_wait
                 feed.reported_errors = msg.errors
                 feed.detail = msg.detail
-                if msg.last_event_at:
-                    feed.last_event_at = msg.last_event_at
             return None
         if isinstance(msg, DeadItems):
             self._count_rejected(feed, len(msg.items))
@@ -863,7 +860,7 @@ class Hub:
                 connected=f.connected,
                 last_seen=f.last_seen,
                 events_per_min=f.events_per_min(now),
-                errors=f.errors,
+                errors=f.errors + f.reported_errors,
                 spool_depth=f.spool_depth,
                 lag_seconds=round(f.lag_seconds, 3),
                 rate_limit_wait=round(f.rate_limit_wait, 1),
@@ -979,7 +976,7 @@ class Hub:
             labels = {"feed": f.name, "source": f.source}
             lag.add(max(0.0, now - f.last_seen), labels)
             rate.add(f.events_per_min(now), labels)
-            feed_errors.add(f.errors, labels)
+            feed_errors.add(f.errors + f.reported_errors, labels)
             behind.add(f.lag_seconds, labels)
             spool.add(f.spool_depth, labels)
             spool_bytes.add(f.spool_bytes, labels)
@@ -1108,6 +1105,21 @@ class Hub:
                 "Rows deleted by the retention policy.",
                 "counter",
             ).add(st.pruned),
+            Metric(
+                "groundcontrol_store_checkpoints_total",
+                "WAL checkpoints (copies into the database file) done.",
+                "counter",
+            ).add(st.checkpoints),
+            Metric(
+                "groundcontrol_store_checkpoint_seconds_total",
+                "Time spent in WAL checkpoints.",
+                "counter",
+            ).add(st.checkpoint_seconds_sum),
+            Metric(
+                "groundcontrol_store_wal_truncations_total",
+                "Times the writer truncated a WAL the passive checkpoints could not keep small.",
+                "counter",
+            ).add(st.wal_truncations),
             Metric(
                 "groundcontrol_store_queue_jobs",
                 "Writes waiting for the store's writer thread.",

@@ -191,12 +191,7 @@ class StoreWriter:
         when, size = self._size_cache
         now = time.monotonic()
         if now - when > 5.0:
-            size = 0.0
-            for suffix in ("", "-wal"):
-                with contextlib.suppress(OSError):
-                    size += (
-                        (self.store.path.parent / (self.store.path.name + suffix)).stat().st_size
-                    )
+            size = float(self.store.file_bytes())
             self._size_cache = (now, size)
         return size
 

@@ -30,7 +30,6 @@ Schema
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
@@ -353,8 +352,16 @@ class Store:
         """Size of the WAL file (0 when there is none)."""
         try:
             return os.path.getsize(f"{self.path}-wal")
-        except OSError:
+        except OSError:  # no WAL file once fully checkpointed
             return 0
+
+    def file_bytes(self) -> int:
+        """Size of the store on disk: the database file plus its WAL."""
+        try:
+            size = os.path.getsize(self.path)
+        except OSError:
+            size = 0
+        return size + self.wal_bytes()
 
     def __enter__(self) -> Self:
         return self
@@ -428,7 +435,7 @@ class Store:
         # The writer holds the write lock, and rowids grow past the current maximum,
         # so the rows with rowid > top are exactly this batch's new ones: one range
         # read instead of a lookup per mention.
-        top = db.execute("SELECT coalesce(max(rowid), 0) FROM mentions").fetchone()[0]
+        top = self.mentions_ever()
         db.executemany(_INSERT_MENTION, rows)
         inserted = dict(db.execute("SELECT id, rowid FROM mentions WHERE rowid > ?", (top,)))
         return self._index_new(mentions, keys, inserted)
@@ -745,16 +752,12 @@ class Store:
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM dead_letters),"
             " (SELECT count(*) FROM alerts), (SELECT count(*) FROM triage_actions)"
         ).fetchone()
-        size = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):  # no WAL file once fully checkpointed
-                size += os.path.getsize(f"{self.path}{suffix}")
         return {
             "mentions": float(counts[0]),
             "dead_letters": float(counts[1]),
             "alerts": float(counts[2]),
             "triage_actions": float(counts[3]),
-            "file_bytes": float(size),
+            "file_bytes": float(self.file_bytes()),
         }
 
 
