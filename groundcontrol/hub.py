@@ -59,7 +59,7 @@ from groundcontrol.protocol import (
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
-from groundcontrol.store import DeadLetter, Store
+from groundcontrol.store import DeadLetter, Store, StoreError
 from groundcontrol.text import TextInfo, analyse
 from groundcontrol.workers import EnrichPool
 
@@ -331,7 +331,10 @@ class Hub:
 
         Raises StoreError when the file cannot be used. Runs before the hub serves.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create its directory: {exc.strerror}") from exc
         store = Store(path)
         self.ingested_before = store.mentions_ever()
         if self.config.store.rebuild:

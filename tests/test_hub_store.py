@@ -470,3 +470,12 @@ async def test_a_feed_reports_skipped_items_and_its_health(tmp_path: Path) -> No
     with sqlite3.connect(tmp_path / "gc.db") as db:
         rows = db.execute("SELECT feed, reason, payload FROM dead_letters").fetchall()
     assert rows == [("reddit", "feed: no 'name' field", b'{"kind": "t3", "data": {}}')]
+
+
+async def test_a_store_path_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    from groundcontrol.store import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot create its directory"):
+        await start_hub(small_config(), port=0, store_path=blocker / "sub" / "gc.db")
