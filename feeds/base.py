@@ -8,19 +8,31 @@ parses and hands batches to an :class:`Emitter`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from groundcontrol.client import Access
 from groundcontrol.feedclient import IngestClient
 from groundcontrol.model import Mention
-from groundcontrol.protocol import Ack, FeedStatus
+from groundcontrol.protocol import Ack, FeedStatus, Retraction
+from groundcontrol.spool import Spool
 
-__all__ = ["CursorError", "CursorFile", "Emitter", "SourceHealth", "default_state_dir"]
+__all__ = [
+    "CursorError",
+    "CursorFile",
+    "Emitter",
+    "FeedConfigError",
+    "FeedContext",
+    "SourceHealth",
+    "default_state_dir",
+    "setting",
+]
 
 
 def default_state_dir() -> Path:
@@ -140,11 +152,23 @@ class Emitter:
     def attach(self, client: IngestClient) -> None:
         self.client = client
 
-    async def emit(self, mentions: list[Mention], cursor: dict[str, Any]) -> None:
-        """Send ``mentions``; ``cursor`` is where the source stands after them."""
+    async def emit(
+        self,
+        mentions: list[Mention],
+        cursor: dict[str, Any],
+        *,
+        edits: list[Mention] | None = None,
+        deleted: list[Retraction] | None = None,
+    ) -> None:
+        """Send ``mentions``; ``cursor`` is where the source stands after them.
+
+        ``edits`` are new versions of mentions the source says were changed (the hub
+        replaces its copy, or stores it if it had none); ``deleted`` names mentions
+        their authors deleted (the hub removes its copy).
+        """
         assert self.client is not None, "attach() a client first"
-        if mentions:
-            seq = await self.client.submit(mentions)
+        if mentions or edits or deleted:
+            seq = await self.client.submit(mentions, edits=edits, deleted=deleted)
             self._waiting.append((seq, cursor))
         elif not self._waiting:
             self._save(cursor)
@@ -165,3 +189,71 @@ class Emitter:
     def _save(self, cursor: dict[str, Any]) -> None:
         self.cursor.save(cursor)
         self.saved = cursor
+
+
+# --------------------------------------------------------------------------- contract
+
+
+class FeedConfigError(Exception):
+    """A feed's settings are wrong or a credential is missing; the message says which."""
+
+
+def setting(help: str, default: Any = dataclasses.MISSING) -> Any:
+    """A field of an adapter's ``Settings``: its help text for ``--help`` and the docs.
+
+    Fields without a default are required. Types allowed: str, int, float, bool and
+    list[str]. A field whose name ends in ``_env`` names an environment variable that
+    holds a credential: the value in the config is the variable's name, never the secret.
+    """
+    if isinstance(default, list):
+        items = list(default)
+        return dataclasses.field(default_factory=lambda: list(items), metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass
+class FeedContext:
+    """What an adapter's ``run`` is given besides its settings: where the hub is, its
+    own name (the feed's name on the hub and its cursor file), where to keep state,
+    how to report progress, and where credentials come from."""
+
+    hub: str
+    name: str
+    state_dir: Path = dataclasses.field(default_factory=default_state_dir)
+    access: Access | None = None
+    on_event: Callable[[str], None] = lambda _message: None
+    clock: Callable[[], float] = time.time
+    env: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+    spool: Spool | None = None
+
+    def cursor_file(self) -> CursorFile:
+        return CursorFile(self.state_dir / f"{self.name}.json")
+
+    def secret(self, variable: str, what: str) -> str:
+        """The credential in environment variable ``variable``; FeedConfigError if unset."""
+        if not variable:
+            raise FeedConfigError(f"feed {self.name}: no environment variable named for {what}")
+        value = self.env.get(variable, "")
+        if not value:
+            raise FeedConfigError(
+                f"feed {self.name}: environment variable {variable} ({what}) is not set"
+            )
+        return value
+
+    def client(
+        self, source: str, emitter: Emitter, health: SourceHealth | None = None
+    ) -> IngestClient:
+        """An :class:`IngestClient` to the hub wired to ``emitter`` and ``health``;
+        attached to the emitter, not started."""
+        client = IngestClient(
+            self.hub,
+            name=self.name,
+            source=source,
+            on_event=self.on_event,
+            on_ack=emitter.on_ack,
+            access=self.access,
+            health=health.status if health is not None else None,
+            spool=self.spool,
+        )
+        emitter.attach(client)
+        return client

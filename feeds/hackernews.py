@@ -12,24 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from feeds.base import CursorFile, Emitter, SourceHealth, default_state_dir
+from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
 from feeds.html import html_to_text
-from groundcontrol.client import Access, Backoff
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client import Backoff
 from groundcontrol.model import Engagement, Mention
 
 log = logging.getLogger("groundcontrol.feeds.hackernews")
 
 DEFAULT_ENDPOINT = "https://hn.algolia.com"
-SOURCE = "hackernews"
+NAME = SOURCE = "hackernews"
+SUMMARY = "Hacker News stories and comments via Algolia search (no credentials)"
 HITS_PER_PAGE = 100
 #: Algolia serves at most this many pages of a query (paginationLimitedTo 1000).
 MAX_PAGES = 10
@@ -149,36 +147,35 @@ def _retry_after(value: str | None, default: float) -> float:
         return default
 
 
-async def run_hackernews_feed(
-    hub: str,
+@dataclass(frozen=True)
+class Settings:
+    query: str = setting("words to search for, e.g. 'northwind'")
+    endpoint: str = setting("search API base URL", DEFAULT_ENDPOINT)
+    interval: float = setting("seconds between polls", 30.0)
+
+    def check(self) -> None:
+        if not self.query.strip():
+            raise FeedConfigError("query is empty")
+        if self.interval <= 0:
+            raise FeedConfigError(f"interval must be above 0, not {self.interval}")
+
+
+async def run(
+    settings: Settings,
+    ctx: FeedContext,
     *,
-    query: str,
-    endpoint: str = DEFAULT_ENDPOINT,
-    interval: float = 30.0,
-    state_dir: Path | None = None,
-    access: Access | None = None,
-    on_event: Callable[[str], None] | None = None,
     stop_after_polls: int | None = None,
-    clock: Callable[[], float] = time.time,
     backoff: Backoff | None = None,
 ) -> None:
     """Poll Algolia every ``interval`` seconds and push new hits to the hub."""
-    say = on_event or (lambda _m: None)
-    cursor_file = CursorFile((state_dir or default_state_dir()) / "hackernews.json")
+    say = ctx.on_event
+    query, endpoint, interval = settings.query, settings.endpoint, settings.interval
+    cursor_file = ctx.cursor_file()
     cursor = cursor_file.load()
-    since = int(cursor.get("since", clock() - 3600))  # first run: the last hour
-    health = SourceHealth(clock)
+    since = int(cursor.get("since", ctx.clock() - 3600))  # first run: the last hour
+    health = SourceHealth(ctx.clock)
     emitter = Emitter(cursor_file)
-    client = IngestClient(
-        hub,
-        name="hackernews",
-        source=SOURCE,
-        on_event=say,
-        on_ack=emitter.on_ack,
-        access=access,
-        health=health.status,
-    )
-    emitter.attach(client)
+    client = ctx.client(SOURCE, emitter, health)
     client.start()
     backoff = backoff or Backoff(initial=5.0, maximum=300.0)
     say(f"polling {endpoint} for {query!r} every {interval:g}s from {since}")

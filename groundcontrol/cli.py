@@ -115,25 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
         "resends what the hub never acked (default: in memory only)",
     )
 
-    hn = feed_sub.add_parser(
-        "hackernews", help="Hacker News stories and comments via Algolia search (no credentials)"
-    )
-    hn.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
-    hn.add_argument("--query", required=True, help="words to search for, e.g. 'northwind'")
-    hn.add_argument(
-        "--endpoint",
-        default="https://hn.algolia.com",
-        help="search API base URL (default https://hn.algolia.com)",
-    )
-    hn.add_argument(
-        "--interval", type=_positive_float, default=30.0, help="seconds between polls (default 30)"
-    )
-    hn.add_argument(
-        "--state",
-        type=Path,
-        metavar="DIR",
-        help="where the feed keeps its cursor (default $XDG_STATE_HOME/groundcontrol/feeds)",
-    )
+    from feeds import registry
+
+    for type_name in registry.available():
+        module = registry.load(type_name)
+        adapter = feed_sub.add_parser(
+            type_name,
+            help=module.SUMMARY,
+            description=module.SUMMARY,
+            epilog="The same settings go in a [feeds.NAME] table of the hub's config, "
+            "which runs the feed inside the hub. Credentials come from the environment "
+            "variables that the *-env options name.",
+        )
+        adapter.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+        adapter.add_argument(
+            "--name",
+            help=f"the feed's name on the hub and its cursor file's name (default {type_name})",
+        )
+        adapter.add_argument(
+            "--state",
+            type=Path,
+            metavar="DIR",
+            help="where the feed keeps its cursor (default $XDG_STATE_HOME/groundcontrol/feeds)",
+        )
+        registry.add_options(adapter, module)
 
     wall = sub.add_parser("wall", help="show the wall for a hub")
     wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
@@ -333,25 +338,24 @@ def run_feed(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(f"feed {args.feed}: {message}", file=sys.stderr, flush=True)
 
-    if args.feed == "hackernews":
-        from feeds.base import CursorError
-        from feeds.hackernews import run_hackernews_feed
+    if args.feed != "demo":
+        from feeds import registry
+        from feeds.base import CursorError, FeedConfigError, FeedContext, default_state_dir
 
         try:
+            module = registry.load(args.feed)
+            settings = registry.settings_from_args(module, args)
+            ctx = FeedContext(
+                args.hub,
+                args.name or args.feed,
+                state_dir=args.state or default_state_dir(),
+                access=Access.from_env(),
+                on_event=say,
+            )
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(
-                    run_hackernews_feed(
-                        args.hub,
-                        query=args.query,
-                        endpoint=args.endpoint,
-                        interval=args.interval,
-                        state_dir=args.state,
-                        access=Access.from_env(),
-                        on_event=say,
-                    )
-                )
-        except CursorError as exc:
-            return _fail(str(exc))
+                asyncio.run(module.run(settings, ctx))  # type: ignore[arg-type]
+        except (CursorError, FeedConfigError) as exc:
+            return _fail(str(exc), 2)
         return 0
 
     from groundcontrol.spool import SpoolInUse

@@ -36,6 +36,7 @@ from groundcontrol.protocol import (
     ErrorReply,
     FeedHello,
     FeedStatus,
+    Retraction,
     Welcome,
     decode_feed_reply,
     encode,
@@ -180,8 +181,18 @@ class IngestClient:
         """Batches submitted and not yet acknowledged."""
         return len(self._pending)
 
-    async def submit(self, mentions: list[Mention]) -> int:
-        """Queue a batch for sending; waits while too many batches are unacked."""
+    async def submit(
+        self,
+        mentions: list[Mention],
+        *,
+        edits: list[Mention] | None = None,
+        deleted: list[Retraction] | None = None,
+    ) -> int:
+        """Queue a batch for sending; waits while too many batches are unacked.
+
+        ``edits`` and ``deleted`` carry the source's edits and deletions (see
+        :class:`~groundcontrol.protocol.Batch`).
+        """
         async with self._room:
             if len(self._pending) >= self.max_pending and not self._full_warned:
                 self._full_warned = True
@@ -193,7 +204,9 @@ class IngestClient:
             self._full_warned = False
             self._seq += 1
             seq = self._seq
-            data = encode(Batch(seq=seq, mentions=mentions))
+            data = encode(
+                Batch(seq=seq, mentions=mentions, edits=edits or [], deleted=deleted or [])
+            )
             if self.spool is not None:
                 await self._spool_append(seq, data)
             self._pending[seq] = (data, len(mentions))

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from groundcontrol.model import Mention
+from groundcontrol.model import Mention, SourceId, SourceName
 
 PROTOCOL_VERSION = 1
 
@@ -46,6 +46,13 @@ Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Queued = Annotated[float, msgspec.Meta(ge=0.0, le=10 * 365 * 86400.0)]
 
 
+class Retraction(msgspec.Struct, kw_only=True, frozen=True):
+    """A mention its author deleted at the source: the hub removes its copy."""
+
+    source: SourceName
+    source_id: SourceId
+
+
 class Batch(msgspec.Struct, tag="batch", kw_only=True, omit_defaults=True):
     """A batch of mentions; ``seq`` increases per connection and is echoed in the ack."""
 
@@ -55,6 +62,15 @@ class Batch(msgspec.Struct, tag="batch", kw_only=True, omit_defaults=True):
     """Seconds the batch waited in the feed before this send (the link was down, the
     hub away): the hub places it in time when the feed had it, not when it arrived,
     so a backlog delivered after an outage is not mistaken for a surge."""
+    edits: Annotated[list[Mention], msgspec.Meta(max_length=MAX_BATCH_MENTIONS)] = msgspec.field(
+        default_factory=list
+    )
+    """New versions of mentions the source says were edited: the hub replaces its
+    copy's text and engagement (or stores it, if it never had it)."""
+    deleted: Annotated[list[Retraction], msgspec.Meta(max_length=MAX_BATCH_MENTIONS)] = (
+        msgspec.field(default_factory=list)
+    )
+    """Mentions deleted at the source: the hub deletes its copy."""
 
 
 class RawBatch(msgspec.Struct, tag="batch", kw_only=True):

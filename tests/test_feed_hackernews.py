@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from feeds.base import CursorFile
-from feeds.hackernews import parse_page, run_hackernews_feed
+from feeds.base import CursorFile, FeedContext
+from feeds.hackernews import Settings, parse_page, run
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.hub import start_hub
@@ -95,24 +95,21 @@ async def test_polls_resume_after_a_restart_with_no_gap_and_no_duplicate(
     hub, runner, port = await start_hub(small_config(), port=0, store_path=db)
     state = tmp_path / "state"
     try:
-        run = dict(
-            query="northwind",
-            endpoint=endpoint,
-            interval=0.05,
-            state_dir=state,
-            clock=lambda: T0 + 1_000.0,
-            backoff=Backoff(initial=0.05, maximum=0.1),
+        settings = Settings(query="northwind", endpoint=endpoint, interval=0.05)
+        ctx = FeedContext(
+            f"ws://127.0.0.1:{port}", "hackernews", state_dir=state, clock=lambda: T0 + 1_000.0
         )
+        backoff = Backoff(initial=0.05, maximum=0.1)
         # First run: the fake cuts one response in half and rate-limits once.
         algolia.cut_next = 1
         algolia.rate_limit_next = 1
         algolia.retry_after = "0.2"
-        await run_hackernews_feed(f"ws://127.0.0.1:{port}", stop_after_polls=3, **run)  # type: ignore[arg-type]
+        await run(settings, ctx, stop_after_polls=3, backoff=backoff)
         assert len(stored(db)) == 250
         assert CursorFile(state / "hackernews.json").load() == {"since": T0 + 250}
         # New posts while the feed is down; a restarted feed picks them up from its cursor.
         algolia.hits += [story(i, T0 + i, f"Northwind story {i}") for i in range(251, 281)]
-        await run_hackernews_feed(f"ws://127.0.0.1:{port}", stop_after_polls=1, **run)  # type: ignore[arg-type]
+        await run(settings, ctx, stop_after_polls=1, backoff=backoff)
         assert algolia.requests[-1]["numericFilters"] == f"created_at_i>={T0 + 250}"
     finally:
         await runner.cleanup()
