@@ -128,6 +128,9 @@ class Dedupe:
     def __len__(self) -> int:
         return len(self._seen)
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._seen
+
 
 @dataclass
 class Counters:
@@ -138,6 +141,10 @@ class Counters:
     rejected: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    edits: int = 0
+    """Edits of mentions received from sources."""
+    deletions: int = 0
+    """Deletions of mentions received from sources."""
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -425,6 +432,30 @@ class Hub:
         self._commit(fresh, feed, len(mentions) - len(fresh))
         return len(fresh), len(mentions) - len(fresh)
 
+    async def _take_changes(self, edits: list[Mention], deleted: list[str]) -> None:
+        """Apply a source's edits and deletions to the store (before the batch's new
+        mentions, in the same order as the feed sent them).
+
+        An edit of a mention the hub has not seen is then taken as a new mention by
+        the caller. The live windows keep what they
+        counted; the store, which analysts search and export, follows the source.
+        """
+        for m in edits:
+            m.id = f"{m.source}:{m.source_id}"
+            if m.created_at.utcoffset():
+                m.created_at = utc(m.created_at)
+        # A change to a mention whose first copy is still on its way to the store
+        # waits for it, or the change would find nothing to change.
+        pending = {f for key in [m.id for m in edits] + deleted if (f := self._inflight.get(key))}
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if edits:
+            await self.enrich_pool.enrich(edits)
+        self.counters.edits += len(edits)
+        self.counters.deletions += len(deleted)
+        if self.writer is not None:
+            await self.writer.write_mentions([], edits=edits, deleted=deleted)
+
     def _stamp_arrival(self, fresh: list[Mention], queued: float) -> None:
         """Set when the batch counts as received: now, or as long ago as it waited in
         its feed (at most the history the windows keep)."""
@@ -536,6 +567,27 @@ class Hub:
                 letters = [
                     self._dead_letter(feed, e.reason, encode(msg.mentions[e.index])) for e in errors
                 ]
+            if msg.edits or msg.deleted:
+                edit_errors: list[ItemError] = []
+                edits, edit_errors = self._screen(
+                    msg.edits, edit_errors, list(range(len(msg.edits)))
+                )
+                if edit_errors:
+                    self._count_rejected(feed, len(edit_errors))
+                    letters += [
+                        self._dead_letter(feed, f"edit: {e.reason}", encode(msg.edits[e.index]))
+                        for e in edit_errors
+                    ]
+                return self._ack_later(
+                    msg.seq,
+                    good,
+                    feed,
+                    errors,
+                    letters,
+                    msg.queued,
+                    edits=edits,
+                    deleted=[f"{r.source}:{r.source_id}" for r in msg.deleted],
+                )
             return self._ack_later(msg.seq, good, feed, errors, letters, msg.queued)
         if isinstance(msg, FeedHello):
             if msg.protocol != PROTOCOL_VERSION:
@@ -581,7 +633,14 @@ class Hub:
         errors: list[ItemError],
         letters: list[DeadLetter],
         queued: float = 0.0,
+        *,
+        edits: list[Mention] | None = None,
+        deleted: list[str] | None = None,
     ) -> bytes:
+        if edits or deleted:
+            await self._take_changes(edits or [], deleted or [])
+            # An edit of a mention the hub never saw is a new mention.
+            mentions = mentions + [m for m in edits or [] if m.id not in self.dedupe]
         accepted, dups = await self.take_batch_async(mentions, feed, letters, queued)
         return encode(
             Ack(
@@ -1007,6 +1066,16 @@ class Hub:
                 "counter",
             ).add(c.rejected),
             Metric("groundcontrol_batches_total", "Batches taken.", "counter").add(c.batches),
+            Metric(
+                "groundcontrol_mentions_edited_total",
+                "Edits of mentions received from sources (applied to the store).",
+                "counter",
+            ).add(c.edits),
+            Metric(
+                "groundcontrol_mentions_deleted_total",
+                "Deletions of mentions received from sources (removed from the store).",
+                "counter",
+            ).add(c.deletions),
             errors,
             Metric("groundcontrol_stream_clients", "Clients connected to /stream.", "gauge").add(
                 len(self.subscribers)

@@ -63,6 +63,8 @@ class _Job:
     mentions: list[Mention] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    edits: list[Mention] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
     future: asyncio.Future[list[bool]] | None = None
     #: A triage action: (mention_id, action, label, actor, at, note); its future gets [id].
     triage: tuple[str, str, str, str, float, str] | None = None
@@ -85,6 +87,10 @@ class WriterStats:
     checkpoints: int = 0
     checkpoint_seconds_sum: float = 0.0
     wal_truncations: int = 0
+    edits: int = 0
+    """Edits from sources applied (to mentions stored or not)."""
+    deletions: int = 0
+    """Deletions from sources applied (to mentions stored or not)."""
 
     def quantile(self, q: float) -> float:
         samples = sorted(self.commit_seconds)
@@ -136,12 +142,26 @@ class StoreWriter:
         self._checkpointer.start()
 
     async def write_mentions(
-        self, mentions: list[Mention], dead_letters: list[DeadLetter] | None = None
+        self,
+        mentions: list[Mention],
+        dead_letters: list[DeadLetter] | None = None,
+        *,
+        edits: list[Mention] | None = None,
+        deleted: list[str] | None = None,
     ) -> list[bool]:
-        """Commit ``mentions`` (and ``dead_letters``); return which mentions were new."""
+        """Commit ``mentions`` (and ``dead_letters``, the sources' ``edits`` of stored
+        mentions and the ids of ``deleted`` ones); return which mentions were new."""
         assert self._loop is not None, "start() the writer first"
         future: asyncio.Future[list[bool]] = self._loop.create_future()
-        self._put(_Job(mentions=mentions, dead_letters=dead_letters or [], future=future))
+        self._put(
+            _Job(
+                mentions=mentions,
+                dead_letters=dead_letters or [],
+                edits=edits or [],
+                deleted=deleted or [],
+                future=future,
+            )
+        )
         return await future
 
     def dead_letters(self, items: list[DeadLetter]) -> None:
@@ -239,10 +259,12 @@ class StoreWriter:
         mentions = [m for job in group for m in job.mentions]
         letters = [d for job in group for d in job.dead_letters]
         alerts = [a for job in group for a in job.alerts]
+        edits = [m for job in group for m in job.edits]
+        deleted = [key for job in group for key in job.deleted]
         self.stats.queued_jobs -= len(group)
         started = time.perf_counter()
         try:
-            new = self.store.write(mentions, letters, alerts)
+            new = self.store.write(mentions, letters, alerts, edits=edits, deleted=deleted)
             triage_ids = [
                 self.store.add_triage_action(t[0], t[1], label=t[2], actor=t[3], at=t[4], note=t[5])
                 if (t := job.triage) is not None
@@ -264,6 +286,8 @@ class StoreWriter:
         st.mentions_written += written
         self._unindexed += written
         st.dead_letters_written += len(letters)
+        st.edits += len(edits)
+        st.deletions += len(deleted)
         st.commit_seconds.append(took)
         st.commit_seconds_sum += took
         start = 0

@@ -163,6 +163,9 @@ INSERT INTO store_meta SELECT 'authors_indexed_rowid', coalesce(max(rowid), 0) F
 """,
 }
 
+#: What deleting a mention's index rows needs, in this order.
+_ROW_KEYS = "rowid, received_at, brands, terms, author"
+
 _INSERT_MENTION = (
     "INSERT OR IGNORE INTO mentions (id, source, source_id, created_at, received_at, author,"
     " author_reach, lang, text, url, sentiment, sentiment_label, likes, reposts, replies,"
@@ -391,8 +394,12 @@ class Store:
         mentions: Sequence[Mention] = (),
         dead_letters: Sequence[DeadLetter] = (),
         alerts: Sequence[Alert] = (),
+        *,
+        edits: Sequence[Mention] = (),
+        deleted: Sequence[str] = (),
     ) -> list[bool]:
-        """Store mentions, dead letters and alerts in ONE transaction (a group commit).
+        """Store mentions, dead letters and alerts, apply the sources' edits and delete
+        what their authors deleted (by id), in ONE transaction (a group commit).
 
         Returns the new flags of ``mentions`` as :meth:`add_mentions` does. All or
         nothing: if anything fails, none of it is stored.
@@ -403,7 +410,90 @@ class Store:
                 self._insert_dead_letters(dead_letters)
             for alert in alerts:
                 self._upsert_alert(alert)
+            if edits:
+                self._apply_edits(edits)
+            if deleted:
+                self._delete_rows(
+                    self._db.execute(
+                        f"SELECT {_ROW_KEYS} FROM mentions WHERE id IN "
+                        f"(SELECT value FROM json_each(?))",
+                        (_json_list(list(deleted)).decode(),),
+                    ).fetchall()
+                )
         return new
+
+    def _apply_edits(self, edits: Sequence[Mention]) -> None:
+        """Replace what a source may change in stored mentions (text, engagement and
+        what the hub derived from the text); the arrival time stays the first one."""
+        db = self._db
+        for m in edits:
+            key = m.id or m.key
+            row = db.execute(f"SELECT {_ROW_KEYS} FROM mentions WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                continue
+            rowid, at, brands, terms, _author = row
+            self._unindex(rowid, at, _load(brands), _load(terms))
+            e = m.engagement
+            db.execute(
+                "UPDATE mentions SET text=?, url=?, author_reach=?, lang=?, sentiment=?,"
+                " sentiment_label=?, likes=?, reposts=?, replies=?, quotes=?, brands=?,"
+                " queries=?, terms=? WHERE rowid=?",
+                (
+                    m.text,
+                    m.url,
+                    m.author_reach,
+                    m.lang,
+                    m.sentiment,
+                    m.sentiment_label,
+                    e.likes,
+                    e.reposts,
+                    e.replies,
+                    e.quotes,
+                    _dump(m.brands),
+                    _dump(m.queries),
+                    _dump(m.terms),
+                    rowid,
+                ),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO mention_brands VALUES (?,?,?)",
+                [(b, at, rowid) for b in m.brands],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO mention_terms VALUES (?,?,?)",
+                [(t, at, rowid) for t in m.terms if t[:1] == "#"],
+            )
+
+    def _unindex(self, rowid: int, at: float, brands: list[str], terms: list[str]) -> None:
+        db = self._db
+        db.executemany(
+            "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
+            [(b, at, rowid) for b in brands],
+        )
+        db.executemany(
+            "DELETE FROM mention_terms WHERE term=? AND received_at=? AND mention=?",
+            [(t, at, rowid) for t in terms if t[:1] == "#"],
+        )
+
+    def _delete_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Delete mentions given as ``_ROW_KEYS`` rows, with their index rows."""
+        db = self._db
+        db.executemany(
+            "DELETE FROM mention_authors WHERE author=? AND received_at=? AND mention=?",
+            [(r[4], r[1], r[0]) for r in rows],
+        )
+        brand_keys = [(b, at, rid) for rid, at, bs, _, _ in rows for b in _load(bs)]
+        term_keys = [(t, at, rid) for rid, at, _, ts, _ in rows for t in _load(ts) if t[:1] == "#"]
+        # Exact primary-key deletes: the index tables have no received_at index.
+        db.executemany(
+            "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
+            brand_keys,
+        )
+        db.executemany(
+            "DELETE FROM mention_terms WHERE term=? AND received_at=? AND mention=?",
+            term_keys,
+        )
+        db.executemany("DELETE FROM mentions WHERE rowid=?", [(r[0],) for r in rows])
 
     def _insert_mentions(self, mentions: Sequence[Mention]) -> list[bool]:
         keys = [m.id or m.key for m in mentions]
@@ -569,28 +659,11 @@ class Store:
         db = self._db
         with self._lock, self._transaction():
             rows = db.execute(
-                "SELECT rowid, received_at, brands, terms, author FROM mentions"
+                f"SELECT {_ROW_KEYS} FROM mentions"
                 " WHERE received_at < ? ORDER BY received_at LIMIT ?",
                 (older_than, chunk),
             ).fetchall()
-            db.executemany(
-                "DELETE FROM mention_authors WHERE author=? AND received_at=? AND mention=?",
-                [(r[4], r[1], r[0]) for r in rows],
-            )
-            brand_keys = [(b, at, rid) for rid, at, bs, _, _ in rows for b in _load(bs)]
-            term_keys = [
-                (t, at, rid) for rid, at, _, ts, _ in rows for t in _load(ts) if t[:1] == "#"
-            ]
-            # Exact primary-key deletes: the index tables have no received_at index.
-            db.executemany(
-                "DELETE FROM mention_brands WHERE brand=? AND received_at=? AND mention=?",
-                brand_keys,
-            )
-            db.executemany(
-                "DELETE FROM mention_terms WHERE term=? AND received_at=? AND mention=?",
-                term_keys,
-            )
-            db.executemany("DELETE FROM mentions WHERE rowid=?", [(r[0],) for r in rows])
+            self._delete_rows(rows)
             letters = db.execute(
                 "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters"
                 " WHERE received_at < ? ORDER BY received_at LIMIT ?)",

@@ -22,7 +22,7 @@ from groundcontrol.feedclient import IngestClient
 from groundcontrol.hub import start_hub
 from groundcontrol.model import Mention
 from groundcontrol.persist import StoreWriter, rebuild
-from groundcontrol.protocol import Ack, AlertEvent, ErrorReply
+from groundcontrol.protocol import Ack, AlertEvent, ErrorReply, Retraction
 from groundcontrol.store import Store
 from tests.test_hub import batch, mention, reply, small_config
 from tests.test_hub import feed as connect_feed
@@ -479,3 +479,44 @@ async def test_a_store_path_that_cannot_be_created_is_a_store_error(tmp_path: Pa
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot create its directory"):
         await start_hub(small_config(), port=0, store_path=blocker / "sub" / "gc.db")
+
+
+async def test_edits_and_deletions_from_a_source_change_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "gc.db"
+    hub, runner, port = await start_hub(small_config(), port=0, store_path=db)
+    client = IngestClient(f"ws://127.0.0.1:{port}", name="t", window=4)
+    client.start()
+
+    def m(i: int, text: str) -> Mention:
+        return msgspec.convert(mention(i, text), Mention)
+
+    try:
+        await client.submit([m(1, "Northwind is fine"), m(2, "#northwind rocks"), m(3, "meh")])
+        # The edit and deletions come in the very next batches, while the first may
+        # still be on its way to the disk.
+        await client.submit(
+            [],
+            edits=[m(1, "Northwind support is terrible, I hate it #aerogate"), m(9, "new one")],
+            deleted=[Retraction(source="x", source_id="2")],
+        )
+        await client.submit([], deleted=[Retraction(source="x", source_id="404")])
+        assert await client.drain(TIMEOUT)
+    finally:
+        await client.close()
+        await runner.cleanup()
+    with sqlite3.connect(db) as con:
+        rows = dict(con.execute("SELECT source_id, text FROM mentions").fetchall())
+        label = con.execute("SELECT sentiment_label FROM mentions WHERE source_id='1'").fetchone()
+        tags = con.execute("SELECT term FROM mention_terms ORDER BY term").fetchall()
+        brand_rows = con.execute("SELECT count(*) FROM mention_brands").fetchone()[0]
+    assert rows == {
+        "1": "Northwind support is terrible, I hate it #aerogate",
+        "3": "meh",
+        "9": "new one",
+    }
+    assert label == ("negative",)
+    # The deleted mention's hashtag row went with it; the edit's new hashtag is indexed.
+    assert tags == [("#aerogate",)]
+    assert brand_rows == 1  # only the edited mention names a brand now
+    assert (hub.counters.edits, hub.counters.deletions) == (2, 2)
+    assert hub.counters.ingested == 4
