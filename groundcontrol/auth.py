@@ -305,6 +305,11 @@ class Tokens:
         token = secrets.token_urlsafe(32)
         return cls.from_pairs([(Role.ADMIN, token, "ephemeral-admin")]), token
 
+    def plus(self, role: Role, token: str, name: str) -> Tokens:
+        """These tokens and one more (the hub's own, for the feeds it runs)."""
+        _check_token(token, f"the {name} token")
+        return Tokens([*self._entries, _Entry(role, name, _digest(token.encode("ascii")))])
+
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[Role, str, str]]) -> Tokens:
         """Tokens from ``(role, token, name)`` triples, validated like ``load``.

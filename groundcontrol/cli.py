@@ -289,6 +289,7 @@ def run_hub(args: argparse.Namespace) -> int:
                 store_path=store_path,
                 tokens=tokens,
                 ssl_context=tls,
+                run_feeds=True,
             )
         except StoreError as exc:
             raise SystemExit(_fail(f"cannot use the store: {exc}")) from None
@@ -314,6 +315,14 @@ def run_hub(args: argparse.Namespace) -> int:
             log.warning("no store (--no-store): nothing is kept on disk")
         else:
             log.info("store %s (%d mentions rebuilt into the windows)", store_path, hub.rebuilt)
+        if hub.feed_supervisor is not None:
+            for run in hub.feed_supervisor.runs.values():
+                where = (
+                    f" at {http}://{host}:{port}/webhooks/{run.spec.name}"
+                    if run.spec.type == "webhook"
+                    else ""
+                )
+                log.info("feed %s (%s): %s%s", run.spec.name, run.spec.type, run.state, where)
         print(f"hub ready on {ws}://{host}:{port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

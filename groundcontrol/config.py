@@ -78,6 +78,9 @@ class HubConfig:
     """PEM certificate (chain) file: with ``tls_key`` the hub serves https and wss."""
     tls_key: str = ""
     """PEM private key file for ``tls_cert``."""
+    feed_state_dir: str = ""
+    """Where the feeds the hub runs keep their cursors; empty means
+    ``$XDG_STATE_HOME/groundcontrol/feeds``."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,8 @@ class Config:
     """Brands we watch, ours and competitors."""
     queries: tuple[QueryConfig, ...] = ()
     """Named saved searches."""
+    feeds: tuple[Any, ...] = ()
+    """Feeds the hub runs (``feeds.registry.FeedSpec``), from ``[feeds.NAME]`` tables."""
     source: str = "<defaults>"
     """Where this configuration came from."""
 
@@ -361,10 +366,41 @@ def parse_config(text: str, source: str = "<string>") -> Config:
                     " _DISPLAY, _ANALYST or _ADMIN in the environment, or name a file"
                     " with auth.tokens_file",
                 )
+    feeds = _feed_specs(source, data.pop("feeds", {}))
     cfg = _build(source, "", Config, data)
-    cfg = dataclasses.replace(cfg, source=source)
+    cfg = dataclasses.replace(cfg, source=source, feeds=feeds)
     _check(cfg)
     return cfg
+
+
+#: Words that mark a setting as a secret: its value must come from the environment.
+_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
+
+
+def _feed_specs(source: str, tables: Any) -> tuple[Any, ...]:
+    """The ``[feeds.NAME]`` tables, validated by their adapters' Settings."""
+    if not isinstance(tables, Mapping):
+        raise ConfigError(source, "feeds", "expected a table of [feeds.NAME] tables")
+    from feeds.base import FeedConfigError
+    from feeds.registry import settings_from_table
+
+    specs = []
+    for name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(source, f"feeds.{name}", "expected a table")
+        for key in table:
+            if any(w in key.lower() for w in _SECRET_WORDS) and not key.endswith("_env"):
+                raise ConfigError(
+                    source,
+                    f"feeds.{name}.{key}",
+                    "secrets never go in the config file: put it in an environment "
+                    f"variable and name the variable with {key}_env",
+                )
+        try:
+            specs.append(settings_from_table(name, table))
+        except FeedConfigError as exc:
+            raise ConfigError(source, "", str(exc)) from None
+    return tuple(specs)
 
 
 def load_config(path: str | Path | None = None) -> Config:

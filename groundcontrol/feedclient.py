@@ -410,16 +410,28 @@ class IngestClient:
         self._dead_ready.set()
 
     async def _report_status(self, ws: websockets.ClientConnection) -> None:
-        # Once at connect (the backlog it is about to resend), then now and then, and
-        # whenever the adapter has skipped items to report.
+        # Once at connect (the backlog it is about to resend), then every status_every
+        # seconds, and within a second of news: a first event, a new error or wait.
+        sent_at = 0.0
+        sent_news: tuple[object, ...] = ()
         while True:
-            await ws.send(encode(self.status()))
+            status = self.status()
+            news = (
+                status.last_event_at > 0,
+                status.errors,
+                status.detail,
+                status.rate_limit_wait > 0,
+            )
+            now = time.monotonic()
+            if now - sent_at >= self.status_every or news != sent_news:
+                await ws.send(encode(status))
+                sent_at, sent_news = now, news
             while self._dead:
                 items = [self._dead.popleft() for _ in range(min(len(self._dead), 500))]
                 await ws.send(encode(DeadItems(items=items)))
             self._dead_ready.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dead_ready.wait(), self.status_every)
+                await asyncio.wait_for(self._dead_ready.wait(), min(1.0, self.status_every))
 
     async def _read_acks(
         self, ws: websockets.ClientConnection, in_flight: asyncio.Semaphore

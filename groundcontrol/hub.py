@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import re
 import ssl
 import time
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -63,6 +64,9 @@ from groundcontrol.store import DeadLetter, Store, StoreError
 from groundcontrol.text import TextInfo, analyse
 from groundcontrol.workers import EnrichPool
 
+if TYPE_CHECKING:
+    from feeds.supervisor import FeedRun, FeedSupervisor
+
 log = logging.getLogger("groundcontrol.hub")
 
 HUB_NAME = f"groundcontrol/{__version__}"
@@ -76,6 +80,8 @@ MAX_CLIENT_BACKLOG = 256
 #: queueing. 8 keeps enrichment and the store busy at once (4 measured 20.8k
 #: mentions/s with the store, 8 measured 24.4k); a quiet feed's batch still waits
 #: behind at most 8 of a flooder's (test_a_flooding_feed_cannot_starve_a_quiet_one).
+#: How long a named feed that went away stays on the wall as down.
+DEPARTED_KEPT_SECONDS = 86_400.0
 MAX_BATCHES_IN_FLIGHT = 8
 #: Most bytes of a refused message kept in the dead letters (an oversized one may be MBs).
 DEAD_LETTER_MAX_BYTES = 64 * 1024
@@ -169,6 +175,11 @@ class FeedState:
     reported_errors: int = 0
     """Errors the feed itself reports (its source's), besides the hub's own count."""
     detail: str = ""
+    last_event_at: float = 0.0
+    """When the feed last heard from its source, as it reports."""
+    named: bool = False
+    """The feed said its name in its hello (an unnamed one is not remembered)."""
+    down_since: float = 0.0
 
     def events_per_min(self, now: float) -> float:
         return float(sum(n for t, n in self.events if now - t <= 60.0))
@@ -288,6 +299,11 @@ class Hub:
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self.counters = Counters()
         self.feeds: dict[int, FeedState] = {}
+        #: Named feeds that went away, by name, until they come back.
+        self.departed: dict[str, FeedState] = {}
+        #: Feeds this hub runs itself (from the config): name -> (state, problem).
+        self.configured: dict[str, tuple[str, str]] = {}
+        self.feed_supervisor: FeedSupervisor | None = None
         self._ingest_sockets: set[web.WebSocketResponse] = set()
         self.subscribers: set[StreamSubscriber] = set()
         self.tick_seq = 0
@@ -599,6 +615,8 @@ class Hub:
                 )
             if feed is not None:
                 feed.name = msg.name or feed.name
+                feed.named = bool(msg.name)
+                self.departed.pop(feed.name, None)
                 feed.source = msg.source
                 feed.demo = msg.demo
                 if msg.demo:
@@ -612,6 +630,7 @@ class Hub:
                 feed.rate_limit_wait = msg.rate_limit_wait
                 feed.reported_errors = msg.errors
                 feed.detail = msg.detail
+                feed.last_event_at = msg.last_event_at
             return None
         if isinstance(msg, DeadItems):
             self._count_rejected(feed, len(msg.items))
@@ -838,6 +857,10 @@ class Hub:
             feed.connected = False
             self.feeds.pop(id(ws), None)
             self._ingest_sockets.discard(ws)
+            if feed.named and not any(f.name == feed.name for f in self.feeds.values()):
+                # Shown as down on the wall until it comes back (a day at most).
+                feed.down_since = self.clock()
+                self.departed[feed.name] = feed
         return ws
 
     async def _send_replies(
@@ -913,8 +936,18 @@ class Hub:
             feeds=self.feed_infos(now),
         )
 
+    def feed_changed(self, run: FeedRun) -> None:
+        """The supervisor's news about a feed this hub runs."""
+        self.configured[run.spec.name] = (run.state, run.problem)
+
     def feed_infos(self, now: float) -> list[FeedInfo]:
-        return [
+        """Every feed the wall should know of: connected ones, named ones that went
+        away in the last day, and the ones this hub runs that are not connected (yet)."""
+        for name, gone in list(self.departed.items()):
+            if now - gone.down_since > DEPARTED_KEPT_SECONDS:
+                del self.departed[name]
+        states = [*self.feeds.values(), *self.departed.values()]
+        infos = [
             FeedInfo(
                 name=f.name,
                 source=f.source,
@@ -927,9 +960,32 @@ class Hub:
                 lag_seconds=round(f.lag_seconds, 3),
                 rate_limit_wait=round(f.rate_limit_wait, 1),
                 detail=f.detail[:200],
+                last_event_at=f.last_event_at,
+                down_since=f.down_since,
             )
-            for f in list(self.feeds.values())[:32]
+            for f in states
         ]
+        known = {f.name for f in states}
+        for name, (state, problem) in self.configured.items():
+            if name not in known:
+                infos.append(
+                    FeedInfo(
+                        name=name,
+                        source="",
+                        demo=False,
+                        connected=False,
+                        last_seen=0.0,
+                        events_per_min=0.0,
+                        errors=0,
+                        detail=problem or state,
+                    )
+                )
+            elif problem:
+                # The feed is connected (or was) but its runner has something to say.
+                for info in infos:
+                    if info.name == name and not info.detail:
+                        info.detail = problem[:200]
+        return infos[:32]
 
     def publish_once(self) -> tuple[Tick, list[AlertEvent]]:
         """Fold buffered mentions into the windows and send every client a tick."""
@@ -1274,15 +1330,29 @@ async def start_hub(
     store_path: str | Path | None = None,
     tokens: Tokens | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    run_feeds: bool = False,
+    feed_state_dir: Path | None = None,
 ) -> tuple[Hub, web.AppRunner, int]:
     """Start a hub on the running loop; returns the hub, its runner and the bound port.
 
     ``tokens=None`` turns access control off (in-process use only; see Hub).
-    ``ssl_context`` serves https and wss. Raises StoreError if ``store_path`` cannot
+    ``ssl_context`` serves https and wss. ``run_feeds`` runs the config's
+    ``[feeds.NAME]`` feeds in this process (cursors in ``feed_state_dir``, else
+    ``hub.feed_state_dir``, else the default). Raises StoreError if ``store_path`` cannot
     be used as a store.
     """
     hub = Hub(config, demo=demo, store_path=store_path, tokens=tokens)
-    runner = web.AppRunner(hub.app(), access_log=None, handle_signals=False)
+    app = hub.app()
+    if run_feeds and config.feeds:
+        from feeds.supervisor import FeedSupervisor
+
+        hub.feed_supervisor = FeedSupervisor(
+            config.feeds,
+            state_dir=feed_state_dir or _feed_state_dir(config),
+            on_change=hub.feed_changed,
+        )
+        hub.feed_supervisor.mount(app)
+    runner = _HubRunner(hub, app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
         runner,
@@ -1293,4 +1363,49 @@ async def start_hub(
     )
     await site.start()
     bound: int = runner.addresses[0][1]  # the real port, when 0 asked for a free one
+    if hub.feed_supervisor is not None:
+        await _start_feeds(hub, hub.feed_supervisor, runner)
     return hub, runner, bound
+
+
+class _HubRunner(web.AppRunner):
+    """Stops the hub's own feeds before the server closes its connections, so each
+    says goodbye to the hub properly instead of waiting out its close timeout."""
+
+    def __init__(self, hub: Hub, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.hub = hub
+
+    async def cleanup(self) -> None:
+        supervisor, self.hub.feed_supervisor = self.hub.feed_supervisor, None
+        if supervisor is not None:
+            await supervisor.stop()
+        await super().cleanup()
+
+
+def _feed_state_dir(config: Config) -> Path:
+    from feeds.base import default_state_dir
+
+    configured = config.hub.feed_state_dir
+    return Path(os.path.expanduser(configured)) if configured else default_state_dir()
+
+
+async def _start_feeds(hub: Hub, supervisor: FeedSupervisor, runner: web.AppRunner) -> None:
+    """Start the configured feeds on a loopback listener of their own (plain ws on
+    127.0.0.1, whatever the public one is), with a token made for this run."""
+    import secrets
+    import socket
+
+    from groundcontrol.auth import Role
+    from groundcontrol.client import Access
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
+    access = None
+    if hub.tokens is not None:
+        token = secrets.token_urlsafe(32)
+        hub.tokens = hub.tokens.plus(Role.FEED, token, "hub-feeds")
+        access = Access(token=token)
+    await supervisor.start(f"ws://127.0.0.1:{port}", access)

@@ -281,6 +281,10 @@ class FeedInfo(msgspec.Struct, kw_only=True):
     """Seconds left in a wait the feed's source imposed."""
     detail: str = ""
     """The feed's own last word on its health (an error, a wait)."""
+    last_event_at: float = 0.0
+    """When the feed last heard from its source (unix seconds; 0: never or unknown)."""
+    down_since: float = 0.0
+    """When the feed went away, for one that is not connected (0: never connected)."""
 
 
 class Tick(msgspec.Struct, tag="tick", kw_only=True):
