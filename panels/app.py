@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid
+from textual.containers import Grid, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from groundcontrol.client import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.protocol import Alert
 from panels.base import Panel
+from panels.feeds import FeedsPanel
 from panels.live import LivePanel
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
@@ -66,7 +67,9 @@ class WallScreen(Screen[None]):
             yield SpikesPanel(id="spikes")
             yield TopicsPanel(id="topics")
             yield LivePanel(tz=self.tz, id="live")
-            yield SourcesPanel(id="sources")
+            with Vertical(id="side"):
+                yield SourcesPanel(id="sources")
+                yield FeedsPanel(id="feeds")
 
     def show(self, state: WallState, now: float, *, data_changed: bool) -> None:
         """Redraw everything from the state; the caller batches the repaint."""

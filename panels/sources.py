@@ -47,7 +47,10 @@ class SourceTable(Drawn):
         style = self.get_component_rich_style
         if not self.sources:
             return [Text("no sources yet", style="italic")]
-        down = {f.source for f in self.feeds if not f.connected}
+        # A source is down when it has feeds and none of them is connected.
+        down = {f.source for f in self.feeds if not f.connected} - {
+            f.source for f in self.feeds if f.connected
+        }
         tail = 17  # "  100%  1.2k  +42"
         name_width = 11
         bar_width = max(width - name_width - tail, 0)

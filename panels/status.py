@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
 from panels.base import set_content
+from panels.feeds import feeds_summary
 from panels.format import abbreviate, bar, duration, percent
 from panels.state import WallState
 
@@ -68,6 +69,7 @@ class StatusBar(Vertical):
             yield Label("", id="totals")
             yield Label("", id="share-of-voice")
             yield Label("", id="bad-messages")
+            yield Label("", id="feeds-summary")
 
     def show(self, state: WallState, now: float) -> None:
         """Redraw from the state; runs every refresh and at once on a disconnect."""
@@ -111,6 +113,19 @@ class StatusBar(Vertical):
             noun = "bad message" if state.bad_messages == 1 else "bad messages"
             set_content(bad, Text(f"⚠ {abbreviate(state.bad_messages)} {noun}"))
             bad.tooltip = f"last: {state.last_bad}"
+
+        summary = self.query_one("#feeds-summary", Label)
+        feeds = list(tick.feeds) if tick is not None else []
+        live, total, gone = feeds_summary(feeds, now)
+        # Said here only when something is wrong: the feeds panel has the details,
+        # and on 80x24 this is the only place that says a source went silent.
+        summary.display = total > 0 and live < total
+        if summary.display:
+            names = ", ".join(gone[:3]) + (" …" if len(gone) > 3 else "")
+            set_content(
+                summary,
+                Text(f"⚠ feeds {live}/{total} live" + (f" ✖ {names}" if names else "")),
+            )
 
     @property
     def _bar_style(self) -> Style:

@@ -429,21 +429,24 @@ async def test_compact_layout_keeps_the_essentials() -> None:
         for panel_id in ("volume", "sentiment", "spikes", "topics", "live"):
             region = app.wall.query_one(f"#{panel_id}").region
             assert region.width > 0 and region.height > 0, panel_id
-        assert not app.wall.query_one("#sources").display
+        assert not app.wall.query_one("#side").display
         assert app.wall.query_one("#volume-last-minute").region.height == 3
         assert app.wall.query_one("#demo-badge").region.width > 0
         river = app.wall.query_one(RiverView)
         assert river.region.height >= 5  # a few river lines even over SSH
 
 
-async def test_wide_layout_shows_all_six_panels() -> None:
+async def test_wide_layout_shows_every_panel() -> None:
     events = demo_events()
     app = wall(scripted(events), takeover_seconds=0)
     async with app.run_test(size=WIDE) as pilot:
         await settle(app, pilot, len(events))
         assert app.wall.has_class("-wide")
-        regions = [app.wall.query_one(f"#{panel_id}").region for panel_id in PANEL_IDS]
-        assert all(r.width >= 30 and r.height >= 15 for r in regions)
+        regions = {pid: app.wall.query_one(f"#{pid}").region for pid in (*PANEL_IDS, "feeds")}
+        # Sources and feeds share a column; the others have a full cell.
+        assert all(r.width >= 30 for r in regions.values())
+        assert all(regions[pid].height >= 15 for pid in PANEL_IDS if pid != "sources")
+        assert regions["sources"].height >= 10 and regions["feeds"].height >= 8
         # Live is the widest panel of its row.
         live = app.wall.query_one("#live").region
         assert live.width > app.wall.query_one("#topics").region.width
@@ -590,3 +593,36 @@ async def test_posts_and_errors_are_shown_verbatim_not_as_markup() -> None:
         await settle(app, pilot, len(events))
         assert "[Errno 111] Connect call failed" in status_text(app)
         assert "[b]not bold[/b] [link=x]" in river_lines(app)[0]
+
+
+def test_feed_states_and_what_they_say() -> None:
+    from groundcontrol.protocol import FeedInfo
+    from panels.feeds import QUIET_AFTER, feed_detail, feed_state, feeds_summary
+
+    now = 1_800_000_000.0
+
+    def info(**kw: Any) -> FeedInfo:
+        base: dict[str, Any] = dict(
+            name="f",
+            source="x",
+            demo=False,
+            connected=True,
+            last_seen=now - 1,
+            events_per_min=10.0,
+            errors=0,
+        )
+        return FeedInfo(**(base | kw))
+
+    live = info(last_event_at=now - 5)
+    down = info(name="x-stream", connected=False, down_since=now - 90, detail="stalled")
+    wait = info(rate_limit_wait=42.0, detail="429 from oauth.reddit.com")
+    quiet = info(last_event_at=now - QUIET_AFTER - 1)
+    broken = info(detail="HTTP 500 from the source")
+    words = [feed_state(f, now).word for f in (live, down, wait, quiet, broken)]
+    assert words == ["LIVE", "DOWN", "WAIT", "QUIET", "ERROR"]
+    assert feed_detail(down, feed_state(down, now), now) == "down 1m30s: stalled"
+    assert feed_detail(wait, feed_state(wait, now), now) == (
+        "rate limited, 42s left: 429 from oauth.reddit.com"
+    )
+    assert feed_detail(live, feed_state(live, now), now) == ""
+    assert feeds_summary([live, down, wait], now) == (1, 3, ["x-stream"])

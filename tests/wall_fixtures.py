@@ -285,6 +285,33 @@ def make_tick(seq: int, *, alerts: Sequence[Alert] = (ENDED, INFO), demo: bool =
                 errors=0,
             )
             for name, (base, _) in SOURCES.items()
+        ]
+        + [
+            # One feed waits out a rate limit, one has gone away: the feeds panel's states.
+            FeedInfo(
+                name="reddit-eu",
+                source="reddit",
+                demo=True,
+                connected=True,
+                last_seen=at - 40.0,
+                last_event_at=at - 40.0,
+                events_per_min=0.0,
+                errors=2,
+                rate_limit_wait=42.0,
+                detail="429 from oauth.reddit.com",
+            ),
+            FeedInfo(
+                name="x-stream",
+                source="x",
+                demo=True,
+                connected=False,
+                last_seen=at - 300.0,
+                last_event_at=at - 300.0,
+                events_per_min=0.0,
+                errors=5,
+                down_since=at - 290.0,
+                detail="stream stalled: no data or keep-alive for 20s",
+            ),
         ],
     )
 
