@@ -329,6 +329,10 @@ class IngestClient:
         in_flight = asyncio.Semaphore(self.window)
         reader = asyncio.create_task(self._read_acks(ws, in_flight))
         status = asyncio.create_task(self._report_status(ws))
+        # The waits in flight, cancelled with the session (the next one re-queues
+        # every pending batch, so a seq taken off the queue here is not lost).
+        get: asyncio.Task[int] | None = None
+        slot: asyncio.Task[bool] | None = None
         try:
             while True:
                 get = asyncio.create_task(self._unsent.get())
@@ -353,6 +357,9 @@ class IngestClient:
                 await ws.send(self._with_wait(seq, entry[0]))
                 self.stats.batches_sent += 1
         finally:
+            for waiting in (get, slot):
+                if waiting is not None:
+                    waiting.cancel()
             reader.cancel()
             status.cancel()
             # asyncio.wait never raises what the tasks raised, nor swallows a

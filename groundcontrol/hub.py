@@ -656,11 +656,16 @@ class Hub:
         edits: list[Mention] | None = None,
         deleted: list[str] | None = None,
     ) -> bytes:
-        if edits or deleted:
-            await self._take_changes(edits or [], deleted or [])
-            # An edit of a mention the hub never saw is a new mention.
-            mentions = mentions + [m for m in edits or [] if m.id not in self.dedupe]
+        if edits:
+            # An edit of a mention the hub never saw is a new mention as well.
+            mentions = mentions + [
+                m for m in edits if f"{m.source}:{m.source_id}" not in self.dedupe
+            ]
         accepted, dups = await self.take_batch_async(mentions, feed, letters, queued)
+        if edits or deleted:
+            # After the batch's new mentions: a post and its edit (or deletion) may
+            # come in the same batch.
+            await self._take_changes(edits or [], deleted or [])
         return encode(
             Ack(
                 seq=seq,

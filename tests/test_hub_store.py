@@ -520,3 +520,28 @@ async def test_edits_and_deletions_from_a_source_change_the_store(tmp_path: Path
     assert brand_rows == 1  # only the edited mention names a brand now
     assert (hub.counters.edits, hub.counters.deletions) == (2, 2)
     assert hub.counters.ingested == 4
+
+
+async def test_a_post_and_its_edit_or_deletion_in_one_batch(tmp_path: Path) -> None:
+    db = tmp_path / "gc.db"
+    _hub, runner, port = await start_hub(small_config(), port=0, store_path=db)
+    client = IngestClient(f"ws://127.0.0.1:{port}", name="t")
+    client.start()
+
+    def m(i: int, text: str) -> Mention:
+        return msgspec.convert(mention(i, text), Mention)
+
+    try:
+        await client.submit(
+            [m(20, "first words"), m(21, "soon gone")],
+            edits=[m(20, "second thoughts")],
+            deleted=[Retraction(source="x", source_id="21")],
+        )
+        assert await client.drain(TIMEOUT)
+    finally:
+        await client.close()
+        await runner.cleanup()
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT source_id, text FROM mentions").fetchall() == [
+            ("20", "second thoughts")
+        ]
