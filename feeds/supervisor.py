@@ -86,7 +86,7 @@ class FeedSupervisor:
                     await run.receiver.start()
                 except FeedConfigError as exc:
                     self._set(run, "failed", str(exc))
-                    log.error("feed %s: %s", run.spec.name, exc)
+                    log.error("feed %s stopped: %s", run.spec.name, run.problem)
                 else:
                     self._set(run, "running", "")
                 continue
@@ -102,6 +102,8 @@ class FeedSupervisor:
                 await run.receiver.close()
 
     def _set(self, run: FeedRun, state: str, problem: str) -> None:
+        # The wall and the log put the feed's name first already.
+        problem = problem.removeprefix(f"feed {run.spec.name}: ")
         run.state, run.problem = state, problem[:200]
         self.on_change(run)
 
@@ -116,8 +118,8 @@ class FeedSupervisor:
                 raise
             except FeedConfigError as exc:
                 # Retrying cannot help until the operator fixes the config or the environment.
-                log.error("feed %s stopped: %s", name, exc)
                 self._set(run, "failed", str(exc))
+                log.error("feed %s stopped: %s", name, run.problem)
                 return
             except Exception as exc:
                 run.restarts += 1

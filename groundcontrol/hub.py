@@ -177,6 +177,7 @@ class FeedState:
     detail: str = ""
     last_event_at: float = 0.0
     """When the feed last heard from its source, as it reports."""
+    last_batch_at: float = 0.0
     named: bool = False
     """The feed said its name in its hello (an unnamed one is not remembered)."""
     down_since: float = 0.0
@@ -523,7 +524,7 @@ class Hub:
         self.counters.duplicates += dups
         self.counters.batches += 1
         if feed is not None:
-            feed.last_seen = now
+            feed.last_seen = feed.last_batch_at = now
             feed.events.append((now, accepted))
             if fresh:
                 newest = max(m.created_at for m in fresh).timestamp()
@@ -965,7 +966,8 @@ class Hub:
                 lag_seconds=round(f.lag_seconds, 3),
                 rate_limit_wait=round(f.rate_limit_wait, 1),
                 detail=f.detail[:200],
-                last_event_at=f.last_event_at,
+                # A feed that does not report its source's events: its last batch.
+                last_event_at=f.last_event_at or f.last_batch_at,
                 down_since=f.down_since,
             )
             for f in states

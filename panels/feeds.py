@@ -1,7 +1,8 @@
 """The feeds panel: is every source we listen to actually talking to us?
 
 One row per feed: a glyph and a word for its state (LIVE, WAIT for a rate limit,
-QUIET when its source has said nothing for a while, DOWN when it is gone), its name,
+ERROR when it reports one, QUIET when its source has said nothing for a while, DOWN
+when it is gone), its name,
 how long ago its source last sent something, mentions per minute, errors, and its
 own last word (the error or the wait) when there is room. Glyphs and words carry the
 state, colour only repeats it. A down feed sorts first: it is what someone must fix.
@@ -9,6 +10,7 @@ state, colour only repeats it. A down feed sorts first: it is what someone must 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -41,11 +43,11 @@ def feed_state(feed: FeedInfo, now: float) -> FeedState:
         return FeedState("✖", "DOWN", "bad", 0)
     if feed.rate_limit_wait > 0:
         return FeedState("◷", "WAIT", "warn", 1)
-    heard = feed.last_event_at or feed.last_seen
-    if not heard or now - heard > QUIET_AFTER:
-        return FeedState("○", "QUIET", "warn", 2)
+    heard = feed.last_event_at
     if feed.detail:
         return FeedState("▲", "ERROR", "warn", 1)
+    if not heard or now - heard > QUIET_AFTER:
+        return FeedState("○", "QUIET", "warn", 2)
     return FeedState("●", "LIVE", "ok", 3)
 
 
@@ -92,16 +94,15 @@ class FeedTable(Drawn):
         hidden = 0
         for state, feed in rows:
             detail = feed_detail(feed, state, now)
-            if len(lines) + (2 if detail else 1) > height - (
-                1 if hidden or state.word == "LIVE" else 0
-            ):
+            need = 1 + min(2, len(textwrap.wrap(detail, max(width - 4, 20))))
+            if len(lines) + need > height - (1 if hidden or state.word == "LIVE" else 0):
                 hidden += 1
                 continue
             mood = style(f"feed-table--{state.mood}")
             line = Text()
             line.append(f"{state.glyph} {state.word:<5} ", mood)
             line.append(column(feed.name, name_width) + " ", "bold")
-            at = feed.last_event_at or feed.last_seen
+            at = feed.last_event_at
             heard = duration(max(0.0, now - at)) if at else "never"
             line.append(f"{heard:>6}")
             line.append(f"{abbreviate(feed.events_per_min):>6}", "bold")
@@ -109,8 +110,12 @@ class FeedTable(Drawn):
                 line.append(f"{abbreviate(feed.errors):>5}", mood if feed.errors else "")
             lines.append(line)
             if detail:
-                # Under the row, where it has the panel's width: what someone must read.
-                lines.append(Text("  └ " + detail, style("feed-table--detail")))
+                # Under the row, where it has the panel's width, on up to two lines:
+                # what someone must read to fix it.
+                parts = textwrap.wrap(detail, max(width - 4, 20))[:2] or [""]
+                for i, part in enumerate(parts):
+                    lead = "  └ " if i == 0 else "    "
+                    lines.append(Text(lead + part, style("feed-table--detail")))
         if hidden:
             lines.append(Text(f"… {hidden} more", style("feed-table--heading")))
         return lines
@@ -128,6 +133,8 @@ def feed_detail(feed: FeedInfo, state: FeedState, now: float) -> str:
         gone = f"down {duration(max(0.0, now - feed.down_since))}"
         return f"{gone}: {detail}" if detail else gone
     if state.word == "QUIET" and not detail:
+        if not feed.last_event_at:
+            return "nothing from the source yet"
         return f"nothing from the source for over {duration(QUIET_AFTER)}"
     return detail
 
@@ -148,7 +155,7 @@ class FeedsPanel(Panel):
         table.now = now
         # As tall as its lines (a heading, a row per feed, a line under each one in
         # trouble, the border); the rest of the column is the sources'.
-        rows = len(table.draw(10_000, 10_000))
+        rows = len(table.draw(table.size.width or 60, 10_000))
         if self.styles.height is None or self.styles.height.value != rows + 2:
             self.styles.height = rows + 2
         table.refresh()

@@ -177,3 +177,14 @@ def test_settings_from_args_match_the_config_table() -> None:
     assert from_args == from_table.settings
     with pytest.raises(FeedConfigError, match="query is empty"):
         registry.settings_from_args(module, parser.parse_args(["--query", " "]))
+
+
+def test_the_example_config_names_every_adapter() -> None:
+    from groundcontrol.config import DEFAULT_CONFIG, load_config
+
+    example = DEFAULT_CONFIG.parent / "feeds.example.toml"
+    cfg = load_config(example)
+    text = example.read_text("utf-8")
+    types_named = {f.type for f in cfg.feeds} | ({"replay"} if 'type = "replay"' in text else set())
+    assert types_named == set(registry.ADAPTERS)
+    assert [b.name for b in cfg.brands] == ["Northwind", "Contoso", "Fabrikam"]

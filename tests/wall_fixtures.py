@@ -281,6 +281,7 @@ def make_tick(seq: int, *, alerts: Sequence[Alert] = (ENDED, INFO), demo: bool =
                 demo=True,
                 connected=True,
                 last_seen=at - 0.2,
+                last_event_at=at - 0.2,
                 events_per_min=60.0 * base / BUCKET_SECONDS,
                 errors=0,
             )
