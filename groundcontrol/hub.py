@@ -1107,6 +1107,22 @@ class Hub:
             spool_bytes.add(f.spool_bytes, labels)
             pending.add(f.pending, labels)
             waiting.add(f.rate_limit_wait, labels)
+        up = Metric(
+            "groundcontrol_feed_up",
+            "1 for each feed connected now, 0 for one that went away or that the hub runs "
+            "and could not start (what the wall's FEEDS panel shows as DOWN).",
+            "gauge",
+        )
+        heard = Metric(
+            "groundcontrol_feed_last_event_age_seconds",
+            "Seconds since each connected feed last heard from its source (absent: never).",
+            "gauge",
+        )
+        for info in self.feed_infos(now):
+            labels = {"feed": info.name, "source": info.source}
+            up.add(1 if info.connected else 0, labels)
+            if info.connected and info.last_event_at:
+                heard.add(max(0.0, now - info.last_event_at), labels)
         denied = Metric(
             "groundcontrol_auth_denied_total",
             "Requests refused for a missing, unknown or insufficient token.",
@@ -1154,6 +1170,8 @@ class Hub:
             spool_bytes,
             pending,
             waiting,
+            up,
+            heard,
             denied,
             *self._store_metrics(),
             Metric(

@@ -20,6 +20,7 @@ from feeds.base import FeedConfigError, FeedContext, setting
 from groundcontrol.auth import Role, Tokens
 from groundcontrol.config import ConfigError, parse_config
 from groundcontrol.hub import start_hub
+from groundcontrol.metrics import render
 from tests.fakes.hn_algolia import FakeAlgolia, story
 from tests.test_hub import small_config
 
@@ -126,6 +127,7 @@ async def test_the_hub_runs_its_configured_feeds_and_shows_their_health(
             if hub.counters.ingested == 40 and "hn" in infos and infos["hn"].last_event_at:
                 break
             await asyncio.sleep(0.05)
+        exposition = render(hub.metrics())
     finally:
         await runner.cleanup()
     assert hub.counters.ingested == 40
@@ -139,6 +141,9 @@ async def test_the_hub_runs_its_configured_feeds_and_shows_their_health(
     assert "BOOM_TOKEN_FOR_TEST" in failed.detail and "not set" in failed.detail
     assert (tmp_path / "state" / "hn.json").exists()
     assert hub.configured["boom"][0] == "failed"
+    assert 'groundcontrol_feed_up{feed="hn",source="hackernews"} 1' in exposition
+    assert 'groundcontrol_feed_up{feed="boom",source=""} 0' in exposition
+    assert 'groundcontrol_feed_last_event_age_seconds{feed="hn"' in exposition
 
 
 async def test_a_named_feed_that_goes_away_is_shown_as_down(tmp_path: Path) -> None:
