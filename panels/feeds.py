@@ -92,10 +92,12 @@ class FeedTable(Drawn):
             Text(heading + (f"{'err':>5}" if show_errors else ""), style("feed-table--heading"))
         ]
         hidden = 0
-        for state, feed in rows:
+        for index, (state, feed) in enumerate(rows):
             detail = feed_detail(feed, state, now)
             need = 1 + min(2, len(textwrap.wrap(detail, max(width - 4, 20))))
-            if len(lines) + need > height - (1 if hidden or state.word == "LIVE" else 0):
+            # Keep a line for "… N more" unless this is the last row.
+            last = index == len(rows) - 1
+            if hidden or len(lines) + need > height - (0 if last else 1):
                 hidden += 1
                 continue
             mood = style(f"feed-table--{state.mood}")

@@ -269,6 +269,7 @@ class FakeX:
     search_requests: list[dict[str, str]] = field(default_factory=list)
     rule_posts: list[Any] = field(default_factory=list)
     _next_rule: int = 1_700_000_000_000_000_000
+    _live: list[asyncio.Queue[Post]] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -287,6 +288,13 @@ class FakeX:
     def index(self, p: Post) -> None:
         if all(q.id != p.id for q in self.posts):
             self.posts.append(p)
+
+    def publish(self, p: Post) -> None:
+        """Post it now: index it for recent search and send it on every open stream,
+        after the rest of that connection's script (when one of the rules matches it)."""
+        self.index(p)
+        for queue in self._live:
+            queue.put_nowait(p)
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -455,6 +463,8 @@ class FakeX:
         resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
+        live: asyncio.Queue[Post] = asyncio.Queue()
+        self._live.append(live)
         try:
             for step in script:
                 if isinstance(step, Send):
@@ -481,10 +491,18 @@ class FakeX:
                     return resp
                 await asyncio.sleep(0)
             while True:
-                await asyncio.sleep(self.keepalive_every)
-                await resp.write(KEEPALIVE)
+                try:
+                    published = await asyncio.wait_for(live.get(), self.keepalive_every)
+                except TimeoutError:
+                    await resp.write(KEEPALIVE)
+                    continue
+                data = self.line(published)
+                if data is not None:
+                    await resp.write(data)
         except (ConnectionResetError, ConnectionError):
             pass
+        finally:
+            self._live.remove(live)
         return resp
 
     # ------------------------------------------------------------------ search
