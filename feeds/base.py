@@ -24,11 +24,13 @@ from groundcontrol.protocol import Ack, FeedStatus, Retraction
 from groundcontrol.spool import Spool
 
 __all__ = [
+    "Changes",
     "CursorError",
     "CursorFile",
     "Emitter",
     "FeedConfigError",
     "FeedContext",
+    "Skipped",
     "SourceHealth",
     "default_state_dir",
     "setting",
@@ -39,6 +41,20 @@ def default_state_dir() -> Path:
     """Where feeds keep their cursors when not told: ``$XDG_STATE_HOME/groundcontrol``."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "groundcontrol" / "feeds"
+
+
+#: An item a parser skipped: (why, the item as the source sent it), for dead letters.
+Skipped = tuple[str, str]
+
+
+@dataclasses.dataclass
+class Changes:
+    """What a source brought: new mentions, edits, deletions and skipped items."""
+
+    mentions: list[Mention] = dataclasses.field(default_factory=list)
+    edits: list[Mention] = dataclasses.field(default_factory=list)
+    deleted: list[Retraction] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
 
 
 class CursorError(Exception):

@@ -21,7 +21,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +31,15 @@ import zstandard
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import (
+    Changes,
+    Emitter,
+    FeedConfigError,
+    FeedContext,
+    Skipped,
+    SourceHealth,
+    setting,
+)
 from groundcontrol.client import Backoff, http_to_ws
 from groundcontrol.model import MAX_TEXT_CHARS, Mention
 from groundcontrol.protocol import Retraction
@@ -57,8 +65,6 @@ MAX_PAYLOAD = 65_536
 
 _LANG = re.compile(r"^[a-z]{2}$")
 
-#: An item the parser skipped: (reason, the item as text).
-Skipped = tuple[str, str]
 Operation = Literal["create", "update", "delete"]
 
 
@@ -259,13 +265,9 @@ def parse_frame(frame: str | bytes, decoder: Decoder | None = None) -> Frame:
 
 
 @dataclass
-class Collected:
+class Collected(Changes):
     """What a batch of frames comes to, for one :meth:`Emitter.emit`."""
 
-    mentions: list[Mention] = field(default_factory=list)
-    edits: list[Mention] = field(default_factory=list)
-    deleted: list[Retraction] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
     time_us: int | None = None
     """The last time_us of the batch (None when no frame had one)."""
     posts: int = 0

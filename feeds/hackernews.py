@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import Emitter, FeedConfigError, FeedContext, Skipped, SourceHealth, setting
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.model import Engagement, Mention
@@ -32,9 +32,6 @@ HITS_PER_PAGE = 100
 #: Algolia serves at most this many pages of a query (paginationLimitedTo 1000).
 MAX_PAGES = 10
 USER_AGENT = "groundcontrol-feed-hackernews (+https://github.com/groundcontrol)"
-
-#: An item the parser skipped: (reason, the item as JSON text).
-Skipped = tuple[str, str]
 
 
 def parse_hit(hit: Any) -> Mention:

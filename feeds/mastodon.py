@@ -27,7 +27,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,7 +35,14 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import aiohttp
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import (
+    Changes,
+    Emitter,
+    FeedConfigError,
+    FeedContext,
+    SourceHealth,
+    setting,
+)
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.feedclient import IngestClient
@@ -57,9 +64,6 @@ _SOURCE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 _TAG = re.compile(r"^\w{1,100}$")
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([a-z]+)"?')
-
-#: An item the parser skipped: (reason, the item as the source sent it).
-Skipped = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -141,13 +145,9 @@ def _dumps(value: Any) -> str:
 
 
 @dataclass
-class Parsed:
+class Parsed(Changes):
     """What one stream event or timeline page brought."""
 
-    mentions: list[Mention] = field(default_factory=list)
-    edits: list[Mention] = field(default_factory=list)
-    deleted: list[Retraction] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
     newest: int | None = None
     """The largest status id among new statuses (well formed or not)."""
 

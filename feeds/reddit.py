@@ -41,6 +41,7 @@ from feeds.base import (
     Emitter,
     FeedConfigError,
     FeedContext,
+    Skipped,
     SourceHealth,
     setting,
 )
@@ -68,9 +69,6 @@ USER_AGENT_FORM = re.compile(
 USER_AGENT_EXAMPLE = "linux:groundcontrol:0.1 (by /u/acme_social)"
 _SUBREDDIT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
 _GONE_TEXT = ("[deleted]", "[removed]")
-
-#: An item the parser skipped: (reason, the item as JSON text).
-Skipped = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- parsing

@@ -35,7 +35,15 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from feeds.base import CursorFile, Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import (
+    CursorFile,
+    Emitter,
+    FeedConfigError,
+    FeedContext,
+    Skipped,
+    SourceHealth,
+    setting,
+)
 from groundcontrol.client import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, Mention
 from groundcontrol.protocol import Ack
@@ -67,9 +75,6 @@ _HUB_FILLED: dict[str, Any] = {
     "terms": [],
     "received_at": 0.0,
 }
-
-#: A line the parser skipped: (reason with the line number, the line as text).
-Skipped = tuple[str, str]
 
 _decoder = msgspec.json.Decoder(Mention)
 

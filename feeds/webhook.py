@@ -34,7 +34,7 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,14 @@ import msgspec
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import (
+    Changes,
+    Emitter,
+    FeedConfigError,
+    FeedContext,
+    SourceHealth,
+    setting,
+)
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.feedclient import IngestClient
@@ -71,9 +78,6 @@ _NOT_SOURCE_CHARS = re.compile(r"[^a-z0-9_.-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 _LANG = re.compile(r"^[a-z]{2}$")
-
-#: An item the parser skipped: (reason, the item as JSON text).
-Skipped = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- settings
@@ -161,13 +165,8 @@ class BodyError(ValueError):
 
 
 @dataclass
-class Parsed:
+class Parsed(Changes):
     """What one delivery holds."""
-
-    mentions: list[Mention] = field(default_factory=list)
-    edits: list[Mention] = field(default_factory=list)
-    deleted: list[Retraction] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def documents(self) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 
 import aiohttp
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import Emitter, FeedConfigError, FeedContext, Skipped, SourceHealth, setting
 from groundcontrol.feedclient import IngestClient
 from groundcontrol.model import MAX_TEXT_CHARS, Engagement, Mention
 
@@ -71,9 +71,6 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 _LANG = re.compile(r"^[a-z]{2}$")
 #: X still uses a few withdrawn ISO 639-1 codes.
 _OLD_LANG = {"in": "id", "iw": "he", "ji": "yi"}
-
-#: An item the parser skipped: (reason, the item as JSON text).
-Skipped = tuple[str, str]
 
 
 # --------------------------------------------------------------------------- parsing

@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import cut_off
+
 _SINCE = re.compile(r"created_at_i>=(\d+)")
 
 
@@ -120,11 +122,5 @@ class FakeAlgolia:
         ).encode()
         if self.cut_next:
             self.cut_next -= 1
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()
-            return resp
+            return await cut_off(request, body, {"Content-Type": "application/json"})
         return web.Response(body=body, content_type="application/json")

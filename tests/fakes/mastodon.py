@@ -28,6 +28,8 @@ from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes import cut_off
+
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 #: Mastodon ids are snowflakes: milliseconds << 16, plus a sequence.
 FIRST_ID = 115_000_000_000_000_000
@@ -356,13 +358,7 @@ class FakeMastodon:
         body = json.dumps(page).encode()
         if self.cut_timeline_next:
             self.cut_timeline_next -= 1
-            resp = web.StreamResponse(headers={"Content-Type": "application/json", **headers})
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()
-            return resp
+            return await cut_off(request, body, {"Content-Type": "application/json", **headers})
         return self._answer(
             request, web.Response(body=body, content_type="application/json", headers=headers)
         )

@@ -25,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from groundcontrol.query import parse_query
+from tests.fakes import cut_off
 
 
 def post(
@@ -281,13 +282,7 @@ class FakeReddit:
         headers = {"Content-Type": "application/json; charset=UTF-8", **quota}
         if self.cut_next:
             self.cut_next -= 1
-            resp = web.StreamResponse(headers=headers)
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()
-            return resp
+            return await cut_off(request, body, headers)
         return web.Response(body=body, headers=headers)
 
     async def info(self, request: web.Request) -> web.Response:

@@ -24,6 +24,8 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from tests.fakes import cut_off
+
 Kind = Literal["rss", "atom", "alerts", "gnews"]
 
 
@@ -374,11 +376,5 @@ class FakeFeeds:
             return web.Response(body=body[: len(body) // 2], headers=headers)
         if self.cut_next.get(path):
             self.cut_next[path] -= 1
-            resp = web.StreamResponse(headers=headers)
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()
-            return resp
+            return await cut_off(request, body, headers)
         return web.Response(body=body, headers=headers)
