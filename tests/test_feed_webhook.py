@@ -453,9 +453,13 @@ async def test_standard_webhooks_refuses_stale_timestamps_and_ignores_replays(
         assert s.hub.counters.duplicates == 0
 
         stale_raw = body([document(13, T0, "Northwind stale")])
-        stale = await vendor.post(stale_raw, sign_standard(STD_SECRET, clock=lambda: time.time() - 400))
+        stale = await vendor.post(
+            stale_raw, sign_standard(STD_SECRET, clock=lambda: time.time() - 400)
+        )
         assert stale.status == 401 and "s old (limit 300s)" in stale.text
-        future = await vendor.post(stale_raw, sign_standard(STD_SECRET, clock=lambda: time.time() + 400))
+        future = await vendor.post(
+            stale_raw, sign_standard(STD_SECRET, clock=lambda: time.time() + 400)
+        )
         assert future.status == 401 and "in the future" in future.text
         wrong_key = await vendor.post(
             stale_raw, sign_standard(new_standard_secret(b"k" * 32), "msg_x")
