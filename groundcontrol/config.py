@@ -157,6 +157,54 @@ class DemoConfig:
 
 
 @dataclass(frozen=True)
+class TriageRuleConfig:
+    """One triage rule: mentions matching ``query`` vote for ``category``."""
+
+    category: str
+    """support, sales, product_problem, praise, compliance_risk or other."""
+    query: str
+    """Query in the query language."""
+    weight: float = 1.0
+    """How much this rule's vote counts (a strong sign 2, a weak one 0.5)."""
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    """How mentions are classified, and when a person should look."""
+
+    review_below: float = 0.6
+    """Mentions classified with less confidence than this go to the review queue."""
+    rules: tuple[TriageRuleConfig, ...] = ()
+    """The rules; a mention no rule matches is "other"."""
+
+
+@dataclass(frozen=True)
+class QuietPeriodConfig:
+    """A period in which the company's own accounts should not post."""
+
+    start: str
+    """ISO 8601 date or time (UTC when no offset), inclusive."""
+    end: str
+    """ISO 8601 date or time, exclusive."""
+
+
+@dataclass(frozen=True)
+class ComplianceConfig:
+    """What the company's own accounts must not post."""
+
+    accounts: tuple[str, ...] = ()
+    """The company's own handles, on any source ("northwind", "@northwind_ir")."""
+    safe_harbour: tuple[str, ...] = (
+        "forward-looking statement",
+        "safe harbor",
+        "safe harbour",
+    )
+    """Wording that makes a post stating financial figures acceptable."""
+    quiet_periods: tuple[QuietPeriodConfig, ...] = ()
+    """Periods in which any post from those accounts is flagged."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -176,6 +224,10 @@ class Config:
     """Brands we watch, ours and competitors."""
     queries: tuple[QueryConfig, ...] = ()
     """Named saved searches."""
+    triage: TriageConfig = field(default_factory=TriageConfig)
+    """Classification of mentions into support, sales, product problems..."""
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    """Compliance checks on the company's own accounts."""
     feeds: tuple[Any, ...] = ()
     """Feeds the hub runs (``feeds.registry.FeedSpec``), from ``[feeds.NAME]`` tables."""
     source: str = "<defaults>"
@@ -330,6 +382,34 @@ def _check(cfg: Config) -> None:
             parse_query(brand.query)
         except QuerySyntaxError as exc:
             raise ConfigError(file, f"brands[{i}].query", f"expected a valid query: {exc}") from exc
+    from groundcontrol.triage import CATEGORIES, ComplianceRules
+
+    if not 0.0 <= cfg.triage.review_below <= 1.0:
+        raise ConfigError(
+            file, "triage.review_below", f"expected 0 to 1, got {cfg.triage.review_below}"
+        )
+    for i, rule in enumerate(cfg.triage.rules):
+        key = f"triage.rules[{i}]"
+        if rule.category not in CATEGORIES:
+            raise ConfigError(
+                file,
+                f"{key}.category",
+                f"expected one of {', '.join(CATEGORIES)}, got {rule.category!r}",
+            )
+        if rule.weight <= 0:
+            raise ConfigError(file, f"{key}.weight", f"expected above 0, got {rule.weight}")
+        try:
+            parse_query(rule.query)
+        except QuerySyntaxError as exc:
+            raise ConfigError(file, f"{key}.query", f"expected a valid query: {exc}") from exc
+    try:
+        ComplianceRules.build(
+            cfg.compliance.accounts,
+            cfg.compliance.safe_harbour,
+            [(p.start, p.end) for p in cfg.compliance.quiet_periods],
+        )
+    except ValueError as exc:
+        raise ConfigError(file, "compliance.quiet_periods", str(exc)) from None
     names: set[str] = set()
     for i, q in enumerate(cfg.queries):
         if q.name in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,28 @@ def test_cli_reports_a_bad_config_without_a_traceback(
     err = capsys.readouterr().err
     assert f"{bad}: hub.port: expected an integer" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[triage.rules]]\ncategory = "complaint"\nquery = "x"', "triage.rules[0].category"),
+        ('[[triage.rules]]\ncategory = "praise"\nquery = "(love"', "triage.rules[0].query"),
+        ('[[triage.rules]]\ncategory = "praise"\nquery = "x"\nweight = 0', "weight"),
+        ("[triage]\nreview_below = 2", "triage.review_below: expected 0 to 1"),
+        (
+            '[compliance]\nquiet_periods = [{start = "2027-02-01", end = "2027-01-01"}]',
+            "ends before it starts",
+        ),
+        ('[compliance]\nquiet_periods = [{start = "soon", end = "2027-01-01"}]', "ISO 8601"),
+    ],
+)
+def test_bad_triage_and_compliance_settings_are_named(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(text, "t.toml")
+
+
+def test_the_default_config_ships_triage_rules() -> None:
+    cfg = load_config()
+    assert {r.category for r in cfg.triage.rules} >= {"support", "sales", "praise"}
+    assert "northwind" in cfg.compliance.accounts
