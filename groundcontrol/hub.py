@@ -290,7 +290,11 @@ class Hub:
         self.ingested_before = 0
         self.started_at = clock()
         self.enrich_pool = EnrichPool(
-            config.brands, config.queries, workers=config.hub.enrich_workers
+            config.brands,
+            config.queries,
+            workers=config.hub.enrich_workers,
+            triage=config.triage,
+            compliance=config.compliance,
         )
         # The pool's inline enricher also serves take_batch: one set of lexicons.
         self.enricher = self.enrich_pool.inline

@@ -77,6 +77,14 @@ class Mention(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """Hashtags (with '#') and salient words, lower case, in order of appearance."""
     received_at: float = 0.0
     """Hub clock (unix seconds) when the hub accepted it."""
+    category: str = ""
+    """Triage class: support, sales, product_problem, praise, compliance_risk, other."""
+    category_confidence: float = 0.0
+    """How sure the triage rules are, 0 to 1."""
+    needs_review: bool = False
+    """Classified with too little confidence (or flagged): a person should look."""
+    flags: list[str] = msgspec.field(default_factory=list)
+    """Compliance flags ("posted during a quiet period"...), for the company's own posts."""
 
     @property
     def key(self) -> str:

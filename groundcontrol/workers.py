@@ -19,22 +19,24 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 
-from groundcontrol.config import BrandConfig, QueryConfig
+from groundcontrol.config import BrandConfig, ComplianceConfig, QueryConfig, TriageConfig
 from groundcontrol.enrich import Enricher
 from groundcontrol.model import Mention, label_for
 
 log = logging.getLogger("groundcontrol.workers")
 
-#: (lang, sentiment, brands, queries, terms) for one mention.
-Enriched = tuple[str, float, list[str], list[str], list[str]]
+#: (lang, sentiment, brands, queries, terms, category, confidence, needs_review).
+Enriched = tuple[str, float, list[str], list[str], list[str], str, float, bool]
 
 _enricher: Enricher | None = None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _init_worker(brands: Sequence[BrandConfig], queries: Sequence[QueryConfig]) -> None:
+def _init_worker(
+    brands: Sequence[BrandConfig], queries: Sequence[QueryConfig], triage: TriageConfig
+) -> None:
     global _enricher
-    _enricher = Enricher(brands, queries)
+    _enricher = Enricher(brands, queries, triage=triage)
 
 
 def enrich_texts(items: list[tuple[str, str]]) -> list[Enriched]:
@@ -44,7 +46,19 @@ def enrich_texts(items: list[tuple[str, str]]) -> list[Enriched]:
         raise RuntimeError("worker not initialised")
     mentions = [_scratch(text, lang) for text, lang in items]
     enricher.enrich(mentions)
-    return [(m.lang, m.sentiment, m.brands, m.queries, m.terms) for m in mentions]
+    return [
+        (
+            m.lang,
+            m.sentiment,
+            m.brands,
+            m.queries,
+            m.terms,
+            m.category,
+            m.category_confidence,
+            m.needs_review,
+        )
+        for m in mentions
+    ]
 
 
 def _scratch(text: str, lang: str) -> Mention:
@@ -65,11 +79,15 @@ class EnrichPool:
         queries: Sequence[QueryConfig],
         *,
         workers: int = 1,
+        triage: TriageConfig | None = None,
+        compliance: ComplianceConfig | None = None,
     ) -> None:
         self.brands = tuple(brands)
         self.queries = tuple(queries)
+        self.triage = triage or TriageConfig()
         self.workers = workers
-        self.inline = Enricher(brands, queries)
+        # Compliance needs the author and date, which stay here: checked inline after.
+        self.inline = Enricher(brands, queries, triage=self.triage, compliance=compliance)
         self._pool: ProcessPoolExecutor | None = None
         self.fallbacks = 0
 
@@ -79,7 +97,7 @@ class EnrichPool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(self.brands, self.queries),
+            initargs=(self.brands, self.queries, self.triage),
         )
 
     async def start(self) -> None:
@@ -113,10 +131,15 @@ class EnrichPool:
             self._pool = self._new_pool()
             self.inline.enrich(mentions)
             return
-        for m, (lang, score, brands, queries, terms) in zip(mentions, results, strict=True):
+        flag = self.inline.flag
+        for m, (lang, score, brands, queries, terms, category, confidence, review) in zip(
+            mentions, results, strict=True
+        ):
             m.lang = lang
             m.sentiment = score
             m.sentiment_label = label_for(score)
             m.brands = brands
             m.queries = queries
             m.terms = terms
+            m.category, m.category_confidence, m.needs_review = category, confidence, review
+            flag(m)

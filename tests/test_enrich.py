@@ -181,3 +181,80 @@ def test_throughput_floor(enricher: Enricher) -> None:
     enricher.enrich(batch)
     per_second = len(batch) / max(time.process_time() - start, 1e-9)
     assert per_second > 5_000
+
+
+def test_mentions_are_triaged_and_own_posts_checked_for_compliance() -> None:
+    config = load_config()
+    enricher = Enricher(
+        config.brands, config.queries, triage=config.triage, compliance=config.compliance
+    )
+    at = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    items = [
+        Mention(
+            source="x",
+            source_id="1",
+            text="How do I get a refund for my Aero 14?",
+            created_at=at,
+            author="dana",
+        ),
+        Mention(
+            source="x",
+            source_id="2",
+            text="Northwind Q3 revenue grew 12% to $1.4B!",
+            created_at=at,
+            author="Northwind",
+        ),
+        Mention(
+            source="x",
+            source_id="3",
+            text="Northwind opens an office in Aarhus",
+            created_at=at,
+            author="press",
+        ),
+    ]
+    enricher.enrich(items)
+    support, figures, other = items
+    assert (support.category, support.needs_review) == ("support", False)
+    assert support.category_confidence > 0.6
+    assert figures.flags == ["financial figures without safe-harbour wording"]
+    assert (figures.category, figures.needs_review) == ("compliance_risk", True)
+    assert (other.category, other.flags) == ("other", [])
+
+
+async def test_worker_processes_triage_as_the_hub_does() -> None:
+    from groundcontrol.workers import EnrichPool
+
+    config = load_config()
+    pool = EnrichPool(
+        config.brands,
+        config.queries,
+        workers=1,
+        triage=config.triage,
+        compliance=config.compliance,
+    )
+    at = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    texts = [
+        "My Aero 14 battery swelled and the case cracked",
+        "Need a quote for 40 Northwind laptops, any reseller?",
+        "Love my Northwind Pulse, best headset ever",
+        "Q4 earnings: revenue up 12% to $1.4B",
+    ] * 3
+    authors = ["a", "b", "c", "northwind_ir"] * 3
+
+    def batch() -> list[Mention]:
+        return [
+            Mention(source="x", source_id=str(i), text=t, created_at=at, author=a)
+            for i, (t, a) in enumerate(zip(texts, authors, strict=True))
+        ]
+
+    await pool.start()
+    try:
+        pooled = batch()
+        await pool.enrich(pooled)  # 12 mentions: the worker process does them
+    finally:
+        pool.close()
+    inline = batch()
+    pool.inline.enrich(inline)
+    shape = [(m.category, m.category_confidence, m.needs_review, m.flags) for m in pooled]
+    assert shape == [(m.category, m.category_confidence, m.needs_review, m.flags) for m in inline]
+    assert [s[0] for s in shape[:4]] == ["product_problem", "sales", "praise", "compliance_risk"]
