@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write stored mentions as NDJSON, CSV or Parquet (streamed in chunks)"
     )
     add_export_arguments(export)
+
+    from groundcontrol import backtest
+
+    backtest.add_parser(sub)
     return parser
 
 
@@ -209,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from groundcontrol.export import run_export
 
             return run_export(args)
+        if args.command == "backtest":
+            from groundcontrol import backtest
+
+            return backtest.run(args)
         if args.command == "bench":
             from groundcontrol.bench import run_bench
 
