@@ -180,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_export_arguments(export)
 
-    from groundcontrol import backtest
+    from groundcontrol import backtest, sentiment_cli
 
     backtest.add_parser(sub)
+    sentiment_cli.add_parser(sub)
     return parser
 
 
@@ -217,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from groundcontrol import backtest
 
             return backtest.run(args)
+        if args.command == "sentiment":
+            from groundcontrol import sentiment_cli
+
+            return sentiment_cli.run(args)
         if args.command == "bench":
             from groundcontrol.bench import run_bench
 

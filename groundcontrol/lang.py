@@ -22,7 +22,7 @@ import re
 
 from groundcontrol.text import TextInfo, analyse
 
-__all__ = ["LANGUAGES", "detect_language", "detect_text_language"]
+__all__ = ["LANGUAGES", "detect_language", "detect_text_language", "function_words"]
 
 _FUNCTION_WORDS: dict[str, str] = {
     "en": """the and is are was were to of in it this that for with my i you not but have
@@ -33,7 +33,8 @@ _FUNCTION_WORDS: dict[str, str] = {
         never always here where because into over am being here's i'm im ive let lets
         thanks thank please yes yeah no something anything nothing everything love
         like new one great good bad looks works working anyone someone everyone
-        want need know think way today""",
+        want need know think way today
+        another more better most other every each day""",
     "de": """der die das und ist nicht ich du er sie es wir ihr ein eine einen einem einer
         eines zu mit auf für von dem den des im an am auch sich aber als wie noch nach
         bei aus um nur so mal schon doch wenn oder kein keine keinen mehr sehr hat habe
@@ -42,7 +43,8 @@ _FUNCTION_WORDS: dict[str, str] = {
         wieso weil dass ob gibt geht endlich einfach wirklich echt ganz gar nichts
         etwas viel vom zum zur beim ins über unter durch gegen ohne seit bis hier dann
         denn also ja nein nee halt eben eigentlich leider bitte danke gut schlecht
-        toll nie diese dieser diesen dieses man""",
+        toll nie diese dieser diesen dieses man
+        ab uhr tag neu neue neuer neues neuen klar zwei drei jeder jede alles""",
     "da": """og i jeg det at en den til er som på de med af for ikke der var mig sig men et
         har om vi min havde ham hun nu over da fra du ud sin dem os op man hans hvor
         eller hvad skal selv her alle vil blev kunne ind når være dog noget ville jo
@@ -53,14 +55,16 @@ _FUNCTION_WORDS: dict[str, str] = {
         endnu fordi derfor vores jeres elsker virker dårlig dårligt fedt fantastisk
         skuffet købte købt nye ny gik kom tager tog sagde siger ser kun vel nemlig
         sikkert især hvornår hvilken hvilket nogen ingenting desværre flot hurtig
-        sjovt vildt pænt sygt uge uger dage""",
+        sjovt vildt pænt sygt uge uger dage
+        så samme hver andre dag kl hele tre""",
     "sv": """och i att det som en på är av för med till den har de inte om ett han men var
         jag sig från vi så kan när hon under också efter eller nu sin där vid mot ska
         skulle kommer ut får finns vara hade alla andra mycket än här då sedan över
         bara in blir upp även vad få vill ha många hur mer går detta nya skall hans
         utan sina något mig dig min mitt mina din ditt vår våra dem oss någon inget
         ingen aldrig varför kanske redan fortfarande igen riktigt verkligen helt
-        lite tack ja nej jättebra bra dålig dåligt älskar fungerar köpte""",
+        lite tack ja nej jättebra bra dålig dåligt älskar fungerar köpte
+        samma idag hela tiden två tre tillbaka veckor dagar""",
     "no": """og i jeg det at en den til er som på de med av for ikke der var meg seg men et
         har om vi min hadde ham hun nå over da fra du ut sin dem oss opp man hans hvor
         eller hva skal selv her alle vil ble kunne inn når være noe ville jo deres
@@ -73,7 +77,8 @@ _FUNCTION_WORDS: dict[str, str] = {
         we heb hebt heeft hebben deze dit nu al waarom hoe toch echt gewoon heel erg
         veel weer nooit altijd niks niets moet kunnen wordt worden door over tegen
         zonder tot hier daar dus want omdat alleen even misschien bedankt ja nee
-        goed slecht mooi leuk geweldig""",
+        goed slecht mooi leuk geweldig
+        twee drie vandaag dag dagen weken dezelfde allemaal iedereen elke nieuwe""",
     "fr": """le la les de des du un une et est en que qui pas ne je tu il elle nous vous
         ils elles on ce cet cette ces mon ma mes ton ta tes son sa ses pour dans sur
         avec par au aux mais ou donc car ni très trop plus moins bien tout tous toute
@@ -84,7 +89,8 @@ _FUNCTION_WORDS: dict[str, str] = {
         les me te mi mis tu su sus yo él ella pero más muy como cuando porque qué
         está están estoy son soy ser fue era hay ha he tiene tengo todo todos nada
         nunca siempre ya también sí gracias este esta esto eso esa ese al sin sobre
-        hasta desde bien mal aquí muy bueno malo genial""",
+        hasta desde bien mal aquí muy bueno malo genial
+        hoy tres semanas días momento""",
     "it": """il lo la i gli le di del della dei che è e non per un una con sono ho ha mi
         ti si ma come più anche questo questa molto tutto niente sempre ancora già
         perché quando grazie bene male buono cattivo""",
@@ -185,6 +191,11 @@ def detect_language(info: TextInfo) -> str:
 def detect_text_language(text: str) -> str:
     """:func:`detect_language` for a raw text."""
     return detect_language(analyse(text))
+
+
+def function_words(lang: str) -> frozenset[str]:
+    """The listed function words of ``lang`` (empty for a language without a list)."""
+    return frozenset(_FUNCTION_WORDS.get(lang, "").split())
 
 
 def _by_script(lower: str) -> str:

@@ -14,11 +14,16 @@ check that against ``vaderSentiment`` on a corpus and on random rule mixes. One
 deliberate difference: a typographic apostrophe (’), which phones type, counts as
 ``'``, so "don’t like" is negated as "don't like" is.
 
-German and Danish use our own lexicons (``data/sentiment_de.txt``,
-``data/sentiment_da.txt``) with the same rules, plus what those languages need:
-negation *after* the verb ("funktioniert nicht", "virker ikke") and two-word
-entries. Other languages score only emoji and emoticons. An empty language
-(detection unsure) is scored as English, the lingua franca of short posts.
+German, Danish, French, Spanish, Dutch and Swedish use our own lexicons
+(``data/sentiment_LANG.txt``) with the same rules, plus what those languages need:
+negation *after* the verb ("funktioniert nicht", "virker ikke", "ne marche pas"),
+two-word entries, compounds, French elisions. English adds a supplement lexicon
+for product talk (``data/sentiment_en.txt``) unless built with ``english="vader"``.
+On top, for every language with a lexicon: sarcasm markers ("/s", 🙄, "yeah right",
+"na toll"...) turn praise negative, "too" + adjective is a complaint, a hashtag ending
+in a sentiment word counts ("#northwindfail"), mild questions are damped. Other
+languages score only emoji and emoticons. An empty language (detection unsure) is
+scored as English, the lingua franca of short posts.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
-from groundcontrol.lang import detect_language
+from groundcontrol.lang import detect_language, function_words
 from groundcontrol.text import TextInfo, analyse
 
 __all__ = ["SentimentScorer", "normalize"]
@@ -126,8 +131,14 @@ _EMOJI_OVERRIDES: dict[str, float] = {
 # Every emoji of VADER's lexicon lies in these ranges: a cheap test before the lookups.
 _MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
 
-# Two capitals in a row: the only way a German or Danish word is ALL CAPS.
-_CAPS_RUN = re.compile(r"[A-ZÄÖÜÆØÅ]{2}")
+# Two capitals in a row: the only way a word is ALL CAPS (Latin-1 capitals included).
+_CAPS_RUN = re.compile(r"[A-ZÀ-ÖØ-Þ]{2}")
+
+# What _Stripped strips around a word: ASCII punctuation plus the typographic and
+# Spanish marks ("¡genial!", „toll“, «nul»).
+_STRIP = _PUNCT + "¡¿«»“”„‚‘’…–—·"
+# French elided articles and pronouns: "l'écran" -> "écran", "qu'il" -> "il".
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
 
 # Characters that end a clause: a negator after one belongs to the next clause.
 _CLAUSE_END = frozenset(",.;:!?")
@@ -193,7 +204,10 @@ class _Stripped(dict[str, str]):
     def __missing__(self, chunk: str) -> str:
         if len(self) >= CACHE_LIMIT:
             self.clear()
-        word = self[chunk] = chunk.strip(_PUNCT)
+        word = chunk.strip(_STRIP)
+        if self.rules.elisions and ("'" in word or "’" in word):
+            word = _ELISION.sub("", word.replace("’", "'"))
+        self[chunk] = word
         if len(word) > 6:
             self.rules.learn_compound(word)
         return word
@@ -267,8 +281,10 @@ class _OwnLexicon:
 class _Vader:
     """VADER's algorithm over its own lexicon; see the module docstring."""
 
-    def __init__(self) -> None:
-        self.lexicon = _vader_lexicon()
+    def __init__(
+        self, lexicon: dict[str, float] | None = None, skip_emoji: frozenset[str] = frozenset()
+    ) -> None:
+        self.lexicon = _vader_lexicon() if lexicon is None else lexicon
         # VADER skips boosters before the lexicon lookup; none is in its lexicon, but
         # taking them out of the keys keeps that true whatever the data file says.
         self.keys = frozenset(self.lexicon).difference(_EN_BOOSTERS)
@@ -276,7 +292,10 @@ class _Vader:
         self.emoji = _emoji_descriptions()
         # VADER replaces emoji one code point at a time, so multi-point keys never
         # match; a space before the description splits tokens the way VADER does.
-        described = {c: " " + d for c, d in self.emoji.items() if len(c) == 1}
+        # Emoji in ``skip_emoji`` are scored by the caller: they become a space.
+        described = {
+            c: " " if c in skip_emoji else " " + d for c, d in self.emoji.items() if len(c) == 1
+        }
 
         def describe(m: re.Match[str]) -> str:
             char = m.group()
@@ -484,8 +503,12 @@ class _LexiconRules:
         negators: Iterable[str],
         contrast: Iterable[str],
         emoticons: dict[str, float],
+        elisions: bool = False,
     ) -> None:
+        self.elisions = elisions
         self.lexicon = dict(lexicon.words)
+        self.base: dict[str, float] = dict(lexicon.words)
+        """The lexicon's own words, without learned compounds."""
         self.stripped = _Stripped(self)
         self.emoticons = emoticons
         self.emoticon_keys = frozenset(emoticons)
@@ -667,13 +690,270 @@ _DA_PREFIXES = _words("super mega ultra hyper pisse skide hamrende sindssygt vil
 _DA_NEGATORS = _words("""ikke ikk ik aldrig ingen intet ingenting hverken uden""")
 
 
+_FR_BOOSTERS: dict[str, float] = {
+    **dict.fromkeys(
+        _words("""très trop vraiment tellement hyper franchement totalement complètement
+        absolument extrêmement vachement énormément particulièrement carrément si
+        super grave ultra archi"""),
+        B_INCR,
+    ),
+    **dict.fromkeys(_words("peu assez plutôt presque légèrement moyennement"), B_DECR),
+}
+# "ne" is not a negator: "ne ... pas" would negate twice.
+_FR_NEGATORS = _words("pas jamais rien aucun aucune sans ni guère")
+_FR_PREFIXES = _words("super hyper ultra méga archi")
+
+_ES_BOOSTERS: dict[str, float] = {
+    **dict.fromkeys(
+        _words("""muy super súper muchísimo muchísima realmente totalmente completamente
+        demasiado tan increíblemente extremadamente absolutamente re bien"""),
+        B_INCR,
+    ),
+    **dict.fromkeys(_words("poco algo casi medio bastante ligeramente"), B_DECR),
+}
+_ES_NEGATORS = _words("no nunca ni sin nada ningún ninguna ninguno jamás tampoco")
+_ES_PREFIXES = _words("super súper ultra mega requete archi")
+
+_NL_BOOSTERS: dict[str, float] = {
+    **dict.fromkeys(
+        _words("""heel erg echt super zeer ontzettend enorm hartstikke mega zo totaal
+        helemaal extreem ongelooflijk vreselijk verschrikkelijk bijzonder"""),
+        B_INCR,
+    ),
+    **dict.fromkeys(_words("beetje redelijk vrij enigszins nogal bijna ietwat"), B_DECR),
+}
+_NL_NEGATORS = _words("niet geen nooit niks niets zonder noch")
+_NL_PREFIXES = _words("super mega hyper ultra oer kei")
+
+_SV_BOOSTERS: dict[str, float] = {
+    **dict.fromkeys(
+        _words("""mycket väldigt riktigt jätte verkligen helt extremt otroligt så totalt
+        super grymt sjukt galet himla"""),
+        B_INCR,
+    ),
+    **dict.fromkeys(_words("lite ganska rätt nästan något relativt någorlunda"), B_DECR),
+}
+_SV_NEGATORS = _words("inte ej aldrig ingen inget inga utan varken")
+_SV_PREFIXES = _words("super jätte mega sjukt skit kanon")
+
+
+class _LangSpec:
+    """What one language needs besides its lexicon file."""
+
+    def __init__(
+        self,
+        endings: tuple[str, ...],
+        boosters: dict[str, float],
+        prefixes: Iterable[str],
+        negators: Iterable[str],
+        contrast: Iterable[str],
+        *,
+        elisions: bool = False,
+    ) -> None:
+        self.endings = endings
+        self.boosters = boosters
+        self.prefixes = tuple(prefixes)
+        self.negators = tuple(negators)
+        self.contrast = tuple(contrast)
+        self.elisions = elisions
+
+
+_SPECS: dict[str, _LangSpec] = {
+    "de": _LangSpec(
+        ("e", "en", "er", "es", "em"),
+        _DE_BOOSTERS,
+        _DE_PREFIXES,
+        _DE_NEGATORS,
+        ("aber", "jedoch", "allerdings", "trotzdem"),
+    ),
+    "da": _LangSpec(
+        ("t", "e"), _DA_BOOSTERS, _DA_PREFIXES, _DA_NEGATORS, ("men", "dog", "alligevel")
+    ),
+    "fr": _LangSpec(
+        ("e", "s", "es"),
+        _FR_BOOSTERS,
+        _FR_PREFIXES,
+        _FR_NEGATORS,
+        ("mais", "cependant", "pourtant", "sauf"),
+        elisions=True,
+    ),
+    "es": _LangSpec(
+        ("o", "a", "os", "as", "s", "es"),
+        _ES_BOOSTERS,
+        _ES_PREFIXES,
+        _ES_NEGATORS,
+        ("pero", "embargo"),
+    ),
+    "nl": _LangSpec(
+        ("e", "er", "ste"), _NL_BOOSTERS, _NL_PREFIXES, _NL_NEGATORS, ("maar", "echter")
+    ),
+    "sv": _LangSpec(
+        ("t", "a", "e"), _SV_BOOSTERS, _SV_PREFIXES, _SV_NEGATORS, ("men", "dock", "fast")
+    ),
+}
+
+# --------------------------------------------------------------------------- social layer
+
+# Markers that say the praise around them is not meant: a positive total flips sign.
+# "/s", "#sarcasm", eye-rolls and upside-down faces in every language; the stock
+# phrases of each language on top.
+_SARCASM_ANY = r"(?:^|\s)/s\b|#sarcasm|#not\b|🙄|🙃|😒"
+_SARCASM: dict[str, str] = {
+    "en": r"\byeah,? right\b|\bthanks for nothing\b|\boh (?:great|wonderful|joy|perfect)\b"
+    r"|\bjust great\b|\bas if\b",
+    "de": r"\bna (?:toll|super|prima|klasse)\b|\bja klar\b|\bdanke für nichts\b"
+    r"|\bvielen dank auch\b|\bwie schön,",
+    "da": r"\bja ja\b|\btak for ingenting\b|\bnej hvor (?:dejligt|skønt|fedt)\b"
+    r"|\bnå (?:skønt|fedt|dejligt)\b",
+    "fr": r"\boui bien sûr\b|\bmerci pour rien\b|\bc'est ça oui\b",
+    "es": r"\bsí,? claro\b|\bgracias por nada\b|\bqué maravilla,",
+    "nl": r"\bja hoor\b|\bbedankt voor niks\b|\btop hoor\b|\blekker dan\b",
+    "sv": r"\bjajamän\b|\btack för ingenting\b|\bjo visst\b",
+}
+
+# "Too" + a plain adjective is a complaint ("way too loud", "viel zu laut", "alt for
+# dyr"). The value a "too" adds when the next word is neither in the lexicon nor a
+# function word; a set of words that must come right before it where "too" is
+# ambiguous (German "zu", Danish "for", Dutch "te", Swedish "för" are prepositions
+# too), None where it is not.
+TOO_VALENCE = -1.5
+# The total of a text with a sarcasm marker and no sentiment word.
+SARCASM_ALONE = -1.0
+# A question whose valence total lies within +-QUESTION_MILD is scaled by QUESTION_DAMP.
+QUESTION_MILD = 1.5
+QUESTION_DAMP = 0.2
+_TOO: dict[str, dict[str, frozenset[str] | None]] = {
+    "en": {"too": None},
+    "de": {"zu": frozenset(_words("viel etwas bisschen ist sind war waren echt deutlich"))},
+    "da": {"for": frozenset(_words("alt lidt er var blev bliver"))},
+    "fr": {"trop": None},
+    "es": {"demasiado": None, "demasiada": None},
+    "nl": {"te": frozenset(_words("veel wat iets is zijn was waren echt"))},
+    "sv": {"för": frozenset(_words("alldeles lite är var blir blev")), "alltför": None},
+}
+
+
+class _Social:
+    """Rules for social text on top of a language's lexicon rules: sarcasm markers,
+    "too" + adjective, hashtags that end in a sentiment word ("#northwindfail",
+    "#EpicWin") and, for English, multi-word phrases."""
+
+    def __init__(
+        self,
+        lang: str,
+        keys: set[str] | frozenset[str],
+        valence: Callable[[str], float | None],
+        fallback: dict[str, float],
+        phrases: dict[str, float] | None = None,
+    ) -> None:
+        self.sarcasm = re.compile(
+            "|".join(p for p in (_SARCASM_ANY, _SARCASM.get(lang)) if p), re.IGNORECASE
+        )
+        self.too = _TOO.get(lang, {})
+        self.too_words = frozenset(self.too)
+        self.keys = keys
+        self.valence = valence
+        self.fallback = fallback
+        self.function_words = function_words(lang)
+        self.phrases = phrases or {}
+        self.phrase_re = (
+            re.compile(" (" + "|".join(map(re.escape, self.phrases)) + ") ")
+            if self.phrases
+            else None
+        )
+        self.tags: dict[str, float] = {}
+
+    def extra(self, info: TextInfo) -> float:
+        """Valence that the social rules add to a text's lexicon total."""
+        total = 0.0
+        if not self.too_words.isdisjoint(info.words):
+            total += self._too(info.tokens)
+        if "#" in info.lower:
+            total += self._hashtags(info.tokens)
+        if self.phrase_re is not None:
+            # Overlapping phrases: findall over " a b c " consumes the space, so
+            # adjacent phrases both count only when a word separates them.
+            for phrase in self.phrase_re.findall(info.joined_bare):
+                total += self.phrases[phrase]
+        return total
+
+    def finish(self, total: float, lower: str) -> float:
+        """The total after the whole-text rules.
+
+        A positive total with a sarcasm marker becomes negative. A question with only
+        a mild valence is most often a request for information ("Does the Pulse
+        support USB-C?"), so that valence is damped.
+        """
+        if total >= 0 and self.sarcasm.search(lower) is not None:
+            # Sarcasm about brands is nearly always a complaint, even with no
+            # sentiment word to flip ("Yeah right, 'premium' build quality").
+            return -total if total > 0 else SARCASM_ALONE
+        if -QUESTION_MILD < total < QUESTION_MILD and lower.rstrip().endswith("?"):
+            return total * QUESTION_DAMP
+        return total
+
+    def _too(self, tokens: list[str]) -> float:
+        keys = self.keys  # a live set: compounds learned later are in it
+        total = 0.0
+        n = len(tokens)
+        for i, tok in enumerate(tokens):
+            if tok not in self.too or i + 1 >= n:
+                continue
+            before = self.too[tok]
+            if before is not None and (i == 0 or tokens[i - 1] not in before):
+                continue
+            nxt = tokens[i + 1]
+            if nxt in keys or nxt in self.function_words or not nxt.isalpha():
+                continue
+            total += TOO_VALENCE
+        return total
+
+    def _hashtags(self, tokens: list[str]) -> float:
+        total = 0.0
+        for tok in tokens:
+            if tok.startswith("#") and len(tok) > 5:
+                v = self.tags.get(tok)
+                if v is None:
+                    v = self.tags[tok] = self._tag_valence(tok[1:])
+                total += v
+        return total
+
+    def _tag_valence(self, tag: str) -> float:
+        # A tag that is a word of the lexicon is scored by the lexicon rules already;
+        # otherwise its longest ending that is a word counts ("#northwindfail",
+        # "#EpicWin"), if both the ending and what comes before have three letters.
+        if self.valence(tag) is not None or tag in self.fallback:
+            return 0.0
+        if len(self.tags) >= CACHE_LIMIT:
+            self.tags.clear()
+        for k in range(3, len(tag) - 2):
+            end = tag[k:]
+            v = self.valence(end)
+            if v is None:
+                v = self.fallback.get(end)
+            if v is not None:
+                return v
+        return 0.0
+
+
 # --------------------------------------------------------------------------- facade
 
 
 class SentimentScorer:
-    """Scores analysed texts in [-1, 1]; build one and reuse it (loading costs ~50 ms)."""
+    """Scores analysed texts in [-1, 1]; build one and reuse it (loading costs ~100 ms).
 
-    def __init__(self) -> None:
+    ``english="social"`` (the default) adds Ground Control's rules for social posts to
+    the VADER port: a supplement lexicon of product-talk words (``sentiment_en.txt``),
+    negation that stops at a sentence end, emoji valences of our own, sarcasm
+    markers, "too" + adjective and hashtags. ``english="vader"`` is the exact port, as
+    the ``vaderSentiment`` package scores. The other languages always use the social
+    rules.
+    """
+
+    def __init__(self, english: str = "social") -> None:
+        if english not in ("social", "vader"):
+            raise ValueError(f"english must be 'social' or 'vader', not {english!r}")
+        self.english = english
         self._en = _Vader()
         lex = self._en.lexicon
         # Emoticons from VADER's lexicon: tokens with no run of two letters (":)", ":D",
@@ -693,24 +973,33 @@ class SentimentScorer:
                 if total:
                     self._emoji_valence[char] = total
         self._emoji_valence.update(_EMOJI_OVERRIDES)
-        self._rules = {
-            "de": _LexiconRules(
-                _OwnLexicon("sentiment_de.txt", ("e", "en", "er", "es", "em")),
-                boosters=_DE_BOOSTERS,
-                intensifier_prefixes=_DE_PREFIXES,
-                negators=_DE_NEGATORS,
-                contrast=("aber", "jedoch", "allerdings", "trotzdem"),
+        self._rules: dict[str, _LexiconRules] = {}
+        self._social: dict[str, _Social] = {}
+        for code, spec in _SPECS.items():
+            rules = _LexiconRules(
+                _OwnLexicon(f"sentiment_{code}.txt", spec.endings),
+                boosters=spec.boosters,
+                intensifier_prefixes=spec.prefixes,
+                negators=spec.negators,
+                contrast=spec.contrast,
                 emoticons=emoticons,
-            ),
-            "da": _LexiconRules(
-                _OwnLexicon("sentiment_da.txt", ("t", "e")),
-                boosters=_DA_BOOSTERS,
-                intensifier_prefixes=_DA_PREFIXES,
-                negators=_DA_NEGATORS,
-                contrast=("men", "dog", "alligevel"),
-                emoticons=emoticons,
-            ),
-        }
+                elisions=spec.elisions,
+            )
+            self._rules[code] = rules
+            self._social[code] = _Social(code, rules.keys, rules.lexicon.get, lex)
+        self._en_social: _Vader | None = None
+        if english == "social":
+            supplement = _OwnLexicon("sentiment_en.txt", ())
+            social_lex = dict(lex)
+            for word, value in supplement.words.items():
+                if value == 0:
+                    social_lex.pop(word, None)
+                else:
+                    social_lex[word] = value
+            self._en_social = _Vader(social_lex, skip_emoji=frozenset(_EMOJI_OVERRIDES))
+            self._social["en"] = _Social(
+                "en", self._en_social.keys, social_lex.get, social_lex, supplement.phrases
+            )
 
     @property
     def languages(self) -> frozenset[str]:
@@ -720,12 +1009,34 @@ class SentimentScorer:
     def score(self, info: TextInfo, lang: str) -> float:
         """Sentiment of an analysed text in language ``lang`` ("" = unknown), in [-1, 1]."""
         if lang == "en" or lang == "":
-            return self._en.score(info)
+            en = self._en_social
+            if en is None:
+                return self._en.score(info)
+            return self._english(en, info)
         rules = self._rules.get(lang)
         text = info.text
         if rules is None:
             return _compound_score(self._emoji_total(text) + self._emoticon_total(info), text)
         total = sum(rules.sentiments(text, info.chunks)) + self._emoji_total(text)
+        social = self._social[lang]
+        total = social.finish(total + social.extra(info), info.lower)
+        return _compound_score(total, text)
+
+    def _english(self, en: _Vader, info: TextInfo) -> float:
+        text, lower = en.prepare(info.text, info.lower)
+        if _SENTENCE_END.search(text) is None:
+            chunks = info.chunks if text is info.text else lower.split()
+            total = sum(en.sentiments(text, lower, chunks))
+        else:
+            # VADER's negation window crosses sentence ends ("... without any
+            # questions. Impressed."); here each sentence is scored on its own.
+            total = 0.0
+            for part in _SENTENCE_END.split(text):
+                total += sum(en.sentiments(part, part.lower()))
+        if not info.text.isascii():
+            total += self._override_emoji_total(info.text)
+        social = self._social["en"]
+        total = social.finish(total + social.extra(info), info.lower)
         return _compound_score(total, text)
 
     def score_text(self, text: str, lang: str = "auto") -> float:
@@ -735,9 +1046,29 @@ class SentimentScorer:
             lang = detect_language(info)
         return self.score(info, lang)
 
+    def lexicon_score(self, info: TextInfo, lang: str) -> float:
+        """A plain baseline: the lexicon's valences of the words summed, no rules.
+
+        No negation, boosters, caps, punctuation, emoji or contrast: what the rules of
+        :meth:`score` are measured against.
+        """
+        if lang == "en" or lang == "":
+            lex = self._en.lexicon
+        else:
+            rules = self._rules.get(lang)
+            if rules is None:
+                return 0.0
+            lex = rules.base
+        total = sum(lex.get(w, 0.0) for w in info.tokens)
+        return round(normalize(total), 4) if total else 0.0
+
     def _emoticon_total(self, info: TextInfo) -> float:
         emoticons = self._emoticons
         return sum(emoticons[e] for e in self._emoticon_keys.intersection(info.chunks))
+
+    def _override_emoji_total(self, text: str) -> float:
+        get = _EMOJI_OVERRIDES.get
+        return sum(get(c, 0.0) for c in _MAYBE_EMOJI.findall(text))
 
     def _emoji_total(self, text: str) -> float:
         if text.isascii():
@@ -750,3 +1081,7 @@ class SentimentScorer:
             pass
         get = self._emoji_valence.get
         return sum(get(c, 0.0) for c in _MAYBE_EMOJI.findall(text))
+
+
+# A sentence end: '.', '!' or '?' (repeated or not) followed by white space.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -86,11 +86,11 @@ def test_source_language_is_kept_not_detected(enricher: Enricher) -> None:
 
 
 def test_other_language_gets_emoji_only_sentiment(enricher: Enricher) -> None:
-    m = mention("Le nouveau Northwind Pulse est génial 😍", lang="fr")
+    m = mention("Il nuovo Northwind Pulse è geniale 😍", lang="it")
     enricher.enrich_one(m)
     assert m.sentiment > 0
     assert m.brands == ["Northwind"]
-    m = mention("Le nouveau Northwind Pulse est génial", lang="fr")
+    m = mention("Il nuovo Northwind Pulse è geniale", lang="it")
     enricher.enrich_one(m)
     assert m.sentiment == 0.0
 

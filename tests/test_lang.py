@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from groundcontrol.lang import LANGUAGES, detect_language, detect_text_language
@@ -170,3 +172,36 @@ def test_other_scripts() -> None:
 
 def test_takes_analysed_text() -> None:
     assert detect_language(analyse("Das ist nicht gut")) == "de"
+
+
+def test_function_words() -> None:
+    from groundcontrol.lang import function_words
+
+    assert {"und", "nicht", "ist"} <= function_words("de")
+    assert "så" in function_words("da") and "så" in function_words("sv")
+    assert function_words("xx") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("lang", "floor"),
+    [
+        ("en", 0.95),
+        ("de", 0.93),
+        ("da", 0.90),
+        ("fr", 0.90),
+        ("es", 0.90),
+        ("nl", 0.88),
+        ("sv", 0.90),
+    ],
+)
+def test_accuracy_on_the_sentiment_fixtures(lang: str, floor: float) -> None:
+    # The labelled posts of tests/fixtures/sentiment: short, informal, many with emoji,
+    # hashtags and product names. Unsure ("") counts as wrong.
+    path = Path(__file__).resolve().parent / "fixtures" / "sentiment" / f"{lang}.tsv"
+    texts = [
+        line.split("\t", 3)[3]
+        for line in path.read_text("utf-8").splitlines()
+        if line and not line.startswith(("#", "split\t"))
+    ]
+    accuracy, wrong = _accuracy(lang, texts)
+    assert accuracy >= floor, wrong
