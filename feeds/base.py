@@ -9,13 +9,15 @@ parses and hands batches to an :class:`Emitter`.
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import json
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from groundcontrol.client import Access
 from groundcontrol.feedclient import IngestClient
@@ -33,6 +35,7 @@ __all__ = [
     "Skipped",
     "SourceHealth",
     "default_state_dir",
+    "retry_after",
     "setting",
 ]
 
@@ -55,6 +58,36 @@ class Changes:
     edits: list[Mention] = dataclasses.field(default_factory=list)
     deleted: list[Retraction] = dataclasses.field(default_factory=list)
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+
+
+#: Longest wait a source may impose with Retry-After; a longer one is taken as this.
+MAX_RETRY_AFTER = 6 * 3600.0
+
+
+@overload
+def retry_after(value: str | None, now: float, default: float) -> float: ...
+@overload
+def retry_after(value: str | None, now: float, default: None = None) -> float | None: ...
+def retry_after(value: str | None, now: float, default: float | None = None) -> float | None:
+    """Seconds a Retry-After header asks for, as delta-seconds or an HTTP date (``now``
+    is the current unix time), at most MAX_RETRY_AFTER; ``default`` when the header
+    is absent or unreadable."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    if seconds != seconds:  # NaN
+        return default
+    return max(0.0, min(MAX_RETRY_AFTER, seconds))
 
 
 class CursorError(Exception):

@@ -38,6 +38,7 @@ from feeds.base import (
     FeedContext,
     Skipped,
     SourceHealth,
+    retry_after,
     setting,
 )
 from groundcontrol.client import Backoff, http_to_ws
@@ -427,13 +428,6 @@ def subscribe_url(endpoint: str, cursor: int | None, compress: bool) -> str:
     return f"{base}?{urlencode(params)}"
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, min(3600.0, float(value))) if value else None
-    except ValueError:
-        return None
-
-
 # --------------------------------------------------------------------------- settings
 
 
@@ -657,7 +651,7 @@ async def run(
                         break
             except InvalidStatus as exc:
                 status = exc.response.status_code
-                asked = _retry_after(exc.response.headers.get("Retry-After"))
+                asked = retry_after(exc.response.headers.get("Retry-After"), ctx.clock())
                 delay = asked if asked is not None else backoff.next_delay()
                 detail = f"Jetstream answered HTTP {status}: waiting {delay:.1f}s"
                 if status == 429:

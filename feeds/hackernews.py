@@ -12,13 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, Skipped, SourceHealth, setting
+from feeds.base import (
+    Emitter,
+    FeedConfigError,
+    FeedContext,
+    Skipped,
+    SourceHealth,
+    retry_after,
+    setting,
+)
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.model import Engagement, Mention
@@ -121,7 +130,7 @@ async def fetch_since(
         async with http.get(url, params=params) as resp:
             body = await resp.read()
             if resp.status == 429:
-                wait = _retry_after(resp.headers.get("Retry-After"), 60.0)
+                wait = retry_after(resp.headers.get("Retry-After"), time.time(), 60.0)
                 raise RateLimited(wait, f"429 from {url}: waiting {wait:.0f}s")
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
@@ -135,13 +144,6 @@ async def fetch_since(
         skipped += bad
         page += 1
     return mentions, skipped
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    try:
-        return max(0.0, min(3600.0, float(value))) if value else default
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)

@@ -29,18 +29,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import aiohttp
 
 from feeds.base import (
+    MAX_RETRY_AFTER,
     Changes,
     Emitter,
     FeedConfigError,
     FeedContext,
     SourceHealth,
+    retry_after,
     setting,
 )
 from feeds.html import html_to_text
@@ -331,20 +332,16 @@ def parse_sse(body: bytes | str) -> list[tuple[str, str]]:
 
 def _reset_wait(headers: Mapping[str, str], now: float, default: float) -> float:
     """Seconds a 429 asks us to wait: Retry-After (seconds or a date), else
-    X-RateLimit-Reset (ISO 8601), else ``default``; at most an hour."""
-    retry = headers.get("Retry-After", "").strip()
-    if retry:
-        try:
-            return max(0.0, min(3600.0, float(retry)))
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError, IndexError):
-                return max(0.0, min(3600.0, parsedate_to_datetime(retry).timestamp() - now))
+    X-RateLimit-Reset (ISO 8601), else ``default``; at most MAX_RETRY_AFTER."""
+    asked = retry_after(headers.get("Retry-After"), now)
+    if asked is not None:
+        return asked
     reset = headers.get("X-RateLimit-Reset", "").strip()
     if reset:
         with contextlib.suppress(ValueError):
             at = datetime.fromisoformat(reset)
             at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-            return max(0.0, min(3600.0, at.timestamp() - now))
+            return max(0.0, min(MAX_RETRY_AFTER, at.timestamp() - now))
     return default
 
 

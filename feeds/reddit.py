@@ -43,6 +43,7 @@ from feeds.base import (
     FeedContext,
     Skipped,
     SourceHealth,
+    retry_after,
     setting,
 )
 from groundcontrol.client import Backoff
@@ -276,7 +277,7 @@ class RedditAuth:
                     bad_credentials=True,
                 )
             if resp.status == 429:
-                wait = _seconds(resp.headers.get("Retry-After")) or 60.0
+                wait = retry_after(resp.headers.get("Retry-After"), time.time(), 60.0)
                 raise RateLimited(wait, f"429 from {self.url}: waiting {wait:.0f}s")
             if resp.status != 200:
                 raise aiohttp.ClientResponseError(
@@ -360,11 +361,9 @@ class RedditAPI:
                     raise AuthError(f"401 from {url} with a fresh token")
                 body = await resp.read()
                 if resp.status == 429:
-                    wait = (
-                        _seconds(resp.headers.get("Retry-After"))
-                        or _seconds(resp.headers.get("X-Ratelimit-Reset"))
-                        or 60.0
-                    )
+                    wait = retry_after(resp.headers.get("Retry-After"), time.time())
+                    if wait is None:
+                        wait = _seconds(resp.headers.get("X-Ratelimit-Reset")) or 60.0
                     raise RateLimited(wait, f"429 from {url}: waiting {wait:.1f}s")
                 if resp.status != 200:
                     raise aiohttp.ClientResponseError(

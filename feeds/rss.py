@@ -21,7 +21,6 @@ import asyncio
 import base64
 import binascii
 import copy
-import email.utils
 import hashlib
 import io
 import json
@@ -37,7 +36,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 import aiohttp
 import feedparser
 
-from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, setting
+from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, retry_after, setting
 from feeds.html import html_to_text
 from groundcontrol.client import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, Mention
@@ -55,8 +54,6 @@ SEEN_PER_URL = 500
 #: Largest feed body read; a bigger one is an error for that URL.
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
-#: Longest Retry-After honoured (a bigger one is taken as this).
-MAX_RETRY_AFTER = 6 * 3600.0
 #: Mentions per batch sent to the hub (the protocol allows 5000).
 BATCH = 1000
 #: Feeds fetched at the same time.
@@ -311,26 +308,6 @@ def parse_feed(
 def digest(mention: Mention) -> str:
     """What the cursor keeps of a mention's content, to notice an edit."""
     return hashlib.sha1(f"{mention.text}\x1f{mention.url}".encode()).hexdigest()[:12]
-
-
-def retry_after(value: str | None, now: float, default: float) -> float:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return default
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now
-    if seconds != seconds:  # NaN
-        return default
-    return max(0.0, min(MAX_RETRY_AFTER, seconds))
 
 
 # --------------------------------------------------------------------------- state
