@@ -833,6 +833,41 @@ _TOO: dict[str, dict[str, frozenset[str] | None]] = {
 }
 
 
+def _literal_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """For each top-level alternative of ``pattern``, the literal text it starts with
+    (after ``\\b`` and ``(?:^|\\s)``); None when some alternative starts with none.
+
+    A text that contains none of them cannot match. Written for the marker patterns
+    above: alternatives of words, spaces and optional characters.
+    """
+    alternatives: list[str] = []
+    depth, start = 0, 0
+    for i, char in enumerate(pattern):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            alternatives.append(pattern[start:i])
+            start = i + 1
+    alternatives.append(pattern[start:])
+    prefixes = []
+    for alt in alternatives:
+        alt = alt.removeprefix("(?:^|\\s)").removeprefix("\\b")
+        literal = ""
+        for char in alt:
+            if char in "?*{":
+                literal = literal[:-1]  # the character before is optional
+                break
+            if char in "()[]+|.\\^$":
+                break
+            literal += char
+        if not literal:
+            return None
+        prefixes.append(literal.lower())
+    return tuple(prefixes)
+
+
 class _Social:
     """Rules for social text on top of a language's lexicon rules: sarcasm markers,
     "too" + adjective, hashtags that end in a sentiment word ("#northwindfail",
@@ -846,9 +881,11 @@ class _Social:
         fallback: dict[str, float],
         phrases: dict[str, float] | None = None,
     ) -> None:
-        self.sarcasm = re.compile(
-            "|".join(p for p in (_SARCASM_ANY, _SARCASM.get(lang)) if p), re.IGNORECASE
-        )
+        pattern = "|".join(p for p in (_SARCASM_ANY, _SARCASM.get(lang)) if p)
+        self.sarcasm = re.compile(pattern, re.IGNORECASE)
+        # Literals one of which every marker contains: the regex runs only on the few
+        # texts that have one (it costs more than the rest of the social rules).
+        self.sarcasm_hints = _literal_prefixes(pattern)
         self.too = _TOO.get(lang, {})
         self.too_words = frozenset(self.too)
         self.keys = keys
@@ -884,7 +921,11 @@ class _Social:
         a mild valence is most often a request for information ("Does the Pulse
         support USB-C?"), so that valence is damped.
         """
-        if total >= 0 and self.sarcasm.search(lower) is not None:
+        if (
+            total >= 0
+            and (self.sarcasm_hints is None or any(h in lower for h in self.sarcasm_hints))
+            and self.sarcasm.search(lower) is not None
+        ):
             # Sarcasm about brands is nearly always a complaint, even with no
             # sentiment word to flip ("Yeah right, 'premium' build quality").
             return -total if total > 0 else SARCASM_ALONE

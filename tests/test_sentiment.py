@@ -999,3 +999,14 @@ def test_cli_streams_through_a_pipe() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sarcasm_hints_skip_only_texts_that_cannot_match(social: SentimentScorer) -> None:
+    # The literal hints gate the marker regex; they must never hide a match.
+    texts = [r[3].lower() for lang in (*MAIN_LANGS, *MORE_LANGS) for r in _load(lang)]
+    texts += ["yeah, right. great update", "na super, wieder kaputt", "ja ja, fedt", "ok /s"]
+    for lang, rules in social._social.items():
+        assert rules.sarcasm_hints, lang  # every language takes the fast path
+        for text in texts:
+            hinted = any(h in text for h in rules.sarcasm_hints)
+            assert hinted or rules.sarcasm.search(text) is None, (lang, text)
