@@ -31,6 +31,7 @@ from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
 from groundcontrol.auth import Denied, Permission, Principal, Tokens
 from groundcontrol.config import Config
+from groundcontrol.copies import CopyIndex
 from groundcontrol.metrics import (
     CONTENT_TYPE,
     Metric,
@@ -298,6 +299,8 @@ class Hub:
         )
         # The pool's inline enricher also serves take_batch: one set of lexicons.
         self.enricher = self.enrich_pool.inline
+        self.copies = CopyIndex()
+        """Marks retweets, quotes and near-duplicates (``Mention.copy_of``)."""
         self.analytics = Analytics(config)
         self.dedupe = Dedupe(config.hub.dedupe_capacity)
         # Mention id -> the commit of the batch that brought it, while it is pending.
@@ -403,6 +406,7 @@ class Hub:
         (accepted, duplicates)."""
         fresh = self._dedupe(mentions)
         self.enricher.enrich(fresh)
+        self.copies.mark(fresh)
         self._stamp_arrival(fresh, queued)
         self._commit(fresh, feed, len(mentions) - len(fresh))
         return len(fresh), len(mentions) - len(fresh)
@@ -431,6 +435,7 @@ class Hub:
         try:
             if fresh:
                 await self.enrich_pool.enrich(fresh)
+                self.copies.mark(fresh)
             self._stamp_arrival(fresh, queued)
             if self.writer is not None and (fresh or dead_letters):
                 new = await self.writer.write_mentions(fresh, dead_letters)

@@ -85,6 +85,9 @@ class Mention(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """Classified with too little confidence (or flagged): a person should look."""
     flags: list[str] = msgspec.field(default_factory=list)
     """Compliance flags ("posted during a quiet period"...), for the company's own posts."""
+    copy_of: str = ""
+    """For a retweet, a quote or a near-duplicate copy: the id of the first mention the
+    hub saw with that text (or, for a quote, of the quoted post). Empty for originals."""
 
     @property
     def key(self) -> str:

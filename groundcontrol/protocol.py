@@ -217,7 +217,12 @@ class BrandStat(msgspec.Struct, kw_only=True):
 
 
 class Topic(msgspec.Struct, kw_only=True):
-    """A hot term or hashtag: its count now against the window before."""
+    """A hot story: terms bursting together, led by ``term``, against the window before.
+
+    ``count``, ``previous``, ``score``, ``trend`` and ``net`` are the lead term's;
+    ``terms`` are the story's terms that burst with it (the lead first), ``label`` a
+    readable name for the story ("#aerogate: battery, swelling").
+    """
 
     term: str
     count: int
@@ -225,6 +230,77 @@ class Topic(msgspec.Struct, kw_only=True):
     score: float
     trend: Literal["new", "up", "flat", "down"]
     net: float = 0.0
+    label: str = ""
+    """Readable name of the story; empty from an older hub (show ``term``)."""
+    terms: list[str] = msgspec.field(default_factory=list)
+    """Every term grouped into this story, the lead first."""
+    brand: str = ""
+    """The watched brand most of the story's mentions name; empty if none or mixed."""
+
+
+class Influencer(msgspec.Struct, kw_only=True):
+    """An author who matters right now: reach, engagement and how much they talk of us."""
+
+    author: str
+    source: str
+    reach: int
+    """Followers or subscribers (the largest the window saw)."""
+    mentions: int
+    """Their mentions in the window."""
+    engagement: int
+    """Likes, reposts, replies and quotes their mentions in the window got."""
+    net: float
+    """(positive - negative) / mentions."""
+    score: float
+    """The rank: log reach, log engagement and log mentions, weighed together."""
+    new: bool = False
+    """A new voice: first seen in this window, not in the history before it."""
+    brands: list[str] = msgspec.field(default_factory=list)
+
+
+class ReviewItem(msgspec.Struct, kw_only=True):
+    """A mention the triage rules were unsure about, waiting for a person."""
+
+    id: str
+    source: str
+    author: str
+    text: str
+    category: str
+    """The rules' best guess ("" when no rule matched)."""
+    confidence: float
+    at: float
+    """Hub clock when it arrived."""
+    url: str = ""
+
+
+class FlaggedPost(msgspec.Struct, kw_only=True):
+    """A post from one of the company's own accounts that compliance should see."""
+
+    id: str
+    source: str
+    author: str
+    text: str
+    flags: list[str]
+    at: float
+    """Hub clock when it arrived."""
+    url: str = ""
+
+
+class TriageView(msgspec.Struct, kw_only=True):
+    """Triage over the window: categories, the review queue, compliance flags."""
+
+    categories: list[KeyCount] = msgspec.field(default_factory=list)
+    """Mentions per category in the window, in the order of the categories."""
+    review: int = 0
+    """Mentions in the window the rules sent to review."""
+    pending: int = -1
+    """The store's review queue: flagged for review and not yet triaged (-1: unknown)."""
+    queue: list[ReviewItem] = msgspec.field(default_factory=list)
+    """The newest mentions waiting for review, newest first."""
+    flagged: int = 0
+    """Compliance-flagged posts in the window."""
+    flags: list[FlaggedPost] = msgspec.field(default_factory=list)
+    """The newest compliance-flagged posts, newest first."""
 
 
 class Alert(msgspec.Struct, kw_only=True):
@@ -233,7 +309,7 @@ class Alert(msgspec.Struct, kw_only=True):
     id: str
     kind: Literal["volume", "negative_share"]
     series: str
-    """What moved: "total", "brand:<name>", "source:<name>"."""
+    """What moved: "total", "brand:<name>", "source:<name>", "topic:<term>"."""
     severity: Literal["info", "warning", "critical"]
     started_at: float
     updated_at: float
@@ -245,6 +321,8 @@ class Alert(msgspec.Struct, kw_only=True):
     top_terms: list[str] = msgspec.field(default_factory=list)
     top_sources: list[str] = msgspec.field(default_factory=list)
     examples: list[str] = msgspec.field(default_factory=list)
+    top_authors: list[str] = msgspec.field(default_factory=list)
+    """Authors behind the spike: the most mentions in it, then the most reach."""
 
 
 class RiverItem(msgspec.Struct, kw_only=True):
@@ -312,6 +390,9 @@ class Tick(msgspec.Struct, tag="tick", kw_only=True):
     feeds: list[FeedInfo] = msgspec.field(default_factory=list)
     rejected_total: int = 0
     duplicates_total: int = 0
+    influencers: list[Influencer] = msgspec.field(default_factory=list)
+    """Top authors over the window, best first."""
+    triage: TriageView = msgspec.field(default_factory=TriageView)
 
 
 class Snapshot(msgspec.Struct, tag="snapshot", kw_only=True):
