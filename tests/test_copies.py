@@ -22,7 +22,8 @@ def test_retweets_and_reworded_links_are_copies_of_the_first() -> None:
     )
     rt = m(
         "2",
-        "RT @angry_owner: My Aero 14 battery swelled overnight, look at this photo https://t.co/aaa #AeroGate",
+        "RT @angry_owner: My Aero 14 battery swelled overnight, "
+        "look at this photo https://t.co/aaa #AeroGate",
     )
     relinked = m(
         "3",
