@@ -28,23 +28,28 @@ from typing import Literal
 import msgspec
 import polars as pl
 
-from groundcontrol.config import Config
+from groundcontrol.config import Config, zone_offset
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     Alert,
     AlertEvent,
     BrandStat,
+    FlaggedPost,
+    Influencer,
     KeyCount,
+    ReviewItem,
     RiverItem,
     SentimentView,
     Snapshot,
     SourceStat,
     Tick,
     Topic,
+    TriageView,
     Volume,
     encode,
 )
 from groundcontrol.spikes import Explanation, SpikeDetector, SpikeEvent
+from groundcontrol.triage import CATEGORIES
 
 #: Named sources tracked one by one; later newcomers are counted as :data:`OTHER`
 #: until a named one has been silent for the whole history and frees its slot.
@@ -74,6 +79,7 @@ EXAMPLE_CHARS = 140
 SAMPLE_PER_SERIES = 40
 TOP_TERMS_PER_ALERT = 5
 TOP_SOURCES_PER_ALERT = 3
+TOP_AUTHORS_PER_ALERT = 3
 #: A term needs this many mentions in the window to be a hot topic.
 MIN_TOPIC_COUNT = 5
 #: Terms whose score is recomputed every tick besides those of the current bucket.
@@ -84,6 +90,33 @@ TREND_UP = 1.25
 #: A tick larger than this, encoded, is trimmed (examples first, then the river),
 #: leaving room under 64 KiB for what the hub adds (feeds).
 MAX_TICK_BYTES = 48 * 1024
+#: Original mentions sampled per bucket (uniformly, by priority) to tell which hot
+#: terms travel together in one story, which brand a story is about, and who drives
+#: a topic's spike. Kept for the window.
+STORY_SAMPLE = 100
+#: Hot terms considered for grouping, per story shown.
+STORY_CANDIDATES_FACTOR = 3
+#: A term joins a story when at least this share of the sampled mentions of the rarer
+#: of the two (it, or the story's lead) carry both...
+STORY_LINK = 0.5
+#: ...and at least this many do.
+STORY_MIN_SHARED = 3
+#: Terms of a story named in its label after the lead.
+STORY_LABEL_TERMS = 2
+#: A story is about a brand when this share of its sampled mentions name it.
+STORY_BRAND_SHARE = 0.6
+#: Authors kept per bucket for the influencer ranking: the top by reach, by
+#: engagement and by mentions each.
+AUTHORS_PER_BUCKET = 50
+INFLUENCERS_IN_TICK = 10
+#: Authors remembered to tell a new voice from a familiar one (oldest forgotten first).
+MAX_KNOWN_AUTHORS = 200_000
+#: Mentions waiting for review, and compliance-flagged posts, kept for the wall...
+REVIEW_KEPT = 50
+FLAGS_KEPT = 20
+#: ...and sent in each tick.
+REVIEW_IN_TICK = 8
+FLAGS_IN_TICK = 8
 
 # Multiplicative hashing of the running mention number gives every mention a
 # pseudo-random but reproducible priority: samples are uniform over a whole bucket,
@@ -121,6 +154,9 @@ class _Bucket:
     langs: dict[str, int] = field(default_factory=dict)
     brands: dict[str, list[int]] = field(default_factory=dict)
     """brand -> [count, positive, negative]"""
+    categories: dict[str, int] = field(default_factory=dict)
+    review: int = 0
+    flagged: int = 0
 
 
 @dataclass(slots=True)
@@ -157,6 +193,9 @@ class _Window:
     sources: dict[str, list[int]] = field(default_factory=dict)
     langs: Counter[str] = field(default_factory=Counter)
     brands: dict[str, list[int]] = field(default_factory=dict)
+    categories: Counter[str] = field(default_factory=Counter)
+    review: int = 0
+    flagged: int = 0
 
 
 def _priority(index: int) -> int:
@@ -224,10 +263,20 @@ class Analytics:
         self._topics: list[Topic] = []
 
         self._explain: dict[int, _Explain] = {}
+        self._offset = zone_offset(config.spikes.timezone)
         self._detectors: dict[tuple[str, str], SpikeDetector] = {}
+        # Hot topics watched by a detector of their own, and the bucket each was last hot.
+        self._topic_watch: dict[str, int] = {}
         self._alerts: dict[str, Alert] = {}
         self._events: list[AlertEvent] = []
         self._river: deque[RiverItem] = deque(maxlen=SNAPSHOT_RIVER)
+        self._story_sample: dict[int, list[tuple[int, Mention]]] = {}
+        self._author_frames: dict[int, pl.DataFrame] = {}
+        self._known_authors: dict[str, int] = {}
+        """"source:author" -> the bucket it was first seen in"""
+        self._influencers: list[Influencer] = []
+        self._review: deque[ReviewItem] = deque(maxlen=REVIEW_KEPT)
+        self._flags: deque[FlaggedPost] = deque(maxlen=FLAGS_KEPT)
 
         self._add_detector("volume", "total", "Total")
         self._add_detector("negative_share", "total", "all mentions")
@@ -266,12 +315,20 @@ class Analytics:
         river = self._flush(lower, target)
         advanced = self._advance(target, now)
         if had_input or advanced or first:
-            self._topics = self._hot_topics(now)
+            self._topics = self._stories(self._hot_topics(now))
+            self._influencers = self._rank_authors()
         self._river.extendleft(reversed(river))
         self._seq += 1
         tick = self._build(now, river)
         events, self._events = self._events, []
         return tick, events
+
+    def reviewed(self, mention_id: str) -> None:
+        """A person triaged this mention: it leaves the wall's review queue."""
+        kept = [item for item in self._review if item.id != mention_id]
+        if len(kept) != len(self._review):
+            self._review.clear()
+            self._review.extend(kept)
 
     def snapshot(self, now: float) -> Snapshot:
         """The latest state for a client that just connected, with a longer river."""
@@ -305,6 +362,11 @@ class Analytics:
                 for e in self._explain.values()
             ),
             "river": len(self._river),
+            "story_sample": sum(len(v) for v in self._story_sample.values()),
+            "author_rows": sum(f.height for f in self._author_frames.values()),
+            "known_authors": len(self._known_authors),
+            "review": len(self._review),
+            "flags": len(self._flags),
         }
 
     # ------------------------------------------------------------------ ingest
@@ -329,7 +391,10 @@ class Analytics:
         # brands; then every aggregation at once, run in parallel. Materialising the
         # shared frames first is faster than letting each query re-derive them.
         b = self._base_frame(mentions, recv, lower, upper, first_index).collect().lazy()
-        t = self._exploded(b, [m.terms for m in mentions], "term", ["bucket", "pos", "neg"])
+        # Copies (retweets, quotes, near-duplicates) count in volume, not in topics.
+        t = self._exploded(
+            b, [[] if m.copy_of else m.terms for m in mentions], "term", ["bucket", "pos", "neg"]
+        )
         br = self._exploded(
             b,
             [m.brands for m in mentions],
@@ -343,7 +408,19 @@ class Analytics:
             pl.col("row").top_k_by("reach", EXAMPLES_PER_SERIES).alias("ex"),
             pl.col("row").bottom_k_by("prio", SAMPLE_PER_SERIES).alias("sample"),
         )
-        src, lang, brand, term, tot, negtot, negbrand, brand_src, river = pl.collect_all(
+        (
+            src,
+            lang,
+            brand,
+            term,
+            tot,
+            negtot,
+            negbrand,
+            brand_src,
+            river,
+            stories,
+            authors,
+        ) = pl.collect_all(
             [
                 b.group_by("bucket", "slot").agg(*counts, *picks),
                 b.group_by("bucket", "lang").len(),
@@ -356,6 +433,13 @@ class Analytics:
                     pl.len().alias("n"), pl.col("neg").sum()
                 ),
                 self._river_query(b),
+                b.filter(pl.col("original"))
+                .group_by("bucket")
+                .agg(
+                    pl.col("row").bottom_k_by("prio", STORY_SAMPLE),
+                    pl.col("prio").bottom_k(STORY_SAMPLE),
+                ),
+                self._author_query(b),
             ]
         )
 
@@ -391,10 +475,54 @@ class Analytics:
             if negs:
                 e.count_source(f"neg:brand:{name}", slot, negs)
         self._merge_terms(term)
+        self._count_triage(mentions, lower, upper)
+        for bucket, rows, prios in stories.iter_rows():
+            kept = self._story_sample.get(bucket, []) + [
+                (p, mentions[i]) for i, p in zip(rows, prios, strict=True)
+            ]
+            kept.sort(key=lambda pm: pm[0])
+            self._story_sample[bucket] = kept[:STORY_SAMPLE]
+        self._merge_authors(authors)
 
         rows = self._round_robin(river["row"].to_list(), river["slot"].to_list())
         rows.sort(key=lambda i: (recv[i], i), reverse=True)
         return [self._river_item(mentions[i]) for i in rows]
+
+    def _count_triage(self, mentions: list[Mention], lower: int, upper: int) -> None:
+        """Categories, review and flags per bucket; the newest review items and flags."""
+        bs = self._bs
+        for m in mentions:
+            bucket = min(max(int(m.received_at // bs), lower), upper)
+            b = self._bucket(bucket)
+            if m.category:
+                b.categories[m.category] = b.categories.get(m.category, 0) + 1
+            if m.needs_review:
+                b.review += 1
+                self._review.appendleft(
+                    ReviewItem(
+                        id=m.id or m.key,
+                        source=m.source,
+                        author=m.author,
+                        text=_cut(m.text, RIVER_TEXT_CHARS),
+                        category=m.category,
+                        confidence=round(m.category_confidence, 3),
+                        at=m.received_at,
+                        url=m.url,
+                    )
+                )
+            if m.flags:
+                b.flagged += 1
+                self._flags.appendleft(
+                    FlaggedPost(
+                        id=m.id or m.key,
+                        source=m.source,
+                        author=m.author,
+                        text=_cut(m.text, RIVER_TEXT_CHARS),
+                        flags=list(m.flags),
+                        at=m.received_at,
+                        url=m.url,
+                    )
+                )
 
     def _base_frame(
         self, mentions: list[Mention], recv: list[float], lower: int, upper: int, first_index: int
@@ -410,6 +538,10 @@ class Analytics:
                 "lang": langs,
                 "label": [m.sentiment_label for m in mentions],
                 "reach": [m.author_reach for m in mentions],
+                "author": [m.author for m in mentions],
+                "eng": [m.engagement.total for m in mentions],
+                "brand": [m.brands[0] if m.brands else "" for m in mentions],
+                "original": [not m.copy_of for m in mentions],
             },
             schema={
                 "recv": pl.Float64,
@@ -417,6 +549,10 @@ class Analytics:
                 "lang": pl.String,
                 "label": pl.String,
                 "reach": pl.Int64,
+                "author": pl.String,
+                "eng": pl.Int64,
+                "brand": pl.String,
+                "original": pl.Boolean,
             },
         )
         gidx = (pl.int_range(pl.len(), dtype=pl.Int64) + first_index) % _INDEX_MOD
@@ -560,14 +696,13 @@ class Analytics:
         sealed_any = bool(sealed)
         previous = self._cur
         if target > previous:
-            if target - previous > self._history:
-                # The hub was away for longer than the history: old baselines describe
-                # a world that is gone, and a run of empty buckets is not news.
-                for detector in self._detectors.values():
-                    detector.reset()
+            # After a gap longer than the history (the hub was away) the missing
+            # buckets are not fed: a run of empty buckets is not news, and the
+            # baselines' time of day and weekday still hold.
+            topic_counts = self._topic_counts(new_parts)
             for bucket in range(max(previous, target - self._history), target):
                 if bucket != self._start_bucket:
-                    self._feed(bucket)
+                    self._feed(bucket, topic_counts.get(bucket, {}))
             self._cur = target
             self._evict(target)
             sealed_any = True
@@ -590,6 +725,7 @@ class Analytics:
             self._seen_terms.clear()
             self._topic_cands = top["term"].to_list()
             self._agg_at = target
+            self._watch_topics(target)
         for detector in self._detectors.values():
             if detector.alert is not None:
                 self._alerts[detector.alert.id] = detector.alert
@@ -607,6 +743,12 @@ class Analytics:
         cutoff = target - self._history
         for bucket in [b for b in self._buckets if b <= cutoff]:
             del self._buckets[bucket]
+        for term in [t for t, last in self._topic_watch.items() if last <= cutoff]:
+            detector = self._detectors.get(("volume", f"topic:{term}"))
+            if detector is not None and detector.alert is not None:
+                continue
+            del self._topic_watch[term]
+            self._detectors.pop(("volume", f"topic:{term}"), None)
         for name in [s for s, last in self._source_last.items() if last <= cutoff]:
             detector = self._detectors.get(("volume", f"source:{name}"))
             if detector is not None and detector.alert is not None:
@@ -615,15 +757,79 @@ class Analytics:
             self._detectors.pop(("volume", f"source:{name}"), None)
         for name in [s for s, last in self._lang_last.items() if last <= cutoff]:
             del self._lang_last[name]
+        recent = target - self._window
+        for bucket in [b for b in self._story_sample if b <= recent]:
+            del self._story_sample[bucket]
+        for bucket in [b for b in self._author_frames if b <= recent]:
+            del self._author_frames[bucket]
 
     def _add_detector(
         self, kind: Literal["volume", "negative_share"], series: str, label: str
-    ) -> None:
-        self._detectors[(kind, series)] = SpikeDetector(
-            kind, series, self._config.spikes, bucket_seconds=self._bs, label=label
+    ) -> SpikeDetector:
+        detector = self._detectors[(kind, series)] = SpikeDetector(
+            kind,
+            series,
+            self._config.spikes,
+            bucket_seconds=self._bs,
+            label=label,
+            local_offset=self._offset,
         )
+        return detector
 
-    def _feed(self, bucket: int) -> None:
+    def _topic_counts(self, parts: list[pl.DataFrame]) -> dict[int, dict[str, int]]:
+        """Counts of the watched topics in freshly sealed buckets: bucket -> term -> n."""
+        out: dict[int, dict[str, int]] = {}
+        if not self._topic_watch or not parts:
+            return out
+        watched = list(self._topic_watch)
+        for part in parts:
+            rows = part.filter(pl.col("term").is_in(watched)).select("bucket", "term", "count")
+            for bucket, term, n in rows.iter_rows():
+                out.setdefault(bucket, {})[term] = n
+        return out
+
+    def _watch_topics(self, target: int) -> None:
+        """Give the leads of the hottest stories a detector, warmed on their history.
+
+        A term's history comes from the sealed buckets (terms under each bucket's cap
+        count as 0 there), so a new detector knows the term's normal before it first
+        judges it; what it makes of that history raises nothing (it is the past).
+        """
+        limit = self._config.spikes.topic_series
+        if limit <= 0:
+            return
+        own = {b.lower().replace(" ", "") for b in self._brands}
+        leads = []
+        for story in self._topics:
+            # One detector per story, on its hashtag if it has one (people name a
+            # story by it), and never on a watched brand's own name.
+            tags = [t for t in story.terms if t.startswith("#")]
+            term = tags[0] if tags else story.term
+            if term.lstrip("#") not in own:
+                leads.append(term)
+        for term in leads[:limit]:
+            if term in self._topic_watch:
+                self._topic_watch[term] = target
+                continue
+            self._topic_watch[term] = target
+            detector = self._add_detector("volume", f"topic:{term}", f"Topic {term}")
+            counts = dict(
+                self._term_hist.filter(pl.col("term") == term).select("bucket", "count").iter_rows()
+            )
+            first = max(self._start_bucket + 1, target - self._history + 1)
+            for bucket in range(first, target):
+                n = counts.get(bucket, 0)
+                detector.observe(bucket, n, count=n)
+            alert = detector.alert
+            if alert is not None and alert.updated_at >= target * self._bs:
+                # The topic has been spiking since before it was watched, and still
+                # is: say so now, with the alert's true start.
+                self._record(detector.annotate(self._why_topic(term)))
+            elif alert is not None:
+                # A burst in its history that is over: the past, not news.
+                detector.forget_alert()
+
+    def _feed(self, bucket: int, topic_counts: dict[str, int]) -> None:
         b = self._buckets.get(bucket) or _Bucket()
         changed: list[tuple[SpikeDetector, SpikeEvent]] = []
         for (kind, series), detector in self._detectors.items():
@@ -632,6 +838,8 @@ class Analytics:
                     n = b.total
                 elif series.startswith("brand:"):
                     n = b.brands.get(series[6:], [0])[0]
+                elif series.startswith("topic:"):
+                    n = topic_counts.get(series[6:], 0)
                 else:
                     n = b.sources.get(series[7:], [0])[0]
                 event = detector.observe(bucket, n, count=n)
@@ -654,8 +862,12 @@ class Analytics:
         for detector, event in changed:
             alert = event.alert
             if event.change != "ended":
-                negative = detector.kind == "negative_share"
-                alert = detector.annotate(self._why(bucket, detector.series, negative))
+                if detector.series.startswith("topic:"):
+                    why = self._why_topic(detector.series[6:])
+                else:
+                    negative = detector.kind == "negative_share"
+                    why = self._why(bucket, detector.series, negative)
+                alert = detector.annotate(why)
             self._record(alert)
 
     def _record(self, alert: Alert) -> None:
@@ -682,7 +894,7 @@ class Analytics:
         """Top terms, sources and examples of ``series`` in ``bucket``."""
         e = self._explain.get(bucket)
         if e is None:
-            return Explanation([], [], [])
+            return Explanation([], [], [], [])
         key = f"neg:{series}" if negative else series
         examples: list[str] = []
         for m in e.examples.get(key, []):
@@ -697,10 +909,12 @@ class Analytics:
             b = self._buckets.get(bucket) or _Bucket()
             ranked = sorted(b.sources.items(), key=lambda kv: (-kv[1][0], kv[0]))
             sources = [s for s, _ in ranked[:TOP_SOURCES_PER_ALERT]]
+        sample = self._sample(bucket, series, negative)
         return Explanation(
-            self._over_represented(self._sample(bucket, series, negative), series),
+            self._over_represented(sample, series),
             sources,
             examples,
+            self._top_authors(sample, e.examples.get(key, [])),
         )
 
     def _sample(self, bucket: int, series: str, negative: bool) -> list[Mention]:
@@ -846,7 +1060,7 @@ class Analytics:
         span = max(now - r_start, 1.0) / self._bs
         scored = (
             self._score(frame, n_recent, span, w)
-            .head(self._config.analytics.top_topics)
+            .head(STORY_CANDIDATES_FACTOR * self._config.analytics.top_topics)
             .select("term", "r", "p", "score", "rpos", "rneg", "trend")
             .collect()
         )
@@ -906,6 +1120,215 @@ class Analytics:
         p_end = (self._cur - w + 1) * self._bs
         return max(0.0, p_end - max(p_start, self._origin)) / self._bs
 
+    # ------------------------------------------------------------------ stories
+
+    def _window_sample(self) -> list[Mention]:
+        return [m for part in self._story_sample.values() for _p, m in part]
+
+    def _stories(self, terms: list[Topic]) -> list[Topic]:
+        """Group hot terms that travel together into stories, each with a readable label.
+
+        Terms are taken hottest first; each joins the first story whose lead it shares
+        enough sampled mentions with (:data:`STORY_LINK` of the rarer term's, and at
+        least :data:`STORY_MIN_SHARED`), or leads a story of its own. Comparing with the
+        lead only, not with every member, keeps one busy word from chaining unrelated
+        stories together.
+        """
+        top = self._config.analytics.top_topics
+        if not terms:
+            return []
+        wanted = {t.term for t in terms}
+        carriers: dict[str, list[Mention]] = {t: [] for t in wanted}
+        for m in self._window_sample():
+            for term in wanted.intersection(m.terms):
+                carriers[term].append(m)
+        ids = {t: {id(m) for m in ms} for t, ms in carriers.items()}
+        groups: list[tuple[Topic, list[Topic]]] = []
+        for topic in terms:
+            mine = ids[topic.term]
+            home = None
+            for lead, members in groups:
+                theirs = ids[lead.term]
+                shared = len(mine & theirs)
+                rarer = min(len(mine), len(theirs))
+                if shared >= STORY_MIN_SHARED and rarer and shared / rarer >= STORY_LINK:
+                    home = members
+                    break
+            if home is not None:
+                home.append(topic)
+            elif len(groups) < top:
+                groups.append((topic, [topic]))
+        out = []
+        for lead, members in groups:
+            out.append(
+                msgspec.structs.replace(
+                    lead,
+                    label=self._label(members),
+                    terms=[t.term for t in members],
+                    brand=self._story_brand(carriers[lead.term]),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _label(members: list[Topic]) -> str:
+        """ "#aerogate: battery, swelling": a hashtag leads when the story has one."""
+        tags = [t.term for t in members if t.term.startswith("#")]
+        head = tags[0] if tags else members[0].term
+        rest = [t.term for t in members if t.term != head][:STORY_LABEL_TERMS]
+        label = f"{head}: {', '.join(rest)}" if rest else head
+        return _cut(label, TOPIC_TERM_CHARS)
+
+    def _story_brand(self, carriers: list[Mention]) -> str:
+        if not carriers:
+            return ""
+        counts: Counter[str] = Counter()
+        for m in carriers:
+            counts.update(set(m.brands))
+        for brand, n in counts.most_common(1):
+            if brand in self._brands and n >= STORY_BRAND_SHARE * len(carriers):
+                return brand
+        return ""
+
+    def _why_topic(self, term: str) -> Explanation:
+        """Sources, authors and examples of a spiking topic, from the sampled mentions."""
+        carriers = [m for m in self._window_sample() if term in m.terms]
+        story = next((t for t in self._topics if term in t.terms), None)
+        terms = [t for t in (story.terms if story else []) if t != term]
+        sources = Counter(m.source for m in carriers)
+        by_reach = sorted(carriers, key=lambda m: -m.author_reach)
+        examples: list[str] = []
+        for m in by_reach:
+            text = _cut(m.text, EXAMPLE_CHARS)
+            if text and text not in examples:
+                examples.append(text)
+            if len(examples) >= EXAMPLES_PER_SERIES:
+                break
+        return Explanation(
+            [term, *terms][:TOP_TERMS_PER_ALERT],
+            [s for s, _ in sources.most_common(TOP_SOURCES_PER_ALERT)],
+            examples,
+            self._top_authors(carriers, by_reach),
+        )
+
+    @staticmethod
+    def _top_authors(sample: list[Mention], examples: list[Mention]) -> list[str]:
+        """Authors who posted most in the sample (twice or more), then the loudest."""
+        counts = Counter(f"{m.author}@{m.source}" for m in sample if m.author)
+        out = [a for a, n in counts.most_common(TOP_AUTHORS_PER_ALERT) if n >= 2]
+        for m in examples:
+            name = f"{m.author}@{m.source}"
+            if len(out) >= TOP_AUTHORS_PER_ALERT:
+                break
+            if m.author and name not in out:
+                out.append(name)
+        return out
+
+    # ------------------------------------------------------------------ influencers
+
+    @staticmethod
+    def _author_query(base: pl.LazyFrame) -> pl.LazyFrame:
+        """Per bucket and author: mentions, reach, engagement, sentiment, brands."""
+        return (
+            base.filter(pl.col("author") != "")
+            .group_by("bucket", "source", "author")
+            .agg(
+                pl.len().cast(pl.Int64).alias("n"),
+                pl.col("reach").max(),
+                pl.col("eng").sum(),
+                pl.col("pos").sum(),
+                pl.col("neg").sum(),
+                pl.col("brand").filter(pl.col("brand") != "").unique().alias("brands"),
+            )
+        )
+
+    def _merge_authors(self, authors: pl.DataFrame) -> None:
+        if authors.is_empty():
+            return
+        known = self._known_authors
+        for bucket, source, author in authors.select("bucket", "source", "author").iter_rows():
+            key = f"{source}:{author}"
+            seen = known.get(key)
+            if seen is None:
+                if len(known) >= MAX_KNOWN_AUTHORS:
+                    del known[next(iter(known))]
+                known[key] = bucket
+            elif bucket < seen:
+                known[key] = bucket
+        for (bucket,), part in authors.partition_by("bucket", as_dict=True).items():
+            held = self._author_frames.get(int(bucket))
+            if held is not None:
+                part = (
+                    pl.concat([held, part])
+                    .group_by("bucket", "source", "author")
+                    .agg(
+                        pl.col("n", "eng", "pos", "neg").sum(),
+                        pl.col("reach").max(),
+                        pl.col("brands").explode().drop_nulls().unique(),
+                    )
+                    .select(part.columns)
+                )
+            if part.height > 3 * AUTHORS_PER_BUCKET:
+                keep = pl.concat(
+                    [
+                        part.top_k(AUTHORS_PER_BUCKET, by=[col, "author"], reverse=[False, True])
+                        for col in ("reach", "eng", "n")
+                    ]
+                ).unique(subset=["source", "author"], keep="first")
+                part = keep
+            self._author_frames[int(bucket)] = part
+
+    def _rank_authors(self) -> list[Influencer]:
+        """Authors of the window, ranked by reach, engagement and how often they post.
+
+        The score adds log10 of reach, half of log10 of engagement, and twice log10 of
+        mentions (plus one each): a million followers is 6, a thousand likes 1.5, ten
+        posts about us 2. A voice is new when its author was first seen inside the window
+        and the analytics had already been running for a whole window before that.
+        """
+        if self._cur is None or not self._author_frames:
+            return []
+        lo = self._cur - self._window + 1
+        frames = [f for b, f in self._author_frames.items() if b >= lo]
+        if not frames:
+            return []
+        ranked = (
+            pl.concat(frames)
+            .group_by("source", "author")
+            .agg(
+                pl.col("n", "eng", "pos", "neg").sum(),
+                pl.col("reach").max(),
+                pl.col("brands").explode().drop_nulls().unique().sort(),
+            )
+            .with_columns(
+                score=pl.col("reach").cast(pl.Float64).log1p() / math.log(10)
+                + 0.5 * pl.col("eng").cast(pl.Float64).log1p() / math.log(10)
+                + 2.0 * pl.col("n").cast(pl.Float64).log1p() / math.log(10)
+            )
+            .sort(["score", "author"], descending=[True, False])
+            .head(INFLUENCERS_IN_TICK)
+        )
+        settled = lo > self._start_bucket + self._window
+        out = []
+        for source, author, n, eng, pos, neg, reach, brands, score in ranked.select(
+            "source", "author", "n", "eng", "pos", "neg", "reach", "brands", "score"
+        ).iter_rows():
+            first = self._known_authors.get(f"{source}:{author}", lo)
+            out.append(
+                Influencer(
+                    author=author,
+                    source=source,
+                    reach=reach,
+                    mentions=n,
+                    engagement=eng,
+                    net=_ratio(pos - neg, n),
+                    score=round(score, 2),
+                    new=settled and first >= lo,
+                    brands=[b for b in brands if b in self._brands],
+                )
+            )
+        return out
+
     # ------------------------------------------------------------------ output
 
     def _window_sums(self, lo: int, hi: int) -> _Window:
@@ -922,6 +1345,9 @@ class Analytics:
             out.langs.update(b.langs)
             for key, (n, pos, neg) in b.brands.items():
                 _add3(out.brands, key, n, pos, neg)
+            out.categories.update(b.categories)
+            out.review += b.review
+            out.flagged += b.flagged
         return out
 
     def _last_seconds(self, now: float, c: int, seconds: float) -> float:
@@ -1023,6 +1449,18 @@ class Analytics:
             topics=list(self._topics),
             alerts=self._alert_list(),
             river=river,
+            influencers=list(self._influencers),
+            triage=TriageView(
+                categories=[
+                    KeyCount(key=c, count=win.categories[c])
+                    for c in CATEGORIES
+                    if win.categories[c] or self._config.triage.rules
+                ],
+                review=win.review,
+                queue=list(self._review)[:REVIEW_IN_TICK],
+                flagged=win.flagged,
+                flags=list(self._flags)[:FLAGS_IN_TICK],
+            ),
         )
         return self._fit(tick)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The repo's default configuration: our brand, competitors and the demo.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -130,10 +132,11 @@ class AnalyticsConfig:
 
 @dataclass(frozen=True)
 class SpikeConfig:
-    """When a series counts as spiking."""
+    """When a series counts as spiking (see groundcontrol/detector.py for the model)."""
 
-    z_threshold: float = 4.0
-    """Robust z-score above the baseline that opens an alert."""
+    alert_score: float = 0.55
+    """Anomaly score in (0, 1) from which an alert opens: 0.55 is the NAB-optimal
+    threshold on our labelled series; higher pages less and later."""
     min_count: int = 15
     """Fewest mentions in a bucket for a volume spike to count."""
     min_share_count: int = 20
@@ -143,7 +146,12 @@ class SpikeConfig:
     cooldown_seconds: float = 120.0
     """Quiet time after an alert ends before the same series may alert again."""
     end_after_buckets: int = 3
-    """Buckets back under the threshold before an alert is declared over."""
+    """Buckets back near the baseline before an alert is declared over."""
+    timezone: str = "UTC"
+    """IANA zone whose time of day and day of week the baselines learn (audiences keep
+    local hours: "Europe/Copenhagen", "America/New_York")."""
+    topic_series: int = 5
+    """Hot topics that get a detector of their own (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +308,28 @@ def _build(file: str, prefix: str, cls: type[T], data: Mapping[str, Any]) -> T:
     return cls(**kwargs)
 
 
+def zone_offset(name: str) -> Callable[[float], float]:
+    """A function from unix seconds to the zone's UTC offset in seconds at that time.
+
+    Raises ValueError naming the zone if it is not a known IANA zone.
+    """
+    if name.upper() in ("UTC", "Z", ""):
+        return lambda _t: 0.0
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}; expected an IANA name such as "
+            '"UTC" or "Europe/Copenhagen"'
+        ) from None
+
+    def offset(t: float) -> float:
+        delta = datetime.fromtimestamp(t, UTC).astimezone(zone).utcoffset()
+        return delta.total_seconds() if delta is not None else 0.0
+
+    return offset
+
+
 def _check(cfg: Config) -> None:
     file = cfg.source
     positive: list[tuple[str, float]] = [
@@ -310,12 +340,21 @@ def _check(cfg: Config) -> None:
         ("analytics.history_buckets", cfg.analytics.history_buckets),
         ("analytics.top_topics", cfg.analytics.top_topics),
         ("hub.max_message_bytes", cfg.hub.max_message_bytes),
-        ("spikes.z_threshold", cfg.spikes.z_threshold),
         ("demo.rate", cfg.demo.rate),
     ]
     for key, value in positive:
         if value <= 0:
             raise ConfigError(file, key, f"expected a number above 0, got {value}")
+    if not 0 < cfg.spikes.alert_score < 1:
+        raise ConfigError(
+            file,
+            "spikes.alert_score",
+            f"expected a score between 0 and 1, got {cfg.spikes.alert_score}",
+        )
+    try:
+        zone_offset(cfg.spikes.timezone)
+    except ValueError as exc:
+        raise ConfigError(file, "spikes.timezone", str(exc)) from None
     if bool(cfg.hub.tls_cert) != bool(cfg.hub.tls_key):
         raise ConfigError(
             file,

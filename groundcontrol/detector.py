@@ -111,6 +111,13 @@ class DetectorConfig:
     """Relative uncertainty of the weekend factor before any weekend data."""
     prior_phi: float = 0.02
     """Over-dispersion assumed before any data (about a negative binomial with k = 12)."""
+    held_profile_rate: bool = False
+    """Let the time-of-day curve learn at its slow rate while held (the hub holds while
+    an alert is open, which for a busy hour that recurs daily would be for ever)."""
+    learning_seconds: float = DAY
+    """Seconds of data during which the detector learns everything and holds nothing
+    (a backtest's first day). The hub, whose buckets are seconds long, holds from the
+    end of its warm-up instead: otherwise its first spikes are learnt as normal."""
 
 
 DEFAULT_CONFIG = DetectorConfig()
@@ -194,6 +201,7 @@ class SeasonalDetector:
         self._mean_gain = math.sqrt((2.0 - self._a_mean) / self._a_mean)
         self._n0_profile = per_bin_day  # a knot is "known" after about one day of data
         self._n0_week = max(DAY / interval, 1.0)
+        self._learning_buckets = c.learning_seconds / interval
         self._accept_buckets = max(1, round(c.accept_after / interval))
         self._boost_buckets = round(c.follow_after_accept / interval)
         self._base_var = 0.25
@@ -226,12 +234,15 @@ class SeasonalDetector:
     def buckets_seen(self) -> int:
         return self._n
 
-    def update(self, t: float, value: float, count: float | None = None) -> Reading:
+    def update(
+        self, t: float, value: float, count: float | None = None, *, hold: bool = False
+    ) -> Reading:
         """Score the bucket that starts at local wall-clock second ``t``, then learn it.
 
         For counts ``value`` is the count (``count`` is ignored). For shares ``value`` is
         the share in [0, 1] and ``count`` the bucket's mentions; an empty bucket says
-        nothing and scores 0.
+        nothing and scores 0. ``hold`` learns the bucket as if inside an anomaly (the
+        hub holds while one of its alerts is open, so a spike's tail is not learnt).
         """
         c = self.config
         if self.kind == "count":
@@ -308,8 +319,8 @@ class SeasonalDetector:
             evidence = 0.0
         self._prev_z = z
         # On the first day everything is new: learn it all, hold nothing.
-        learning = self._n < self._n0_week
-        held = evidence >= c.hold_evidence and not learning
+        learning = self._n < self._learning_buckets
+        held = hold or (evidence >= c.hold_evidence and not learning)
         # Report the onset of an episode and its escalations, not every bucket of it:
         # a detector that repeats itself pages people for nothing.
         reported = evidence
@@ -376,6 +387,23 @@ class SeasonalDetector:
             self._phi += ap * (sample - self._phi)
             self._held = 0
         else:
+            if c.held_profile_rate:
+                # A recurring busy hour must not stay an anomaly for ever: the curve
+                # learns it as usual (fast for an hour it has seen little of, slowly for
+                # one it knows well, so a burst of minutes in a known hour barely moves
+                # it), while the level holds.
+                g = y - self._level * dw
+                g = min(max(g, -c.winsor * sigma), c.winsor * sigma)
+                self._touch_profile(
+                    prof,
+                    nprof,
+                    self._profile_prior[cls],
+                    b0,
+                    b1,
+                    w0,
+                    w1,
+                    g / max(self._level * wk, 1e-9),
+                )
             self._held += 1
             if self._held >= self._accept_buckets:
                 # A lasting change: take the new level and start counting afresh.
@@ -389,6 +417,20 @@ class SeasonalDetector:
                 self._boost = self._boost_buckets
         self._n += 1
         return reading
+
+    def settle(self) -> None:
+        """Forget the evidence gathered so far: the series is back to normal.
+
+        The hub calls this once a series has been near its baseline for a few buckets,
+        so that a burst's evidence does not linger into the next one and the baseline
+        goes back to learning.
+        """
+        self._up = 0.0
+        self._down = 0.0
+        self._prev_z = 0.0
+        self._mean_z = 0.0
+        self._held = 0
+        self._peak = 0.0
 
     def expected(self, t: float) -> float:
         """The baseline's expected value for a bucket starting at ``t`` (no learning)."""

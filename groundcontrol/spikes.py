@@ -1,58 +1,62 @@
-"""Online spike detection: a robust baseline and an alert state machine per series.
+"""Alerts on the hub's series: a seasonal detector per series and an alert state machine.
 
 The analytics feed each :class:`SpikeDetector` one value per *completed* bucket (never
-the partial current one): a count for volume series, a negative share for sentiment
-series. The detector keeps the last ``baseline_buckets`` values and measures the new
-value against their median and MAD, so one wild bucket cannot drag the baseline.
+the partial current one): a count for volume series (total, per brand, per source, per
+hot topic), a negative share for sentiment series. Underneath is
+:class:`groundcontrol.detector.SeasonalDetector`, the causal detector that
+``groundcontrol backtest`` scores: a baseline that knows the time of day and the day of
+the week, shrugs off single outliers (clipped learning, CUSUM evidence capped per
+bucket) and follows slow trends (a level with a twelve-hour half-life, level shifts
+accepted after three hours).
 
-Volume counts are compared in square-root space. Counts are roughly Poisson, whose
-spread grows with the mean and whose right tail is long; the square root makes the
-spread about 0.5 whatever the level, so one ``z_threshold`` means the same thing for
-a series at 3 mentions per bucket and one at 3,000. Shares are compared in
-arcsine-square-root space for the same reason (binomial spread there is
-1 / (2 sqrt(n)) whatever the share), scaled by each bucket's size so that a bucket of
-20 mentions is not judged as precisely as one of 2,000.
+This module turns its scores into alerts people can act on:
 
-Pure code: no clock, no I/O. Time is the bucket index times ``bucket_seconds``.
+* an alert **opens** when the score reaches ``alert_score`` and the bucket is really
+  up: at least ``min_count`` mentions and 1.5 times the expected count (a volume
+  series), or five points above the expected negative share in a bucket of at least
+  ``min_share_count`` mentions. Small relative moves of busy series are real but
+  nobody wants to be woken for them;
+* it carries a **severity** from the evidence (info, then warning at twice the
+  evidence of the threshold, critical at three times), and **escalates** as that grows;
+* it is **over** after ``end_after_buckets`` buckets back near the baseline (under
+  :data:`END_Z` spreads above it), and the series then stays quiet for
+  ``cooldown_seconds``, so a wobbling series does not page every tick.
+
+Pure code: no clock, no I/O. Time is the bucket index times ``bucket_seconds``; the
+detector sees it as local wall-clock time through ``local_offset``.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import msgspec
 
 from groundcontrol.config import SpikeConfig
+from groundcontrol.detector import DetectorConfig, Reading, SeasonalDetector
+from groundcontrol.detector import severity_for as detector_severity
 from groundcontrol.protocol import Alert
 
 SpikeKind = Literal["volume", "negative_share"]
 Severity = Literal["info", "warning", "critical"]
 Change = Literal["opened", "escalated", "ended"]
 
-#: Values kept for the median and MAD (60 x 10 s = ten minutes): long enough to be
-#: stable, short enough to follow the daily rhythm.
-BASELINE_BUCKETS = 60
-#: MAD times this estimates the standard deviation of normal data.
-MAD_TO_SIGMA = 1.4826
-#: Least spread of a count series in sqrt space. Pure Poisson counts have 0.5; real
-#: streams vary more, and a 60-bucket MAD is itself uncertain by about 15%, so the
-#: floor sits a little above: flat traffic then stays quiet for days, and a 2x burst
-#: on 40 mentions per bucket still scores above 4.
-POISSON_SQRT_SIGMA = 0.6
-#: Likewise the least over-dispersion of a share against plain binomial noise.
-MIN_DISPERSION = 1.2
-#: A volume spike must also be this many times the baseline. On busy series the
-#: z-score alone flags rises of a few percent, which nobody wants paged for.
+#: A volume spike must also be this many times the expected count.
 MIN_VOLUME_RATIO = 1.5
 #: Likewise, a negative-share spike must add at least five percentage points.
 MIN_SHARE_LIFT = 0.05
-#: While an alert is open, values enter the baseline clipped to this many spreads
-#: above it: a lasting level shift is still learnt, slowly, but a spike is not chased.
-OPEN_CLIP_SIGMAS = 1.0
+#: Relative doubt of a time-of-day knot that has seen nothing. The backtest's 0.3 suits
+#: 5-minute buckets; with the hub's 10-second buckets a knot sees hundreds of buckets
+#: an hour, and 0.3 would hide a tripling for the hub's first day.
+HUB_PROFILE_DOUBT = 0.1
+#: The hub's detectors leave out the backtest's "sustained shift" evidence (an hour's
+#: mean of z): on 10-second buckets it keeps an episode going for an hour after a
+#: burst, and the next incident then looks like more of the same. Slow shifts are
+#: still followed by the level, and bursts still build CUSUM evidence.
+#: A bucket under this many spreads above the baseline counts as back to normal.
+END_Z = 2.0
 
 _SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
 
@@ -63,6 +67,7 @@ class Explanation(NamedTuple):
     top_terms: list[str]
     top_sources: list[str]
     examples: list[str]
+    top_authors: list[str] = []  # noqa: RUF012 (a NamedTuple default, never mutated)
 
 
 class SpikeEvent(NamedTuple):
@@ -72,34 +77,17 @@ class SpikeEvent(NamedTuple):
     alert: Alert
 
 
-class Baseline(NamedTuple):
-    """The detector's current idea of normal."""
-
-    center: float
-    """Median: a count per bucket, or a share in [0, 1]."""
-    spread: float
-    """Robust spread in detector space (sqrt counts, or arcsine-sqrt share)."""
-
-
-def severity_for(z: float, threshold: float) -> Severity:
-    """info from the threshold, warning from twice it, critical from three times."""
-    if z >= 3 * threshold:
-        return "critical"
-    if z >= 2 * threshold:
-        return "warning"
-    return "info"
-
-
-def _median(sorted_values: list[float]) -> float:
-    n = len(sorted_values)
-    mid = n // 2
-    if n % 2:
-        return sorted_values[mid]
-    return (sorted_values[mid - 1] + sorted_values[mid]) / 2
+def severity_for(score: float, threshold: float) -> Severity:
+    """info at the threshold score, warning at twice its evidence, critical at three times."""
+    return detector_severity(score, threshold)
 
 
 def _fmt_count(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.1f}"
+
+
+def _utc(_t: float) -> float:
+    return 0.0
 
 
 class SpikeDetector:
@@ -107,9 +95,7 @@ class SpikeDetector:
 
     ``observe`` takes one completed bucket at a time, in order, and returns a
     :class:`SpikeEvent` when the alert opens, escalates or ends. An open alert is
-    updated in place (same id) while the series stays high; it ends after
-    ``end_after_buckets`` buckets under the threshold, and the series then stays quiet
-    for ``cooldown_seconds``.
+    updated in place (same id) while the series stays high.
     """
 
     def __init__(
@@ -120,21 +106,31 @@ class SpikeDetector:
         *,
         bucket_seconds: int,
         label: str = "",
-        baseline_buckets: int = BASELINE_BUCKETS,
+        local_offset: Callable[[float], float] = _utc,
     ) -> None:
         self.kind: SpikeKind = kind
         self.series = series
         self.label = label or series
         self._config = config
         self._bucket_seconds = bucket_seconds
-        # (value in detector space, mentions in the bucket), oldest first.
-        self._history: deque[tuple[float, int]] = deque()
-        self._capacity = max(baseline_buckets, config.warmup_buckets)
-        # The same values kept sorted, so the median costs nothing per bucket.
-        self._sorted: list[tuple[float, int]] = []
+        self._offset = local_offset
+        self._detector = SeasonalDetector(
+            float(bucket_seconds),
+            "count" if kind == "volume" else "share",
+            DetectorConfig(
+                warmup_buckets=config.warmup_buckets,
+                learning_seconds=config.warmup_buckets * bucket_seconds,
+                profile_doubt=HUB_PROFILE_DOUBT,
+                sustained_weight=0.0,
+                held_profile_rate=True,
+            ),
+        )
         self._open: Alert | None = None
         self._below = 0
+        self._quiet = 0
         self._cooldown_until = -math.inf
+        self.last: Reading | None = None
+        """What the detector made of the last bucket (for tests and the health page)."""
 
     # ------------------------------------------------------------------ state
 
@@ -145,200 +141,133 @@ class SpikeDetector:
 
     @property
     def history_size(self) -> int:
-        """Values currently held for the baseline (bounded by ``baseline_buckets``)."""
-        return len(self._history)
+        """Buckets the baseline has learnt from (its state is a fixed few dozen floats)."""
+        return self._detector.buckets_seen
 
-    def baseline(self) -> Baseline | None:
-        """Median and robust spread, or None while warming up.
-
-        For volume the spread is in sqrt-count units. For negative share it is in
-        arcsine-sqrt units, for a bucket of ``min_share_count`` mentions (it shrinks
-        as sqrt(n) for fuller buckets).
-        """
-        if len(self._history) < self._config.warmup_buckets:
-            return None
-        if self.kind == "volume":
-            center = _median([x for x, _n in self._sorted])
-            mad = _median(sorted([abs(x - center) for x, _n in self._sorted]))
-            return Baseline(center * center, max(MAD_TO_SIGMA * mad, POISSON_SQRT_SIGMA))
-        # Shares of small buckets are noisy, so the center is the median weighted by
-        # mentions, and the spread is the binomial one (1 / (2 sqrt(n)) in arcsine
-        # space) times a robust over-dispersion factor: the MAD of the standardised
-        # residuals, never below :data:`MIN_DISPERSION`.
-        pairs = self._sorted
-        half = sum(n for _y, n in pairs) / 2
-        seen = 0
-        center = pairs[-1][0]
-        for y, n in pairs:
-            seen += n
-            if seen >= half:
-                center = y
-                break
-        residuals = sorted([abs(y - center) * 2 * math.sqrt(n) for y, n in pairs])
-        dispersion = max(MIN_DISPERSION, MAD_TO_SIGMA * _median(residuals))
-        spread = dispersion / (2 * math.sqrt(self._config.min_share_count))
-        return Baseline(math.sin(center) ** 2, spread)
+    def expected(self, bucket: int) -> float:
+        """The baseline's expected value for a bucket (a count, or a share)."""
+        return self._detector.expected(self._local(bucket))
 
     def annotate(self, why: Explanation) -> Alert:
         """Attach an explanation to the open alert, after the fact.
 
         The analytics explain all the alerts of a bucket at once (one lookup of the
-        terms' baselines for all of them) instead of through ``observe``'s callback.
+        terms' baselines for all of them).
         """
         assert self._open is not None, "no open alert to annotate"
         self._open = msgspec.structs.replace(
-            self._open, top_terms=why.top_terms, top_sources=why.top_sources, examples=why.examples
+            self._open,
+            top_terms=why.top_terms,
+            top_sources=why.top_sources,
+            examples=why.examples,
+            top_authors=why.top_authors,
         )
         return self._open
 
-    def reset(self) -> None:
-        """Forget the baseline (after a long gap in the data); an open alert stays."""
-        self._history.clear()
-        self._sorted.clear()
+    def forget_alert(self) -> None:
+        """Drop the open alert without an end or a cooldown (one found while warming a
+        new detector on history, about a burst that is already over)."""
+        self._open = None
+        self._below = 0
 
     # ------------------------------------------------------------------ input
 
-    def observe(
-        self,
-        bucket: int,
-        value: float,
-        *,
-        count: int,
-        explain: Callable[[], Explanation] | None = None,
-    ) -> SpikeEvent | None:
+    def observe(self, bucket: int, value: float, *, count: int) -> SpikeEvent | None:
         """Take the value of one completed bucket.
 
         For volume, ``value`` and ``count`` are both the bucket's count. For negative
         share, ``value`` is the share and ``count`` the bucket's mentions; buckets under
         ``min_share_count`` still inform the baseline but cannot alert, and count as
-        quiet for an open alert. ``explain`` is called only when an alert opens or
-        escalates.
+        quiet for an open alert.
         """
         cfg = self._config
         end_time = (bucket + 1) * self._bucket_seconds
         share = self.kind == "negative_share"
-        base = self.baseline()
-        z = 0.0
-        spiking = False
-        if base is not None and not (share and count < cfg.min_share_count):
-            z = (self._to_space(value) - self._to_space(base.center)) / self._spread(base, count)
-            spiking = z >= cfg.z_threshold and self._big_enough(value, count, base.center)
+        # While an alert is open the baseline holds: the spike's tail is not normal.
+        reading = self._detector.update(
+            self._local(bucket), value, count, hold=self._open is not None
+        )
+        self.last = reading
+        thin = share and count < cfg.min_share_count
+        up = not thin and reading.z > 0 and self._big_enough(value, count, reading.expected)
+        spiking = up and reading.score >= cfg.alert_score
+        held = up and reading.level >= cfg.alert_score and reading.z >= END_Z
 
-        event: SpikeEvent | None = None
-        if self._open is None:
-            if spiking and end_time >= self._cooldown_until and base is not None:
-                self._open = self._new_alert(bucket, value, base.center, z, explain)
-                self._below = 0
-                event = SpikeEvent("opened", self._open)
-        elif spiking and base is not None:
-            self._below = 0
-            event = self._continue(bucket, value, base.center, z, explain)
+        # Evidence is for bursts: once the series has been back near its baseline for
+        # a few buckets, it is forgotten (an open alert ends at the same moment).
+        if reading.z < END_Z:
+            self._quiet += 1
+            if self._quiet == cfg.end_after_buckets:
+                self._detector.settle()
         else:
-            self._below += 1
-            if self._below >= cfg.end_after_buckets:
-                ended = msgspec.structs.replace(self._open, ended_at=float(end_time))
-                self._open = None
-                self._cooldown_until = end_time + cfg.cooldown_seconds
-                event = SpikeEvent("ended", ended)
-
-        # An empty bucket says nothing about a share.
-        if not (share and count == 0):
-            self._learn(value, count, base)
-        return event
+            self._quiet = 0
+        if self._open is None:
+            if spiking and end_time >= self._cooldown_until:
+                self._open = self._new_alert(bucket, value, reading)
+                self._below = 0
+                return SpikeEvent("opened", self._open)
+            return None
+        if spiking or held:
+            self._below = 0
+            return self._continue(bucket, value, reading)
+        self._below += 1
+        if self._below >= cfg.end_after_buckets:
+            ended = msgspec.structs.replace(self._open, ended_at=float(end_time))
+            self._open = None
+            self._cooldown_until = end_time + cfg.cooldown_seconds
+            return SpikeEvent("ended", ended)
+        return None
 
     # ------------------------------------------------------------------ internals
 
-    def _to_space(self, value: float) -> float:
-        if self.kind == "volume":
-            return math.sqrt(max(value, 0.0))
-        return math.asin(math.sqrt(min(max(value, 0.0), 1.0)))
+    def _local(self, bucket: int) -> float:
+        t = float(bucket * self._bucket_seconds)
+        return t + self._offset(t)
 
-    def _spread(self, base: Baseline, count: int) -> float:
+    def _big_enough(self, value: float, count: int, expected: float) -> bool:
         if self.kind == "volume":
-            return base.spread
-        return base.spread * math.sqrt(self._config.min_share_count / max(count, 1))
+            return count >= self._config.min_count and value >= MIN_VOLUME_RATIO * expected
+        return value - expected >= MIN_SHARE_LIFT
 
-    def _big_enough(self, value: float, count: int, center: float) -> bool:
+    def _message(self, value: float, expected: float) -> str:
         if self.kind == "volume":
-            return count >= self._config.min_count and value >= MIN_VOLUME_RATIO * center
-        return value - center >= MIN_SHARE_LIFT
-
-    def _learn(self, value: float, count: int, base: Baseline | None) -> None:
-        x = self._to_space(value)
-        if base is not None:
-            # Clip outliers so they barely move the median; harder while an alert is
-            # open so the baseline does not chase the spike it is measuring.
-            sigmas = OPEN_CLIP_SIGMAS if self._open is not None else self._config.z_threshold
-            x = min(x, self._to_space(base.center) + sigmas * self._spread(base, count))
-        entry = (x, count)
-        self._history.append(entry)
-        bisect.insort(self._sorted, entry)
-        if len(self._history) > self._capacity:
-            old = self._history.popleft()
-            del self._sorted[bisect.bisect_left(self._sorted, old)]
-
-    def _message(self, value: float, center: float) -> str:
-        if self.kind == "volume":
-            ratio = value / max(center, 1.0)
+            ratio = value / max(expected, 1.0)
             return (
                 f"{self.label} volume {ratio:.1f}x baseline "
-                f"({_fmt_count(value)} vs {_fmt_count(center)} per {self._bucket_seconds} s)"
+                f"({_fmt_count(value)} vs {_fmt_count(expected)} per {self._bucket_seconds} s)"
             )
         subject = "overall" if self.series == "total" else f"for {self.label}"
-        return f"Negative share {subject} at {value:.0%} vs {center:.0%} baseline"
+        return f"Negative share {subject} at {value:.0%} vs {expected:.0%} baseline"
 
-    def _new_alert(
-        self,
-        bucket: int,
-        value: float,
-        center: float,
-        z: float,
-        explain: Callable[[], Explanation] | None,
-    ) -> Alert:
+    def _new_alert(self, bucket: int, value: float, reading: Reading) -> Alert:
         started = float(bucket * self._bucket_seconds)
-        why = explain() if explain is not None else Explanation([], [], [])
         return Alert(
             id=f"{self.kind}:{self.series}:{int(started)}",
             kind=self.kind,
             series=self.series,
-            severity=severity_for(z, self._config.z_threshold),
+            severity=severity_for(reading.level, self._config.alert_score),
             started_at=started,
             updated_at=started + self._bucket_seconds,
             value=float(value),
-            baseline=float(center),
-            score=round(z, 2),
-            message=self._message(value, center),
-            top_terms=why.top_terms,
-            top_sources=why.top_sources,
-            examples=why.examples,
+            baseline=float(reading.expected),
+            score=round(reading.level, 3),
+            message=self._message(value, reading.expected),
         )
 
-    def _continue(
-        self,
-        bucket: int,
-        value: float,
-        center: float,
-        z: float,
-        explain: Callable[[], Explanation] | None,
-    ) -> SpikeEvent | None:
+    def _continue(self, bucket: int, value: float, reading: Reading) -> SpikeEvent | None:
         assert self._open is not None
         old = self._open
-        severity = severity_for(z, self._config.z_threshold)
+        severity = severity_for(reading.level, self._config.alert_score)
         escalated = _SEVERITY_RANK[severity] > _SEVERITY_RANK[old.severity]
         fields: dict[str, object] = {
             "updated_at": float((bucket + 1) * self._bucket_seconds),
             "value": float(value),
-            "baseline": float(center),
-            "score": round(z, 2),
-            "message": self._message(value, center),
+            "baseline": float(reading.expected),
+            "score": round(max(reading.level, old.score), 3),
+            "message": self._message(value, reading.expected),
         }
         if escalated:
             fields["severity"] = severity
-            if explain is not None:
-                why = explain()
-                fields.update(
-                    top_terms=why.top_terms, top_sources=why.top_sources, examples=why.examples
-                )
         # A new struct, never a mutation: ticks already handed out keep their copy.
         self._open = msgspec.structs.replace(old, **fields)
         return SpikeEvent("escalated", self._open) if escalated else None

@@ -25,7 +25,8 @@ def test_default_config_loads() -> None:
         ("[hub]\nport = 70000\n", "hub.port", "0 to 65535"),
         ("[hub]\nprot = 1\n", "hub.prot", "unknown key"),
         ("[analytics]\nwindow_seconds = 305\n", "analytics.window_seconds", "multiple"),
-        ("[spikes]\nz_threshold = -1\n", "spikes.z_threshold", "above 0"),
+        ("[spikes]\nalert_score = 1.5\n", "spikes.alert_score", "between 0 and 1"),
+        ("[spikes]\ntimezone = 'Mars/Olympus'\n", "spikes.timezone", "unknown time zone"),
         ("[[brands]]\nname = 'A'\n", "brands[0].query", "missing"),
         ("[[brands]]\nname = 'A'\nquery = '(a OR'\n", "brands[0].query", "valid query"),
         (
