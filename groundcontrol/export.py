@@ -5,7 +5,8 @@ and writes each chunk before reading the next, so memory stays bounded by the ch
 size whatever the number of rows:
 
 * NDJSON: one ``msgspec.json.encode(mention)`` per line, the shape ``tail`` prints.
-* CSV: flat columns, lists as JSON text; the header once, then chunk after chunk.
+* CSV: flat columns, lists (brands, queries, terms, compliance flags) as JSON text;
+  the header once, then chunk after chunk.
 * Parquet: polars has no incremental Parquet writer (and pyarrow is not a dependency),
   so each chunk becomes a small file in a temporary directory next to the output, and
   ``pl.scan_parquet(files).sink_parquet(out)`` combines them with the streaming engine.
@@ -133,8 +134,13 @@ _COLUMNS = (
     "brands",
     "queries",
     "terms",
+    "category",
+    "category_confidence",
+    "needs_review",
+    "flags",
+    "copy_of",
 )
-_LIST_COLUMNS = ("brands", "queries", "terms")
+_LIST_COLUMNS = ("brands", "queries", "terms", "flags")
 
 
 def _schema(lists_as_json: bool) -> dict[str, Any]:
@@ -161,6 +167,11 @@ def _schema(lists_as_json: bool) -> dict[str, Any]:
         "brands": str_list,
         "queries": str_list,
         "terms": str_list,
+        "category": pl.String,
+        "category_confidence": pl.Float64,
+        "needs_review": pl.Boolean,
+        "flags": str_list,
+        "copy_of": pl.String,
     }
 
 
@@ -187,6 +198,10 @@ def _frame(mentions: list[Mention], *, lists_as_json: bool) -> pl.DataFrame:
         cols["reposts"].append(e.reposts)
         cols["replies"].append(e.replies)
         cols["quotes"].append(e.quotes)
+        cols["category"].append(m.category)
+        cols["category_confidence"].append(m.category_confidence)
+        cols["needs_review"].append(m.needs_review)
+        cols["copy_of"].append(m.copy_of)
         for name in _LIST_COLUMNS:
             items: list[str] = getattr(m, name)
             cols[name].append(dump(items).decode() if lists_as_json else items)

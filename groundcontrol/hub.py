@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from aiohttp import WSMsgType, web
+from multidict import MultiMapping
 
 from groundcontrol import __version__
 from groundcontrol.analytics import Analytics
@@ -63,6 +64,7 @@ from groundcontrol.protocol import (
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
 from groundcontrol.store import DeadLetter, Store, StoreError
 from groundcontrol.text import TextInfo, analyse
+from groundcontrol.triage import CATEGORIES
 from groundcontrol.workers import EnrichPool
 
 if TYPE_CHECKING:
@@ -329,6 +331,7 @@ class Hub:
         app.router.add_get("/healthz", self.handle_healthz)
         app.router.add_get("/metrics", self.handle_metrics)
         app.router.add_post("/triage", self.handle_triage)
+        app.router.add_get("/triage/queue", self.handle_triage_queue)
         app.router.add_get("/", self.handle_index)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -949,7 +952,13 @@ class Hub:
             rejected_total=self.counters.rejected,
             duplicates_total=self.counters.duplicates,
             feeds=self.feed_infos(now),
+            triage=msgspec.structs.replace(tick.triage, pending=self.review_pending()),
         )
+
+    def review_pending(self) -> int:
+        """The store's review queue length as last counted (never a read on the loop);
+        -1 with no store or before the first count."""
+        return -1 if self.writer is None else self.writer.review_pending
 
     def feed_changed(self, run: FeedRun) -> None:
         """The supervisor's news about a feed this hub runs."""
@@ -1184,6 +1193,12 @@ class Hub:
             denied,
             *self._store_metrics(),
             Metric(
+                "groundcontrol_review_pending",
+                "Mentions the triage rules sent to review that no one has triaged yet "
+                "(counted every few seconds; -1 without a store or before the first count).",
+                "gauge",
+            ).add(self.review_pending()),
+            Metric(
                 "groundcontrol_dedupe_ids", "Mention ids the in-memory dedupe holds.", "gauge"
             ).add(len(self.dedupe)),
             Metric(
@@ -1321,7 +1336,24 @@ class Hub:
         action_id = await self.writer.triage(
             action.mention_id, action.action, label=action.label, actor=actor, note=action.note
         )
+        # Committed: any action takes the mention out of the review queue, the wall's too.
+        self.analytics.reviewed(action.mention_id)
         return web.json_response({"id": action_id, "actor": actor}, status=201)
+
+    async def handle_triage_queue(self, request: web.Request) -> web.Response:
+        """The review queue, newest first: ``{"pending": n, "items": [mention, ...]}``.
+
+        ``limit`` (1 to MAX_QUEUE_LIMIT, default DEFAULT_QUEUE_LIMIT) and ``category``
+        (one of the triage categories) are optional; anything else is a 400.
+        """
+        self.authorize(request, Permission.TRIAGE)
+        limit, category = _queue_params(request.query)
+        if self.writer is None:
+            raise web.HTTPServiceUnavailable(text="this hub runs without a store (--no-store)\n")
+        pending, items = await self.writer.review_queue(limit, category)
+        return web.json_response(
+            {"pending": pending, "items": [msgspec.to_builtins(m) for m in items]}
+        )
 
     async def handle_index(self, _request: web.Request) -> web.Response:
         return web.Response(
@@ -1330,10 +1362,44 @@ class Hub:
                 "GET /healthz  health as JSON\n"
                 "GET /metrics  Prometheus metrics (admin token)\n"
                 "POST /triage  record a triage action (analyst token)\n"
+                "GET /triage/queue  the review queue as JSON (analyst token)\n"
                 "WS  /ingest   feeds send batches of mentions (docs/protocol.md)\n"
                 "WS  /stream   walls get hello, snapshot, ticks and alerts\n"
             )
         )
+
+
+#: GET /triage/queue: items when no limit is given, and the most one may ask for.
+DEFAULT_QUEUE_LIMIT = 50
+MAX_QUEUE_LIMIT = 500
+
+
+def _queue_params(query: MultiMapping[str]) -> tuple[int, str | None]:
+    """(limit, category) of GET /triage/queue, or a 400 naming what is wrong."""
+
+    def bad(reason: str) -> web.HTTPBadRequest:
+        return web.HTTPBadRequest(text=f"bad queue request: {reason}\n")
+
+    unknown = sorted(set(query) - {"limit", "category"})
+    if unknown:
+        raise bad(f"unknown parameter {unknown[0]!r} (use limit and category)")
+    if len(query.getall("limit", [])) > 1 or len(query.getall("category", [])) > 1:
+        raise bad("limit and category may each be given once")
+    limit = DEFAULT_QUEUE_LIMIT
+    text = query.get("limit")
+    if text is not None:
+        # isascii: int() takes other digits too; the length keeps int() cheap.
+        if not (text.isascii() and text.isdigit() and len(text) <= 6) or not (
+            1 <= int(text) <= MAX_QUEUE_LIMIT
+        ):
+            raise bad(
+                f"limit must be a whole number from 1 to {MAX_QUEUE_LIMIT}, not {text[:40]!r}"
+            )
+        limit = int(text)
+    category = query.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise bad(f"category must be one of {', '.join(CATEGORIES)}, not {category[:40]!r}")
+    return limit, category
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -18,6 +18,12 @@ When it passes :data:`WAL_RESTART_BYTES` the writer itself, between two groups, 
 one TRUNCATE checkpoint: the passive ones have copied nearly everything already, so
 it is short, and the WAL starts again from zero. (A RESTART from the checkpoint thread
 would wait for a gap between commits that never comes.)
+
+The review queue is read on threads too, never on the event loop: the checkpoint
+thread counts it (:attr:`StoreWriter.review_pending`, for the tick and /metrics) every
+:data:`REVIEW_COUNT_INTERVAL` seconds, and within a second of a committed triage
+action; :meth:`StoreWriter.review_queue` reads it for GET /triage/queue on a worker
+thread with a reader connection of its own. WAL readers never block the writer.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ AUTHOR_INDEX_IDLE = 1.0
 CHECKPOINT_INTERVAL = 1.0
 #: WAL size past which the checkpointer waits for the writer to bound the WAL.
 WAL_RESTART_BYTES = 64 * 1024 * 1024
+#: Seconds between two counts of the review queue (sooner after a triage action).
+REVIEW_COUNT_INTERVAL = 5.0
 
 
 @dataclass
@@ -128,6 +136,11 @@ class StoreWriter:
         self._truncate_wal = threading.Event()
         self._unindexed = 0
         self._checkpointer: threading.Thread | None = None
+        self.review_pending = -1
+        """The review queue's length at the last count (-1 until the first one)."""
+        self._recount_review = threading.Event()
+        self._reader: Store | None = None
+        self._reader_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loop side
 
@@ -187,6 +200,25 @@ class StoreWriter:
         )
         return await future
 
+    async def review_queue(
+        self, limit: int, category: str | None = None
+    ) -> tuple[int, list[Mention]]:
+        """The review queue's length and its newest ``limit`` mentions (in ``category``
+        if given), read on a worker thread (see :meth:`Store.review_queue`)."""
+        return await asyncio.to_thread(self._read_review_queue, limit, category)
+
+    def _read_review_queue(self, limit: int, category: str | None) -> tuple[int, list[Mention]]:
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Store(self.store.path, create=False)
+            reader = self._reader
+            # One read transaction: the count and the items agree with each other.
+            with reader.snapshot():
+                pending = reader.count_pending_review()
+                items = reader.review_queue(limit, category)
+        self.review_pending = pending
+        return pending, items
+
     def _put(self, job: _Job) -> None:
         self.stats.queued_jobs += 1
         self._queue.put(job)
@@ -204,6 +236,10 @@ class StoreWriter:
                 log.error("the store writer did not finish within %.0fs", timeout)
                 return
             self._thread = None
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self.store.close()
 
     def file_bytes(self) -> float:
@@ -290,6 +326,8 @@ class StoreWriter:
         st.deletions += len(deleted)
         st.commit_seconds.append(took)
         st.commit_seconds_sum += took
+        if any(job.triage is not None for job in group):
+            self._recount_review.set()
         start = 0
         for job, triage_id in zip(group, triage_ids, strict=True):
             end = start + len(job.mentions)
@@ -331,13 +369,26 @@ class StoreWriter:
             log.error("cannot open the store for checkpoints: %s", exc)
             return
         try:
-            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
+            next_count = 0.0
+            while True:
+                if self._recount_review.is_set() or time.monotonic() >= next_count:
+                    self._recount_review.clear()
+                    self._count_review(reader)
+                    next_count = time.monotonic() + REVIEW_COUNT_INTERVAL
+                if self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
+                    break
                 self._checkpoint(reader, "PASSIVE")
                 if reader.wal_bytes() > WAL_RESTART_BYTES:
                     self._truncate_wal.set()
                     self._put(_Job())  # wake the writer if it is idle
         finally:
             reader.close()
+
+    def _count_review(self, reader: Store) -> None:
+        try:
+            self.review_pending = reader.count_pending_review()
+        except Exception as exc:  # busy or failing: keep the last count, try again later
+            log.warning("counting the review queue failed: %s", exc)
 
     def _checkpoint(self, store: Store, mode: str) -> None:
         started = time.perf_counter()
