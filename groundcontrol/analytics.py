@@ -1135,6 +1135,10 @@ class Analytics:
         stories together.
         """
         top = self._config.analytics.top_topics
+        # A watched brand's own name is in its every mention: true, not a story (its
+        # volume has a panel and a detector of its own).
+        own = {b.lower().replace(" ", "") for b in self._brands}
+        terms = [t for t in terms if t.term.lstrip("#") not in own]
         if not terms:
             return []
         wanted = {t.term for t in terms}
@@ -1451,11 +1455,7 @@ class Analytics:
             river=river,
             influencers=list(self._influencers),
             triage=TriageView(
-                categories=[
-                    KeyCount(key=c, count=win.categories[c])
-                    for c in CATEGORIES
-                    if win.categories[c] or self._config.triage.rules
-                ],
+                categories=[KeyCount(key=c, count=win.categories[c]) for c in CATEGORIES],
                 review=win.review,
                 queue=list(self._review)[:REVIEW_IN_TICK],
                 flagged=win.flagged,

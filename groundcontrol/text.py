@@ -8,7 +8,8 @@ no per-token Python code and no regex over the whole text on the common path.
 Word tokens are runs of letters, digits, underscores, ``#`` and ``@``, lower-cased;
 a token that starts with ``#`` is a hashtag, one that starts with ``@`` a handle.
 Everything else separates tokens: ``"Northwind's Aero-14!"`` gives ``northwind``,
-``s``, ``aero``, ``14``. Links (``http://...``, ``www....``) are dropped before
+``s``, ``aero``, ``14``. Links (``http://...``, ``www....``, X's photo links
+``pic.twitter.com/...``) are dropped before
 tokenizing, so neither terms nor queries see ``https`` or path fragments.
 
 Matching rules (used by :mod:`groundcontrol.query`):
@@ -31,7 +32,7 @@ import msgspec
 
 __all__ = ["TextInfo", "analyse", "tokenize"]
 
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+")
+_URL_RE = re.compile(r"(?:https?://|www\.|pic\.twitter\.com/)\S+")
 # Non-ASCII characters that are not word characters (emoji, typographic quotes,
 # dashes, no-break spaces): blanked first, so that the byte pass below only has to
 # deal with ASCII separators.
@@ -68,7 +69,7 @@ class TextInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 def _split(clean: str) -> list[str]:
-    if "http" in clean or "www." in clean:
+    if "http" in clean or "www." in clean or "pic.twitter.com/" in clean:
         clean = _URL_RE.sub(" ", clean)
     if not clean.isascii():
         clean = _NON_WORD.sub(" ", clean)
@@ -83,7 +84,9 @@ class _ChunkTokens(dict[str, list[str]]):
         tokens = _split(chunk)
         if len(self) >= CACHE_LIMIT:
             self.clear()
-        if "http" not in chunk and "www." not in chunk:  # links rarely repeat
+        if (
+            "http" not in chunk and "www." not in chunk and "pic." not in chunk
+        ):  # links rarely repeat
             self[chunk] = tokens
         return tokens
 
