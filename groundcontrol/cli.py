@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import math
 import os
 import signal
 import ssl
@@ -39,6 +40,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """Seconds for ``wall --rotate``: 0 or more, finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text}")
     return value
 
 
@@ -140,8 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
         )
         registry.add_options(adapter, module)
 
-    wall = sub.add_parser("wall", help="show the wall for a hub")
+    wall = sub.add_parser(
+        "wall",
+        help="show the wall for a hub",
+        description="Show the wall for a hub. It rotates between two scenes, the overview "
+        "and listening (stories, influencers, triage, compliance, the newest alert "
+        "explained). Keys: 1 overview, 2 listening, tab next; a key holds its scene for "
+        "five minutes.",
+    )
     wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    wall.add_argument(
+        "--rotate",
+        type=_non_negative_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds each scene stays up before the next (default 30; 0 stays on the overview)",
+    )
 
     tail = sub.add_parser(
         "tail", help="print enriched mentions as NDJSON, one JSON object per line"
@@ -180,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_export_arguments(export)
 
-    from groundcontrol import backtest, sentiment_cli
+    from groundcontrol import backtest, review_cli, sentiment_cli
 
     backtest.add_parser(sub)
     sentiment_cli.add_parser(sub)
+    review_cli.add_parser(sub)
     return parser
 
 
@@ -205,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "feed":
             return run_feed(args)
         if args.command == "wall":
-            return run_wall(args.hub)
+            return run_wall(args.hub, rotate=args.rotate)
         if args.command == "tail":
             return run_tail(args.hub, args.query)
         if args.command == "triage":
@@ -214,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from groundcontrol.export import run_export
 
             return run_export(args)
+        if args.command == "review":
+            from groundcontrol import review_cli
+
+            return review_cli.run(args)
         if args.command == "backtest":
             from groundcontrol import backtest
 
@@ -408,10 +439,10 @@ def _wall_module() -> Any:
     return importlib.import_module(WALL_MODULE)
 
 
-def run_wall(hub: str) -> int:
+def run_wall(hub: str, *, rotate: float = 30.0) -> int:
     from groundcontrol.client import Access
 
-    app = _wall_module().make_wall(hub, access=Access.from_env())
+    app = _wall_module().make_wall(hub, access=Access.from_env(), rotate_seconds=rotate)
     app.run()
     return 0
 

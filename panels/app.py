@@ -6,6 +6,13 @@ couple of times a second inside ``batch_update``, so screen work is O(panels), n
 O(mentions). Two moments do not wait for the timer: a dropped link (the wall must
 say so at once) and the first data after (re)connecting.
 
+Two scenes share the screen under one status bar: the overview and listening
+(stories, influencers, triage, compliance, the newest alert explained). They live in
+one ``ContentSwitcher`` on one screen rather than on two screens, so there is one
+status bar, one refresh path and one freshness check for both, and an alert
+takeover (a modal screen) lies over whichever scene is up. The wall rotates between
+them on its clock (:class:`panels.scenes.SceneRotation`); a key picks one and holds it.
+
 ``make_wall(hub_url)`` is the one factory, used by the CLI; tests build
 ``WallApp`` with a scripted event source and a fixed clock.
 """
@@ -25,19 +32,26 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widgets import ContentSwitcher
 
 from groundcontrol.client import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.protocol import Alert
 from panels.base import Panel
+from panels.compliance import CompliancePanel
+from panels.explain import AlertExplanationPanel
 from panels.feeds import FeedsPanel
+from panels.influencers import InfluencersPanel
 from panels.live import LivePanel
+from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, SceneRotation
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
 from panels.spikes import SpikesPanel
 from panels.state import RIVER_CAP, WallState
 from panels.status import StatusBar
+from panels.stories import StoriesPanel
 from panels.takeover import DEFAULT_SECONDS, AlertTakeover
 from panels.topics import TopicsPanel
+from panels.triage import TriagePanel
 from panels.volume import VolumePanel
 
 log = logging.getLogger(__name__)
@@ -50,32 +64,54 @@ REFRESH_INTERVAL = 0.5
 SOURCE_RESTART_DELAY = 2.0
 
 
+#: The id of each scene's grid, by scene name.
+SCENE_IDS = {"overview": "panels", "listening": "listening"}
+
+
 class WallScreen(Screen[None]):
-    """The six panels under the status bar; the layout follows the terminal size."""
+    """The scenes under the status bar; the layout follows the terminal size."""
 
     def __init__(self, *, hub_label: str, tz: tzinfo | None) -> None:
         super().__init__(id="wall")
         self.hub_label = hub_label
         self.tz = tz
+        self.scene = "overview"
 
     def compose(self) -> ComposeResult:
         yield StatusBar(hub_label=self.hub_label, tz=self.tz, id="status")
-        # DOM order matters: the grids in wall.tcss place panels in this order.
-        with Grid(id="panels"):
-            yield VolumePanel(id="volume")
-            yield SentimentPanel(id="sentiment")
-            yield SpikesPanel(id="spikes")
-            yield TopicsPanel(id="topics")
-            yield LivePanel(tz=self.tz, id="live")
-            with Vertical(id="side"):
-                yield SourcesPanel(id="sources")
-                yield FeedsPanel(id="feeds")
+        with ContentSwitcher(initial=SCENE_IDS["overview"], id="scenes"):
+            # DOM order matters: the grids in wall.tcss place panels in this order.
+            with Grid(id=SCENE_IDS["overview"]):
+                yield VolumePanel(id="volume")
+                yield SentimentPanel(id="sentiment")
+                yield SpikesPanel(id="spikes")
+                yield TopicsPanel(id="topics")
+                yield LivePanel(tz=self.tz, id="live")
+                with Vertical(id="side"):
+                    yield SourcesPanel(id="sources")
+                    yield FeedsPanel(id="feeds")
+            with Grid(id=SCENE_IDS["listening"]):
+                yield StoriesPanel(id="stories")
+                yield AlertExplanationPanel(tz=self.tz, id="explain")
+                yield InfluencersPanel(id="influencers")
+                yield TriagePanel(id="triage")
+                yield CompliancePanel(tz=self.tz, id="compliance")
+
+    def show_scene(self, scene: str) -> None:
+        """Put ``scene`` on screen (the caller redraws it: its data may be old)."""
+        self.scene = scene
+        self.query_one(ContentSwitcher).current = SCENE_IDS[scene]
 
     def show(self, state: WallState, now: float, *, data_changed: bool) -> None:
-        """Redraw everything from the state; the caller batches the repaint."""
+        """Redraw from the state; the caller batches the repaint.
+
+        Every panel's freshness is kept current (cheap, and a scene comes up already
+        saying how old its data is); only the scene on screen redraws its data.
+        """
         self.query_one(StatusBar).show(state, now)
         for panel in self.query(Panel):
             panel.show_freshness(state, now)
+        for panel in self.query_one(f"#{SCENE_IDS[self.scene]}").query(Panel):
             if data_changed or panel.TIME_DEPENDENT:
                 panel.show(state, now)
 
@@ -94,6 +130,10 @@ class WallApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("escape", "close_takeover", "Back to the wall", show=False),
+        Binding("1", "scene('overview')", "Overview", show=False),
+        Binding("2", "scene('listening')", "Listening", show=False),
+        # Priority: the screen binds tab to focus, and nothing on a wall takes focus.
+        Binding("tab", "next_scene", "Next scene", show=False, priority=True),
     ]
 
     def __init__(
@@ -106,6 +146,8 @@ class WallApp(App[None]):
         takeover_seconds: float = DEFAULT_SECONDS,
         refresh_interval: float = REFRESH_INTERVAL,
         river_cap: int = RIVER_CAP,
+        rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
+        hold_seconds: float = HOLD_SECONDS,
     ) -> None:
         """Build a wall.
 
@@ -119,6 +161,8 @@ class WallApp(App[None]):
             takeover_seconds: How long an alert takeover stays up; 0 disables it.
             refresh_interval: Seconds between redraws.
             river_cap: Most mentions kept in the river.
+            rotate_seconds: Seconds each scene stays up; 0 stays on the overview.
+            hold_seconds: How long a key press holds the scene it picked.
         """
         super().__init__()
         self.events = events
@@ -129,6 +173,7 @@ class WallApp(App[None]):
         self.refresh_interval = refresh_interval
         self.state = WallState(river_cap=river_cap)
         self.wall = WallScreen(hub_label=hub_label, tz=tz)
+        self.rotation = SceneRotation(seconds=rotate_seconds, hold_seconds=hold_seconds)
         self._shown_version = -1
 
     def get_default_screen(self) -> Screen[None]:
@@ -137,6 +182,7 @@ class WallApp(App[None]):
     def on_ready(self) -> None:
         # Start once the panels are on screen, so the first events' immediate
         # redraws have widgets to draw into.
+        self.rotation.start(self.clock())
         self.refresh_now()
         self.set_interval(self.refresh_interval, self.refresh_now, name="wall-refresh")
         self.run_worker(self._consume(), name="stream", exclusive=True, exit_on_error=False)
@@ -169,17 +215,35 @@ class WallApp(App[None]):
         """Redraw the wall from the state in one batched repaint."""
         if not self.wall.is_mounted:
             return
+        now = self.clock()
+        scene = self.rotation.due(now)
+        if scene is not None:
+            self._switch(scene)
         version = self.state.version
         try:
             with self.batch_update():
-                self.wall.show(
-                    self.state, self.clock(), data_changed=version != self._shown_version
-                )
+                status = self.wall.query_one(StatusBar)
+                status.scene_label = self.rotation.label(now)
+                status.scene_label_short = self.rotation.label(now, short=True)
+                self.wall.show(self.state, now, data_changed=version != self._shown_version)
         except NoMatches:
             # A timer can fire while the app is shutting down and the panels are
             # already gone; there is nothing left to draw then.
             return
         self._shown_version = version
+
+    def _switch(self, scene: str) -> None:
+        if scene != self.wall.scene:
+            self.wall.show_scene(scene)
+            self._shown_version = -1  # the scene's panels have not drawn this data yet
+
+    def action_scene(self, scene: str) -> None:
+        """A key picked a scene: show it now and hold it for a while."""
+        self._switch(self.rotation.choose(scene, self.clock()))
+        self.refresh_now()
+
+    def action_next_scene(self) -> None:
+        self.action_scene(self.rotation.following())
 
     def take_over(self, alert: Alert) -> None:
         """Give the screen to a newly opened alert for ``takeover_seconds``."""
@@ -208,11 +272,21 @@ def hub_label_for(hub_url: str) -> str:
 
 
 def make_wall(
-    hub_url: str, *, clock: Callable[[], float] = time.time, access: Access | None = None
+    hub_url: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    access: Access | None = None,
+    rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
 ) -> WallApp:
     """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it.
 
     ``access``: the token to send and the CA to trust (``Access.from_env()`` in the CLI).
+    ``rotate_seconds``: seconds per scene (0: stay on the overview).
     """
     client = StreamClient(stream_url(hub_url), access=access)
-    return WallApp(client.events, hub_label=hub_label_for(hub_url), clock=clock)
+    return WallApp(
+        client.events,
+        hub_label=hub_label_for(hub_url),
+        clock=clock,
+        rotate_seconds=rotate_seconds,
+    )

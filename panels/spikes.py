@@ -2,7 +2,8 @@
 
 Each alert shows its severity as a coloured badge, the series that moved, its
 message, how long ago it started (on the hub's clock), whether it is still going,
-its top terms and one example. With room, an alert takes four lines; in the compact
+its top terms, sources and authors, and one example. With room, an alert takes five
+lines (six with an authors line of its own when the panel is tall); in the compact
 layout, one. The full-screen takeover for a newly opened alert lives in
 ``panels.takeover``.
 """
@@ -21,6 +22,8 @@ from panels.state import WallState
 
 #: Below this many rows the list switches to one line per alert.
 DETAIL_MIN_HEIGHT = 8
+#: From this many rows, the authors get a line of their own under the terms.
+AUTHORS_MIN_HEIGHT = 12
 SEVERITY_LABEL = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
 SEVERITY_SHORT = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
@@ -42,13 +45,17 @@ class AlertList(Drawn):
         super().__init__(id=id, classes=classes)
         self.alerts: list[Alert] = []
         self.hub_now = 0.0
+        self._authors_line = False
 
     def draw(self, width: int, height: int) -> list[Text]:
         if not self.alerts:
             style = self.get_component_rich_style("alert-list--quiet")
             return [Text("✔ No spikes: every series is within its baseline.", style)]
         detail = height >= DETAIL_MIN_HEIGHT
-        per_alert = 5 if detail else 1
+        self._authors_line = height >= AUTHORS_MIN_HEIGHT and any(
+            a.top_authors for a in self.alerts
+        )
+        per_alert = (6 if self._authors_line else 5) if detail else 1
         room = max(height // per_alert, 1) if detail else height
         shown = self.alerts[:room]
         hidden = len(self.alerts) - len(shown)
@@ -109,10 +116,18 @@ class AlertList(Drawn):
         if alert.top_sources:
             terms.append("  · sources ", "bold")
             terms.append(", ".join(alert.top_sources[:4]))
+        authors = ", ".join(alert.top_authors[:4])
+        lines = [head, when, terms]
+        if self._authors_line:
+            lines.append(Text.assemble("  ", ("authors ", "bold"), authors, style=detail))
+        elif authors:
+            # Last on the terms line: the first thing to go when the panel is narrow.
+            terms.append("  · authors ", "bold")
+            terms.append(authors)
         example = Text("  ", detail)
         if alert.examples:
             example.append(f"“{alert.examples[0]}”", "italic")
-        return [head, when, terms, example, Text()]
+        return [*lines, example, Text()]
 
 
 class SpikesPanel(Panel):

@@ -1,10 +1,11 @@
 """The status bar: what this screen is, whether its data is real, live and fresh.
 
 Two rows. The top row names the product, shows a DEMO badge whenever the hub or the
-data says demo, a connection pill, the hub, the age of the last update and the
-clock. The bottom row says why the hub is unreachable when it is (at once, on the
-Disconnected event, with the retry countdown), then the hub totals, the share of
-voice of the watched brands and a count of undecodable messages.
+data says demo, a connection pill, the hub, which scene is up ("1/2 overview", with
+⏸ while a key holds it), the age of the last update and the clock. The bottom row
+says why the hub is unreachable when it is (at once, on the Disconnected event, with
+the retry countdown), then the hub totals, the share of voice of the watched brands
+and a count of undecodable messages.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class StatusBar(Vertical):
         super().__init__(id=id)
         self.hub_label = hub_label
         self.tz = tz
+        self.scene_label = ""
+        """Which scene is up, set by the app before each redraw."""
+        self.scene_label_short = ""
+        """The same for a narrow terminal."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="status-top"):
@@ -62,6 +67,7 @@ class StatusBar(Vertical):
             yield Label("DEMO", id="demo-badge")
             yield Label("◌ CONNECTING", id="link-pill", classes="-waiting")
             yield Label(Text(self.hub_label), id="hub-label")
+            yield Label("", id="scene")
             yield Label("", id="updated")
             yield Label("", id="clock")
         with Horizontal(id="status-bottom"):
@@ -83,6 +89,10 @@ class StatusBar(Vertical):
         for name in ("-down", "-waiting", "-live"):
             pill.set_class(name == pill_class, name)
 
+        wide = self.size.width >= 120
+        set_content(
+            self.query_one("#scene", Label), self.scene_label if wide else self.scene_label_short
+        )
         age = state.age(now)
         set_content(
             self.query_one("#updated", Label),

@@ -65,6 +65,7 @@ class AlertTakeover(ModalScreen[None]):
             yield Label("", id="takeover-caption")
             yield Label("", id="takeover-terms")
             yield Label("", id="takeover-sources")
+            yield Label("", id="takeover-authors")
             yield Label("", id="takeover-examples")
             yield Label(
                 "back to the wall by itself · Esc closes now",
@@ -108,6 +109,10 @@ class AlertTakeover(ModalScreen[None]):
         self.query_one("#takeover-sources", Label).update(
             Text.assemble(("SOURCES   ", "bold"), sources)
         )
+        authors = "   ".join(alert.top_authors[:4])
+        authors_label = self.query_one("#takeover-authors", Label)
+        authors_label.update(Text.assemble(("AUTHORS   ", "bold"), authors))
+        authors_label.display = bool(authors)
         examples = "\n".join(f"“{example}”" for example in alert.examples[:3])
         examples_label = self.query_one("#takeover-examples", Label)
         examples_label.update(Text(examples))

@@ -1,7 +1,8 @@
 """The topics panel: the hottest terms and hashtags, ranked, with where they are going.
 
-Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), the term coloured by
-the sentiment of the mentions that carry it, its count, and the change against the
+Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), the story's readable
+label (its lead term from a hub that sends none) coloured by the sentiment of the
+mentions that carry it, its count, and the change against the
 window before. The glyph, not only the colour, carries the trend.
 """
 
@@ -74,7 +75,8 @@ class TopicTable(Drawn):
             line.append(
                 f"{TREND_GLYPH.get(topic.trend, ' ')} ", style(f"topic-table--{topic.trend}")
             )
-            line.append(column(topic.term, term_width), style(f"topic-table--{mood}"))
+            name = topic.label or topic.term
+            line.append(column(name, term_width), style(f"topic-table--{mood}"))
             line.append(f" {count:>5}", style("topic-table--count"))
             if show_change:
                 line.append(f" {change(topic):>6}", style(f"topic-table--{topic.trend}"))

@@ -176,7 +176,7 @@ async def test_numbers_on_screen_match_the_tick() -> None:
         topics = text_of(screen.query_one(TopicTable)).splitlines()
         assert "★ #aerogate" in topics[0]
         assert str(tick.topics[0].count) in topics[0]
-        assert "▲ battery" in topics[1]
+        assert "▲ recall: regulator" in topics[1]  # the story's label, not its lead term
         assert "NEW" in topics[0]
         alerts = text_of(screen.query_one(AlertList))
         assert "CRITICAL" in alerts

@@ -6,6 +6,12 @@ critical alert opening. It is built by hand with fixed values (no clock, no unse
 randomness) so screenshots are stable; tests depend only on it returning such a list,
 so its insides can later be swapped for a seeded simulation of the real demo.
 
+Ticks carry what the listening scene shows too: stories with readable labels, grouped
+terms and brands, influencers (some of them new voices), and a triage view with
+category counts, a review queue and compliance-flagged posts of the brands' own
+accounts. ``make_tick(seq, listening=False)`` is the same tick as an older hub sends
+it: no influencers, the default triage view, stories without labels.
+
 ``scripted(events)`` turns a list into an event source for ``WallApp``;
 ``QueueSource`` is a source tests push events into while the app runs.
 """
@@ -21,7 +27,10 @@ from groundcontrol.protocol import (
     AlertEvent,
     BrandStat,
     FeedInfo,
+    FlaggedPost,
+    Influencer,
     KeyCount,
+    ReviewItem,
     RiverItem,
     SentimentView,
     Snapshot,
@@ -29,6 +38,7 @@ from groundcontrol.protocol import (
     StreamHello,
     Tick,
     Topic,
+    TriageView,
     Volume,
 )
 
@@ -88,6 +98,7 @@ RIVER_POSTS = [
     [*meta.split(" | "), text.strip()] for meta, text in zip(_LINES[::2], _LINES[1::2], strict=True)
 ]
 
+#: Stories as an older hub sends them: a lead term each, no label, terms or brand.
 TOPICS = [
     Topic(term="#aerogate", count=412, previous=0, score=9.8, trend="new", net=-0.58),
     Topic(term="battery", count=388, previous=61, score=7.4, trend="up", net=-0.49),
@@ -100,6 +111,211 @@ TOPICS = [
     Topic(term="outage", count=23, previous=47, score=0.7, trend="down", net=-0.44),
     Topic(term="support", count=35, previous=58, score=0.6, trend="down", net=-0.12),
 ]
+
+#: Stories as the hub groups them now: a readable label, the terms, the brand.
+STORIES = [
+    Topic(
+        term="#aerogate",
+        count=412,
+        previous=0,
+        score=9.8,
+        trend="new",
+        net=-0.58,
+        label="#aerogate: battery, swelling",
+        terms=["#aerogate", "battery", "swelling", "x2"],
+        brand="Northwind",
+    ),
+    Topic(
+        term="recall",
+        count=97,
+        previous=12,
+        score=4.1,
+        trend="up",
+        net=-0.62,
+        label="recall: regulators, rückruf",
+        terms=["recall", "regulators", "rückruf"],
+        brand="Northwind",
+    ),
+    Topic(
+        term="memes",
+        count=71,
+        previous=9,
+        score=3.6,
+        trend="up",
+        net=-0.05,
+        label="memes: #aerogate, lmao",
+        terms=["memes", "lmao"],
+    ),
+    Topic(
+        term="inspection",
+        count=54,
+        previous=3,
+        score=3.3,
+        trend="new",
+        net=0.12,
+        label="inspection: free, psa",
+        terms=["inspection", "free", "psa"],
+        brand="Northwind",
+    ),
+    Topic(
+        term="sync",
+        count=88,
+        previous=84,
+        score=1.2,
+        trend="flat",
+        net=0.41,
+        label="sync: linux, update",
+        terms=["sync", "linux", "update"],
+        brand="Contoso",
+    ),
+    Topic(
+        term="delivery",
+        count=41,
+        previous=39,
+        score=1.0,
+        trend="flat",
+        net=0.55,
+        label="delivery: paper packaging",
+        terms=["delivery", "packaging", "paper"],
+        brand="Fabrikam",
+    ),
+    Topic(
+        term="outage",
+        count=23,
+        previous=47,
+        score=0.7,
+        trend="down",
+        net=-0.44,
+        label="outage: builds, status page",
+        terms=["outage", "builds", "status"],
+        brand="Contoso",
+    ),
+    Topic(
+        term="support",
+        count=35,
+        previous=58,
+        score=0.6,
+        trend="down",
+        net=-0.12,
+        label="support: akku, antwortet",
+        terms=["support", "akku"],
+    ),
+]
+
+INFLUENCERS = [
+    Influencer(
+        author=author,
+        source=source,
+        reach=reach,
+        mentions=mentions,
+        engagement=engagement,
+        net=net,
+        score=score,
+        new=new,
+        brands=brands,
+    )
+    for author, source, reach, mentions, engagement, net, score, new, brands in [
+        ("@techwire", "news", 2_400_000, 6, 18_400, -0.38, 9.1, False, ["Northwind"]),
+        ("@memelord", "x", 1_240_000, 4, 52_300, -0.05, 8.7, True, ["Northwind"]),
+        ("@heise_online", "news", 890_000, 3, 7_900, -0.31, 7.9, False, ["Northwind"]),
+        ("@gadgetgrrl", "x", 48_200, 9, 3_120, -0.72, 6.4, False, ["Northwind"]),
+        ("@kestrel.bsky.social", "bluesky", 12_900, 5, 1_480, 0.68, 5.2, False, ["Contoso"]),
+        ("@ops_anna@hachyderm.io", "mastodon", 7_400, 3, 640, -0.54, 4.6, True, ["Contoso"]),
+        ("u/batterynerd", "reddit", 5_600, 7, 2_210, 0.05, 4.4, False, ["Northwind"]),
+        ("@lena@chaos.social", "mastodon", 3_100, 2, 190, -0.66, 3.1, False, ["Northwind"]),
+        ("@fabrikam_fan", "x", 1_150, 4, 310, 0.81, 2.8, True, ["Fabrikam", "Contoso"]),
+        ("u/commuter_dk", "reddit", 310, 3, 45, -0.41, 2.0, False, ["Northwind"]),
+    ]
+]
+
+TRIAGE = TriageView(
+    categories=[
+        KeyCount(key="support", count=212),
+        KeyCount(key="sales", count=38),
+        KeyCount(key="product_problem", count=341),
+        KeyCount(key="praise", count=96),
+        KeyCount(key="compliance_risk", count=7),
+        KeyCount(key="other", count=188),
+    ],
+    review=14,
+    pending=37,
+    queue=[
+        ReviewItem(
+            id="x:2000101",
+            source="x",
+            author="@jonas_k",
+            text="is the X2 safe to charge overnight or should I stop using it "
+            "until the recall thing is sorted?",
+            category="product_problem",
+            confidence=0.48,
+            at=T0 - 12.0,
+        ),
+        ReviewItem(
+            id="reddit:2000098",
+            source="reddit",
+            author="u/quietcoder",
+            text="Northwind rep said they'd call back about my refund. That was three days ago.",
+            category="support",
+            confidence=0.44,
+            at=T0 - 41.0,
+        ),
+        ReviewItem(
+            id="bluesky:2000090",
+            source="bluesky",
+            author="@mads.bsky.social",
+            text="Would Contoso do a discount for a 40-seat team? Asking for my boss",
+            category="sales",
+            confidence=0.51,
+            at=T0 - 77.0,
+        ),
+        ReviewItem(
+            id="x:2000087",
+            source="x",
+            author="@legal_eagle",
+            text="Can Northwind still say 'safest battery on the market' in their ads after this?",
+            category="compliance_risk",
+            confidence=0.39,
+            at=T0 - 130.0,
+        ),
+        ReviewItem(
+            id="mastodon:2000080",
+            source="mastodon",
+            author="@ruth@fosstodon.org",
+            text="hmm, Fabrikam again",
+            category="",
+            confidence=0.0,
+            at=T0 - 160.0,
+        ),
+    ],
+    flagged=3,
+    flags=[
+        FlaggedPost(
+            id="x:3000012",
+            source="x",
+            author="@NorthwindHelp",
+            text="Good news: the X2 battery is 100% safe and no recall will ever be needed. "
+            "DM us your order number and card details for a replacement.",
+            flags=["absolute safety claim", "asks for card details"],
+            at=T0 - 95.0,
+        ),
+        FlaggedPost(
+            id="bluesky:3000009",
+            source="bluesky",
+            author="@contoso.com",
+            text="Contoso Sync is guaranteed never to lose a file. Unlike some batteries we know.",
+            flags=["guarantee", "competitor disparagement"],
+            at=T0 - 820.0,
+        ),
+        FlaggedPost(
+            id="x:3000004",
+            source="x",
+            author="@FabrikamDeals",
+            text="Only today: 70% off everything, ends midnight! (while stocks last)",
+            flags=["unclear offer terms"],
+            at=T0 - 2_400.0,
+        ),
+    ],
+)
 
 SPIKE = Alert(
     id="alert-0042",
@@ -114,6 +330,7 @@ SPIKE = Alert(
     message="Northwind volume 5.2x baseline",
     top_terms=["#aerogate", "battery", "x2", "recall"],
     top_sources=["x", "reddit", "bluesky"],
+    top_authors=["@gadgetgrrl", "@techwire", "@memelord", "u/commuter_dk"],
     examples=[
         "Northwind X2 battery swelled overnight and the case cracked. Anyone else? #aerogate",
         "Northwind shares slip as regulators look into X2 battery reports",
@@ -135,6 +352,7 @@ ENDED = Alert(
     message="Contoso negative share 47% (baseline 19%)",
     top_terms=["outage", "builds", "status"],
     top_sources=["mastodon", "hackernews"],
+    top_authors=["@ops_anna@hachyderm.io", "@throwaway_rs"],
     examples=["Contoso outage page says all green while our builds fail. Classic."],
 )
 
@@ -151,6 +369,7 @@ INFO = Alert(
     message="hackernews volume 2.6x baseline",
     top_terms=["sync", "rsync"],
     top_sources=["hackernews"],
+    top_authors=["@throwaway_rs"],
     examples=["Show HN: we replaced Contoso Sync with rsync and a cron job"],
 )
 
@@ -193,8 +412,17 @@ def _river(seq: int, at: float) -> list[RiverItem]:
     return items
 
 
-def make_tick(seq: int, *, alerts: Sequence[Alert] = (ENDED, INFO), demo: bool = True) -> Tick:
-    """The scripted tick number ``seq`` (hub time T0 + seq * TICK_INTERVAL)."""
+def make_tick(
+    seq: int,
+    *,
+    alerts: Sequence[Alert] = (ENDED, INFO),
+    demo: bool = True,
+    listening: bool = True,
+) -> Tick:
+    """The scripted tick number ``seq`` (hub time T0 + seq * TICK_INTERVAL).
+
+    ``listening=False``: as an older hub sends it (no stories, influencers or triage).
+    """
     at = T0 + seq * TICK_INTERVAL
     by_source = {
         name: _series(base, surge, shift)
@@ -271,7 +499,9 @@ def make_tick(seq: int, *, alerts: Sequence[Alert] = (ENDED, INFO), demo: bool =
             )
             for name, count in brand_counts.items()
         ],
-        topics=list(TOPICS),
+        topics=list(STORIES if listening else TOPICS),
+        influencers=list(INFLUENCERS) if listening else [],
+        triage=TRIAGE if listening else TriageView(),
         alerts=list(alerts),
         river=_river(seq, at),
         feeds=[
