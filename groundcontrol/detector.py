@@ -111,9 +111,9 @@ class DetectorConfig:
     """Relative uncertainty of the weekend factor before any weekend data."""
     prior_phi: float = 0.02
     """Over-dispersion assumed before any data (about a negative binomial with k = 12)."""
-    held_profile_rate: bool = False
-    """Let the time-of-day curve learn at its slow rate while held (the hub holds while
-    an alert is open, which for a busy hour that recurs daily would be for ever)."""
+    held_profile_learns: bool = False
+    """Let the time-of-day curve learn while held too (the hub holds while an alert is
+    open, which for a busy hour that recurs daily would be for ever)."""
     learning_seconds: float = DAY
     """Seconds of data during which the detector learns everything and holds nothing
     (a backtest's first day). The hub, whose buckets are seconds long, holds from the
@@ -366,10 +366,14 @@ class SeasonalDetector:
         self._level += a * g / max(dw, 1e-9)
         af = max(self._a_fast, 1.0 / self._n_level)
         self._fast += af * (y / max(dw, 1e-9) - self._fast)
-        if not held:
-            # What the level left unexplained goes to the time-of-day curve.
-            g = y - self._level * dw
-            g = min(max(g, -lim), lim)
+        if not held or c.held_profile_learns:
+            # What the level left unexplained goes to the time-of-day curve. With
+            # ``held_profile_learns`` it does so while held too, clipped as usual: a
+            # busy hour that recurs daily must not stay an anomaly for ever (the curve
+            # learns fast for an hour it has seen little of, slowly for one it knows
+            # well, so a burst of minutes in a known hour barely moves it).
+            clip = c.winsor * sigma  # the usual clip (``lim`` when not held)
+            g = min(max(y - self._level * dw, -clip), clip)
             self._touch_profile(
                 prof,
                 nprof,
@@ -380,6 +384,7 @@ class SeasonalDetector:
                 w1,
                 g / max(self._level * wk, 1e-9),
             )
+        if not held:
             r2 = min(e * e, (c.winsor * sigma) ** 2)
             self._n_phi += 1.0
             ap = max(self._a_phi, 1.0 / (self._n_phi + 48.0))
@@ -387,23 +392,6 @@ class SeasonalDetector:
             self._phi += ap * (sample - self._phi)
             self._held = 0
         else:
-            if c.held_profile_rate:
-                # A recurring busy hour must not stay an anomaly for ever: the curve
-                # learns it as usual (fast for an hour it has seen little of, slowly for
-                # one it knows well, so a burst of minutes in a known hour barely moves
-                # it), while the level holds.
-                g = y - self._level * dw
-                g = min(max(g, -c.winsor * sigma), c.winsor * sigma)
-                self._touch_profile(
-                    prof,
-                    nprof,
-                    self._profile_prior[cls],
-                    b0,
-                    b1,
-                    w0,
-                    w1,
-                    g / max(self._level * wk, 1e-9),
-                )
             self._held += 1
             if self._held >= self._accept_buckets:
                 # A lasting change: take the new level and start counting afresh.

@@ -122,7 +122,7 @@ class SpikeDetector:
                 learning_seconds=config.warmup_buckets * bucket_seconds,
                 profile_doubt=HUB_PROFILE_DOUBT,
                 sustained_weight=0.0,
-                held_profile_rate=True,
+                held_profile_learns=True,
             ),
         )
         self._open: Alert | None = None
