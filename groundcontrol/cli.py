@@ -502,14 +502,11 @@ def run_triage(args: argparse.Namespace) -> int:
     import json
     import urllib.error
     import urllib.request
-    from urllib.parse import urlsplit, urlunsplit
 
-    from groundcontrol.client import Access, http_to_ws
+    from groundcontrol.client import Access, http_url
 
     access = Access.from_env()
-    parts = urlsplit(http_to_ws(args.hub))
-    scheme = "https" if parts.scheme == "wss" else "http"
-    url = urlunsplit((scheme, parts.netloc, "/triage", "", ""))
+    url = http_url(args.hub, "/triage")
     body = json.dumps(
         {
             "mention_id": args.mention_id,
@@ -524,7 +521,7 @@ def run_triage(args: argparse.Namespace) -> int:
         method="POST",
         headers={"Content-Type": "application/json", **(access.headers() or {})},
     )
-    context = access.ssl_context() if scheme == "https" else None
+    context = access.ssl_context() if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(request, timeout=15, context=context) as resp:
             answer = json.loads(resp.read())

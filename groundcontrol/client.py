@@ -80,6 +80,13 @@ def http_to_ws(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+def http_url(hub: str, path: str, params: Mapping[str, str] | None = None) -> str:
+    """The http(s) URL of ``path`` on the hub at ``hub`` (ws, wss, http or https)."""
+    parts = urlsplit(http_to_ws(hub))
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return urlunsplit((scheme, parts.netloc, path, urlencode(params or {}), ""))
+
+
 def stream_url(hub: str, *, mentions: bool = False, query: str | None = None) -> str:
     """The /stream URL for a hub base URL, with the subscription in the query string."""
     base = http_to_ws(hub).rstrip("/")

@@ -15,15 +15,14 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Sequence
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 
-from groundcontrol.client import CA_FILE_ENV, TOKEN_ENV, Access, http_to_ws
+from groundcontrol.client import CA_FILE_ENV, TOKEN_ENV, Access, http_url
 from groundcontrol.model import Mention
 from groundcontrol.triage import CATEGORIES
 
-__all__ = ["QueueAnswer", "add_parser", "fetch_queue", "format_queue", "hub_url", "run"]
+__all__ = ["QueueAnswer", "add_parser", "fetch_queue", "format_queue", "run"]
 
 DEFAULT_HUB = "ws://127.0.0.1:8765"
 #: What the hub accepts for ?limit= (groundcontrol.hub.MAX_QUEUE_LIMIT).
@@ -124,13 +123,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def hub_url(hub: str, path: str, params: dict[str, str] | None = None) -> str:
-    """The http(s) URL of ``path`` on the hub at ``hub`` (ws, wss, http or https)."""
-    parts = urlsplit(http_to_ws(hub))
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return urlunsplit((scheme, parts.netloc, path, urlencode(params or {}), ""))
-
-
 def fetch_queue(hub: str, limit: int, category: str | None, access: Access) -> bytes:
     """GET /triage/queue from the hub; the raw JSON body, or ReviewError saying why."""
     import urllib.error
@@ -139,7 +131,7 @@ def fetch_queue(hub: str, limit: int, category: str | None, access: Access) -> b
     params = {"limit": str(limit)}
     if category is not None:
         params["category"] = category
-    url = hub_url(hub, "/triage/queue", params)
+    url = http_url(hub, "/triage/queue", params)
     request = urllib.request.Request(url, headers=access.headers() or {})
     context = access.ssl_context() if url.startswith("https:") else None
     try:
