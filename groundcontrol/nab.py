@@ -236,10 +236,18 @@ def optimise_threshold(
     return best_threshold, best_raw
 
 
-def score_corpus(files: Sequence[LabelledFile], profile: Profile = STANDARD) -> CorpusResult:
-    """Optimise the threshold over the corpus, then normalise against null and perfect."""
-    threshold, raw = optimise_threshold(files, profile)
+def score_corpus(
+    files: Sequence[LabelledFile],
+    profile: Profile = STANDARD,
+    *,
+    threshold: float | None = None,
+) -> CorpusResult:
+    """Optimise the threshold over the corpus (or take ``threshold``: a detector's shipped
+    default), then normalise against null and perfect."""
+    if threshold is None:
+        threshold, _raw = optimise_threshold(files, profile)
     results = [score_file(f, threshold, profile) for f in files]
+    raw = sum(r.raw for r in results)
     windows = sum(len(_scored_windows(f)) for f in files)
     null_files = [LabelledFile(f.name, [0.5] * len(f.scores), f.windows) for f in files]
     _t, null = optimise_threshold(null_files, profile)
