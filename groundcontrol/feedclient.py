@@ -383,12 +383,18 @@ class IngestClient:
 
     def status(self) -> FeedStatus:
         """This feed's health report, as sent to the hub: the connection's, merged
-        with the adapter's (``health``) when it has one."""
+        with the adapter's (``health``) when it has one.
+
+        The last connection error is the detail only while disconnected: once the
+        hub has welcomed the feed, "connection refused" is history (it stays in
+        ``stats.last_error`` for the log), and these reports only go out connected.
+        """
         st = self.stats
+        link_error = "" if st.connected else st.last_error
         status = FeedStatus(
             connected=st.connected,
             errors=st.errors,
-            detail=st.last_error,
+            detail=link_error,
             pending=len(self._pending),
             spool_depth=st.spool_depth,
             spool_bytes=st.spool_bytes,
@@ -400,7 +406,7 @@ class IngestClient:
                 last_event_at=source.last_event_at,
                 events_per_min=source.events_per_min,
                 errors=st.errors + source.errors,
-                detail=source.detail or st.last_error,
+                detail=source.detail or link_error,
                 rate_limit_wait=source.rate_limit_wait,
             )
         return status
