@@ -11,7 +11,7 @@ The time axis is the hub clock: a mention belongs to bucket
 ``history_buckets`` buckets, ``max_terms_per_bucket`` terms per sealed bucket,
 :data:`MAX_SOURCES` sources and :data:`MAX_LANGS` languages (the rest are lumped into
 "other"), a fixed-size example reservoir for the two newest buckets only, and a
-bounded alert history.
+bounded set of incidents.
 
 Pure code: no sockets, no clock. ``now`` is always passed in.
 """
@@ -20,26 +20,29 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Literal
+from typing import Any
 
 import msgspec
 import polars as pl
 
-from groundcontrol.config import Config, zone_offset
+from groundcontrol.config import Config
+from groundcontrol.detector import Reading
+from groundcontrol.incidents import IncidentBook, SeriesPoint
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
-    Alert,
-    AlertEvent,
     BrandStat,
     FlaggedPost,
+    Incident,
+    IncidentEvent,
     Influencer,
     KeyCount,
     ReviewItem,
     RiverItem,
     SentimentView,
+    SignalKind,
     Snapshot,
     SourceStat,
     Tick,
@@ -48,7 +51,8 @@ from groundcontrol.protocol import (
     Volume,
     encode,
 )
-from groundcontrol.spikes import Explanation, SpikeDetector, SpikeEvent
+from groundcontrol.spikes import Explanation, SeriesWatch, detector_config
+from groundcontrol.terms import meaningful
 from groundcontrol.triage import CATEGORIES
 
 #: Named sources tracked one by one; later newcomers are counted as :data:`OTHER`
@@ -61,11 +65,6 @@ OTHER = "other"
 UNKNOWN_LANG = "und"
 #: Per-source series in a tick: a wall cannot draw 64 sparklines, and each costs bytes.
 SOURCE_SERIES_IN_TICK = 12
-#: How long an ended alert stays in ticks.
-ALERT_RETENTION_SECONDS = 600.0
-MAX_ALERTS_IN_TICK = 20
-#: Alerts kept in memory (open ones are never dropped; they are bounded by detectors).
-MAX_ALERTS_KEPT = 100
 RIVER_TEXT_CHARS = 280
 SNAPSHOT_RIVER = 50
 #: River candidates per slot of the river, to spread it over sources.
@@ -263,12 +262,18 @@ class Analytics:
         self._topics: list[Topic] = []
 
         self._explain: dict[int, _Explain] = {}
-        self._offset = zone_offset(config.spikes.timezone)
-        self._detectors: dict[tuple[str, str], SpikeDetector] = {}
+        self._detector_config = detector_config(config.spikes)
+        self._watches: dict[str, SeriesWatch] = {}
+        """series -> its detector"""
         # Hot topics watched by a detector of their own, and the bucket each was last hot.
         self._topic_watch: dict[str, int] = {}
-        self._alerts: dict[str, Alert] = {}
-        self._events: list[AlertEvent] = []
+        # A topic that was already bursting when it got its detector: its burst, given
+        # to the incidents with the next bucket.
+        self._warm_bursts: dict[str, Reading] = {}
+        self.incidents = IncidentBook(config.spikes, bucket_seconds=self._bs)
+        """Open and recent incidents (the hub's lifecycle endpoints act on it)."""
+        self._events: list[IncidentEvent] = []
+        self._explain_bucket = 0
         self._river: deque[RiverItem] = deque(maxlen=SNAPSHOT_RIVER)
         self._story_sample: dict[int, list[tuple[int, Mention]]] = {}
         self._author_frames: dict[int, pl.DataFrame] = {}
@@ -278,11 +283,10 @@ class Analytics:
         self._review: deque[ReviewItem] = deque(maxlen=REVIEW_KEPT)
         self._flags: deque[FlaggedPost] = deque(maxlen=FLAGS_KEPT)
 
-        self._add_detector("volume", "total", "Total")
-        self._add_detector("negative_share", "total", "all mentions")
+        self._watch("total", "volume", "Total")
         for brand in self._brands:
-            self._add_detector("volume", f"brand:{brand}", brand)
-            self._add_detector("negative_share", f"brand:{brand}", brand)
+            self._watch(f"brand:{brand}", "volume", brand, brand=brand)
+            self._watch(f"negative:brand:{brand}", "negative", f"{brand} negative", brand=brand)
 
     # ------------------------------------------------------------------ public API
 
@@ -298,8 +302,9 @@ class Analytics:
         """Buffer enriched mentions until the next tick."""
         self._buffer.extend(mentions)
 
-    def tick(self, now: float) -> tuple[Tick, list[AlertEvent]]:
-        """Aggregate what was added since the last tick; return the tick and alert events."""
+    def tick(self, now: float) -> tuple[Tick, list[IncidentEvent]]:
+        """Aggregate what was added since the last tick; return the tick and the
+        incidents' changes (openings, new signals, escalations, ends)."""
         now_bucket = int(now // self._bs)
         first = self._cur is None
         if self._cur is None:
@@ -318,10 +323,45 @@ class Analytics:
             self._topics = self._stories(self._hot_topics(now))
             self._influencers = self._rank_authors()
         self._river.extendleft(reversed(river))
+        self._events.extend(self.incidents.expire_snoozes(now))
         self._seq += 1
         tick = self._build(now, river)
         events, self._events = self._events, []
         return tick, events
+
+    def restore_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Start the incidents afresh from the store's (after a restart): what a replay
+        of the stored mentions made of them is dropped, the stored ones are kept."""
+        self.incidents = IncidentBook(self._config.spikes, bucket_seconds=self._bs)
+        self.incidents.restore(incidents)
+        self._events.clear()
+
+    def detector_states(self) -> dict[str, dict[str, Any]]:
+        """What each lasting series' detector has learnt (the total, brands, their
+        negative mentions, sources), to keep across a restart. Hot topics come and go
+        and are left out."""
+        return {
+            series: watch.detector.state()
+            for series, watch in self._watches.items()
+            if watch.kind != "topic"
+        }
+
+    def restore_detectors(self, states: Mapping[str, Mapping[str, Any]]) -> int:
+        """Put back saved detector states (after the windows were rebuilt from the
+        store); returns how many were taken. A source not watched yet gets its watch;
+        a state made with another bucket width is ignored."""
+        taken = 0
+        for series, state in states.items():
+            watch = self._watches.get(series)
+            if watch is None and series.startswith("source:"):
+                name = series[7:]
+                if name not in self._source_last and len(self._source_last) >= MAX_SOURCES:
+                    continue
+                watch = self._watch(series, "source", name)
+                self._source_last.setdefault(name, self._cur or 0)
+            if watch is not None and watch.detector.restore(state):
+                taken += 1
+        return taken
 
     def reviewed(self, mention_id: str) -> None:
         """A person triaged this mention: it leaves the wall's review queue."""
@@ -351,9 +391,9 @@ class Analytics:
             ),
             "sources": len(self._source_last),
             "langs": len(self._lang_last),
-            "detectors": len(self._detectors),
-            "detector_history": sum(d.history_size for d in self._detectors.values()),
-            "alerts": len(self._alerts),
+            "detectors": len(self._watches),
+            "detector_state": sum(w.state_size for w in self._watches.values()),
+            "incidents": len(self.incidents),
             "explain_buckets": len(self._explain),
             "explain_items": sum(
                 sum(len(v) for v in e.examples.values())
@@ -580,7 +620,7 @@ class Analytics:
             elif len(registry) < cap:
                 registry[name] = bucket
                 if sources:
-                    self._add_detector("volume", f"source:{name}", f"Source {name}")
+                    self._watch(f"source:{name}", "source", name)
             else:
                 lumped[name] = OTHER
         return lumped
@@ -726,10 +766,6 @@ class Analytics:
             self._topic_cands = top["term"].to_list()
             self._agg_at = target
             self._watch_topics(target)
-        for detector in self._detectors.values():
-            if detector.alert is not None:
-                self._alerts[detector.alert.id] = detector.alert
-        self._prune_alerts(now)
         return sealed_any
 
     def _seal_terms(self, bucket: int) -> pl.DataFrame:
@@ -744,17 +780,15 @@ class Analytics:
         for bucket in [b for b in self._buckets if b <= cutoff]:
             del self._buckets[bucket]
         for term in [t for t, last in self._topic_watch.items() if last <= cutoff]:
-            detector = self._detectors.get(("volume", f"topic:{term}"))
-            if detector is not None and detector.alert is not None:
+            if self._in_incident(f"topic:{term}"):
                 continue
             del self._topic_watch[term]
-            self._detectors.pop(("volume", f"topic:{term}"), None)
+            self._watches.pop(f"topic:{term}", None)
         for name in [s for s, last in self._source_last.items() if last <= cutoff]:
-            detector = self._detectors.get(("volume", f"source:{name}"))
-            if detector is not None and detector.alert is not None:
+            if self._in_incident(f"source:{name}"):
                 continue
             del self._source_last[name]
-            self._detectors.pop(("volume", f"source:{name}"), None)
+            self._watches.pop(f"source:{name}", None)
         for name in [s for s, last in self._lang_last.items() if last <= cutoff]:
             del self._lang_last[name]
         recent = target - self._window
@@ -763,18 +797,23 @@ class Analytics:
         for bucket in [b for b in self._author_frames if b <= recent]:
             del self._author_frames[bucket]
 
-    def _add_detector(
-        self, kind: Literal["volume", "negative_share"], series: str, label: str
-    ) -> SpikeDetector:
-        detector = self._detectors[(kind, series)] = SpikeDetector(
-            kind,
+    def _watch(self, series: str, kind: SignalKind, label: str, *, brand: str = "") -> SeriesWatch:
+        watch = self._watches[series] = SeriesWatch(
             series,
-            self._config.spikes,
+            kind,
+            label,
+            brand=brand,
             bucket_seconds=self._bs,
-            label=label,
-            local_offset=self._offset,
+            config=self._detector_config,
         )
-        return detector
+        return watch
+
+    def _in_incident(self, series: str) -> bool:
+        """Whether an unresolved incident lists this series (its watch must stay)."""
+        return any(
+            inc.status != "resolved" and any(sig.series == series for sig in inc.signals)
+            for inc in self.incidents.all()
+        )
 
     def _topic_counts(self, parts: list[pl.DataFrame]) -> dict[int, dict[str, int]]:
         """Counts of the watched topics in freshly sealed buckets: bucket -> term -> n."""
@@ -799,94 +838,111 @@ class Analytics:
         if limit <= 0:
             return
         own = {b.lower().replace(" ", "") for b in self._brands}
-        leads = []
+        leads: list[tuple[str, Topic]] = []
         for story in self._topics:
             # One detector per story, on its hashtag if it has one (people name a
-            # story by it), and never on a watched brand's own name.
+            # story by it), else on its first word that carries meaning; never on a
+            # watched brand's own name, a stopword, an edit marker or a generic word.
             tags = [t for t in story.terms if t.startswith("#")]
-            term = tags[0] if tags else story.term
-            if term.lstrip("#") not in own:
-                leads.append(term)
-        for term in leads[:limit]:
+            words = [t for t in [*tags, *story.terms] if meaningful(t)]
+            words = [t for t in words if t.lstrip("#") not in own]
+            if words:
+                leads.append((words[0], story))
+        for term, story in leads[:limit]:
             if term in self._topic_watch:
                 self._topic_watch[term] = target
                 continue
             self._topic_watch[term] = target
-            detector = self._add_detector("volume", f"topic:{term}", f"Topic {term}")
+            watch = self._watch(f"topic:{term}", "topic", term, brand=story.brand)
             counts = dict(
                 self._term_hist.filter(pl.col("term") == term).select("bucket", "count").iter_rows()
             )
             first = max(self._start_bucket + 1, target - self._history + 1)
-            for bucket in range(first, target):
-                n = counts.get(bucket, 0)
-                detector.observe(bucket, n, count=n)
-            alert = detector.alert
-            if alert is not None and alert.updated_at >= target * self._bs:
-                # The topic has been spiking since before it was watched, and still
-                # is: say so now, with the alert's true start.
-                self._record(detector.annotate(self._why_topic(term)))
-            elif alert is not None:
-                # A burst in its history that is over: the past, not news.
-                detector.forget_alert()
+            # The history is the past: a burst in it that is over raises nothing, but
+            # a story that was bursting when it became hot, and still is, counts now.
+            recent = max(1, round(self._config.spikes.end_after_seconds / self._bs))
+            burst = watch.warm((counts.get(b, 0) for b in range(first, target)), recent=recent)
+            if burst is not None:
+                self._warm_bursts[watch.series] = burst
+
+    def _count_of(self, watch: SeriesWatch, b: _Bucket, topic_counts: dict[str, int]) -> int:
+        series = watch.series
+        if series == "total":
+            return b.total
+        if watch.kind == "volume":
+            return b.brands.get(watch.brand, [0])[0]
+        if watch.kind == "negative":
+            return b.brands.get(watch.brand, [0, 0, 0])[2]
+        if watch.kind == "topic":
+            return topic_counts.get(series[6:], 0)
+        return b.sources.get(series[7:], [0])[0]
 
     def _feed(self, bucket: int, topic_counts: dict[str, int]) -> None:
+        """One completed bucket to every watched series, and the readings to the
+        incidents."""
         b = self._buckets.get(bucket) or _Bucket()
-        changed: list[tuple[SpikeDetector, SpikeEvent]] = []
-        for (kind, series), detector in self._detectors.items():
-            if kind == "volume":
-                if series == "total":
-                    n = b.total
-                elif series.startswith("brand:"):
-                    n = b.brands.get(series[6:], [0])[0]
-                elif series.startswith("topic:"):
-                    n = topic_counts.get(series[6:], 0)
-                else:
-                    n = b.sources.get(series[7:], [0])[0]
-                event = detector.observe(bucket, n, count=n)
+        points: list[SeriesPoint] = []
+        for watch in self._watches.values():
+            reading = watch.observe(bucket, self._count_of(watch, b, topic_counts))
+            warm = self._warm_bursts.pop(watch.series, None)
+            if warm is not None and reading.score < warm.score:
+                reading = warm._replace(rate=reading.rate, active=reading.active)
+            if watch.series == "total":
+                total, pos, neg = b.total, b.pos, b.neg
+            elif watch.kind in ("volume", "negative"):
+                total, pos, neg = b.brands.get(watch.brand, [0, 0, 0])
             else:
-                if series == "total":
-                    n, neg = b.total, b.neg
-                else:
-                    n, _pos, neg = b.brands.get(series[6:], [0, 0, 0])
-                event = detector.observe(bucket, neg / n if n else 0.0, count=n)
-            if event is not None:
-                changed.append((detector, event))
-        # A surge opens dozens of alerts in one bucket: explain them together, with
-        # one lookup of the baseline counts of every term their samples share.
-        wanted: set[str] = set()
-        for d, e in changed:
-            if e.change != "ended":
-                sample = self._sample(bucket, d.series, d.kind == "negative_share")
-                wanted.update(self._repeated_terms(sample))
-        self._prefetch_terms(wanted)
-        for detector, event in changed:
-            alert = event.alert
-            if event.change != "ended":
-                if detector.series.startswith("topic:"):
-                    why = self._why_topic(detector.series[6:])
-                else:
-                    negative = detector.kind == "negative_share"
-                    why = self._why(bucket, detector.series, negative)
-                alert = detector.annotate(why)
-            self._record(alert)
-
-    def _record(self, alert: Alert) -> None:
-        self._alerts[alert.id] = alert
-        self._events.append(AlertEvent(alert=alert))
-
-    def _prune_alerts(self, now: float) -> None:
-        horizon = now - ALERT_RETENTION_SECONDS
-        for key in [
-            k for k, a in self._alerts.items() if a.ended_at is not None and a.ended_at < horizon
-        ]:
-            del self._alerts[key]
-        if len(self._alerts) > MAX_ALERTS_KEPT:
-            ended = sorted(
-                (a for a in self._alerts.values() if a.ended_at is not None),
-                key=lambda a: (a.ended_at or 0.0, a.id),
+                total = pos = neg = 0
+            points.append(
+                SeriesPoint(
+                    series=watch.series,
+                    kind=watch.kind,
+                    label=watch.label,
+                    brand=watch.brand,
+                    reading=reading,
+                    total=total,
+                    positive=pos,
+                    negative=neg,
+                    members=self._members_of(bucket, watch),
+                )
             )
-            for a in ended[: len(self._alerts) - MAX_ALERTS_KEPT]:
-                del self._alerts[a.id]
+        self._explain_bucket = bucket
+        self._events.extend(
+            self.incidents.observe((bucket + 1) * self._bs, points, self._explain_incident)
+        )
+
+    def _members_of(self, bucket: int, watch: SeriesWatch) -> Callable[[], list[Mention]]:
+        """A sample of the series' mentions in the bucket, looked up only if asked."""
+
+        def sample() -> list[Mention]:
+            if watch.kind == "topic":
+                term = watch.series[6:]
+                return [m for m in self._window_sample() if term in m.terms]
+            if watch.kind == "negative":
+                return self._sample(bucket, f"brand:{watch.brand}", True)
+            return self._sample(bucket, watch.series, False)
+
+        return sample
+
+    def _explain_incident(self, incident: Incident) -> Incident:
+        """Terms, sources, authors and examples of an incident, from its newest bucket."""
+        bucket = self._explain_bucket
+        if incident.brand:
+            series, negative = f"brand:{incident.brand}", incident.kind == "negative"
+        else:
+            series, negative = "total", False
+        sample = self._sample(bucket, series, negative)
+        self._prefetch_terms(self._repeated_terms(sample))
+        why = self._why(bucket, series, negative)
+        topics = [s.series[6:] for s in incident.signals if s.kind == "topic"]
+        terms = [t for t in dict.fromkeys([*topics, *why.top_terms]) if meaningful(t)]
+        return msgspec.structs.replace(
+            incident,
+            top_terms=terms[:TOP_TERMS_PER_ALERT] or incident.top_terms,
+            top_sources=why.top_sources or incident.top_sources,
+            examples=why.examples or incident.examples,
+            top_authors=why.top_authors or incident.top_authors,
+        )
 
     # ------------------------------------------------------------------ explanations
 
@@ -1451,7 +1507,7 @@ class Analytics:
             ],
             brands=brands,
             topics=list(self._topics),
-            alerts=self._alert_list(),
+            incidents=self.incidents.current(now),
             river=river,
             influencers=list(self._influencers),
             triage=TriageView(
@@ -1464,22 +1520,15 @@ class Analytics:
         )
         return self._fit(tick)
 
-    def _alert_list(self) -> list[Alert]:
-        # Open alerts first so the cap never hides a live one behind an ended one.
-        ordered = sorted(
-            self._alerts.values(),
-            key=lambda a: (a.ended_at is None, a.started_at, a.id),
-            reverse=True,
-        )
-        return ordered[:MAX_ALERTS_IN_TICK]
-
     @staticmethod
     def _fit(tick: Tick) -> Tick:
         """Trim a tick that would be too large on the wire (only with hostile input)."""
         if len(encode(tick)) <= MAX_TICK_BYTES:
             return tick
-        alerts = [msgspec.structs.replace(a, examples=[]) for a in tick.alerts]
-        tick = msgspec.structs.replace(tick, alerts=alerts)
+        incidents = [
+            msgspec.structs.replace(i, examples=[], history=i.history[-3:]) for i in tick.incidents
+        ]
+        tick = msgspec.structs.replace(tick, incidents=incidents)
         if len(encode(tick)) <= MAX_TICK_BYTES:
             return tick
         river = [msgspec.structs.replace(r, text=_cut(r.text, 80)) for r in tick.river]

@@ -68,13 +68,14 @@ class Permission(StrEnum):
     INGEST = "ingest"  # write mentions on /ingest
     READ = "read"  # /stream (ticks, alerts, mentions)
     TRIAGE = "triage"  # POST /triage (record triage actions)
+    INCIDENTS = "incidents"  # acknowledge, snooze and resolve incidents
     ADMIN = "admin"  # /metrics and anything operator-only
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FEED: frozenset({Permission.INGEST}),
     Role.DISPLAY: frozenset({Permission.READ}),
-    Role.ANALYST: frozenset({Permission.READ, Permission.TRIAGE}),
+    Role.ANALYST: frozenset({Permission.READ, Permission.TRIAGE, Permission.INCIDENTS}),
     Role.ADMIN: frozenset(Permission),
 }
 
@@ -91,6 +92,10 @@ _PERMISSION_TEXT: dict[Permission, tuple[str, str]] = {
     Permission.INGEST: ("ingest", "/ingest needs"),
     Permission.READ: ("read the stream", "/stream needs"),
     Permission.TRIAGE: ("record triage actions", "POST /triage needs"),
+    Permission.INCIDENTS: (
+        "acknowledge, snooze or resolve incidents",
+        "POST /incidents/ID/ack, /snooze and /resolve need",
+    ),
     Permission.ADMIN: ("use operator-only endpoints", "/metrics and the operator endpoints need"),
 }
 

@@ -34,9 +34,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
-from groundcontrol.detector import ALERT_SCORE, Kind, Reading, SeasonalDetector, severity_for
+from groundcontrol.detector import (
+    ALERT_SCORE,
+    DEFAULT_CONFIG,
+    BurstDetector,
+    DetectorConfig,
+    Reading,
+    severity_for_ratio,
+)
+
+Kind = Literal["count", "share"]
 
 #: An alert ends after this many buckets below the threshold.
 END_AFTER_BUCKETS = 3
@@ -208,15 +217,18 @@ def parse_series(
     )
 
 
-def score_series(series: Series, kind: Kind = "count") -> list[Reading]:
-    """Run a fresh detector over the series, one bucket at a time."""
-    det = SeasonalDetector(series.interval, kind)
+def counts_of(series: Series) -> list[float]:
+    """The counts the detector reads: the values, or for a share series the number of
+    negative mentions (share times mentions), since a count has a tail to compare with."""
     if series.counts is None:
-        return [det.update(t, v) for t, v in zip(series.wall, series.values, strict=True)]
-    return [
-        det.update(t, v, n)
-        for t, v, n in zip(series.wall, series.values, series.counts, strict=True)
-    ]
+        return list(series.values)
+    return [v * n for v, n in zip(series.values, series.counts, strict=True)]
+
+
+def score_series(series: Series, config: DetectorConfig = DEFAULT_CONFIG) -> list[Reading]:
+    """Run a fresh detector over the series, one bucket at a time."""
+    det = BurstDetector(series.interval, config)
+    return [det.update(v) for v in counts_of(series)]
 
 
 def find_alerts(
@@ -226,15 +238,15 @@ def find_alerts(
     threshold: float = ALERT_SCORE,
     end_after: int = END_AFTER_BUCKETS,
 ) -> list[AlertSpan]:
-    """Alerts as the hub would raise them: open when the detector's level reaches the
-    threshold, end after ``end_after`` buckets below it."""
+    """Alerts as the hub would raise them: one opens on an onset scoring at least the
+    threshold and ends after ``end_after`` buckets back near normal."""
     spans: list[AlertSpan] = []
     first = -1
-    last = -1
     peak = -1
-    below = 0
+    calm = 0
+    best = 0.0
 
-    def close() -> None:
+    def close(last: int) -> None:
         r = readings[peak]
         spans.append(
             AlertSpan(
@@ -242,28 +254,27 @@ def find_alerts(
                 stamps[last],
                 first,
                 last,
-                r.level,
+                best,
                 values[peak],
-                r.expected,
-                severity_for(r.level, threshold),
+                readings[first].expected,
+                severity_for_ratio(r.rate / max(readings[first].expected, 1.0)),
             )
         )
 
     for i, r in enumerate(readings):
-        if r.level >= threshold:
-            if first < 0:
-                first, peak = i, i
-            last = i
-            below = 0
-            if r.level > readings[peak].level:
-                peak = i
-        elif first >= 0:
-            below += 1
-            if below >= end_after:
-                close()
-                first = -1
+        if first < 0:
+            if r.score >= threshold:
+                first, peak, calm, best = i, i, 0, r.score
+            continue
+        best = max(best, r.score)
+        if values[i] > values[peak]:
+            peak = i
+        calm = 0 if r.active else calm + 1
+        if calm >= end_after:
+            close(i - end_after)
+            first = -1
     if first >= 0:
-        close()
+        close(len(readings) - 1)
     return spans
 
 
@@ -329,7 +340,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "to stderr. Exit 2 on bad input, with one line naming the file, line and fault."
         ),
     )
-    p.add_argument("file", metavar="FILE.csv", help="input CSV with timestamp,value columns")
+    p.add_argument(
+        "file", metavar="FILE.csv", nargs="?", help="input CSV with timestamp,value columns"
+    )
+    p.add_argument(
+        "--mentions",
+        metavar="FILE",
+        help="instead of a series: recorded mentions (NDJSON, as tail, export and feed demo "
+        "--record write) run through the hub's own pipeline in virtual time; prints every "
+        "incident the hub would have opened",
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="with --mentions: the hub's TOML config (brands...)"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='with --mentions: print {"incidents": [...]} as JSON',
+    )
     p.add_argument("--out", metavar="OUT.csv", help="write the scored CSV here (default stdout)")
     p.add_argument(
         "--threshold",
@@ -352,6 +380,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Run ``backtest``; 0 on success, 2 on bad input."""
+    if args.mentions:
+        if args.file:
+            print(
+                "groundcontrol backtest: give FILE.csv or --mentions FILE, not both",
+                file=sys.stderr,
+            )
+            return 2
+        return _run_mentions(args)
+    if not args.file:
+        print(
+            "groundcontrol backtest: give a series FILE.csv, or --mentions FILE",
+            file=sys.stderr,
+        )
+        return 2
+    if args.config or args.json:
+        print("groundcontrol backtest: --config and --json go with --mentions", file=sys.stderr)
+        return 2
     kind: Kind = "share" if args.share else "count"
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -364,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
     except BacktestError as exc:
         print(f"groundcontrol backtest: {exc}", file=sys.stderr)
         return 2
-    readings = score_series(series, kind)
+    readings = score_series(series)
     alerts = find_alerts(series.stamps, series.values, readings, args.threshold)
     summary = format_summary(series, alerts, args.threshold)
     if args.out:
@@ -381,4 +426,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         write_scores(sys.stdout, series, readings)
         sys.stderr.write(summary)
+    return 0
+
+
+def _run_mentions(args: argparse.Namespace) -> int:
+    from groundcontrol.config import ConfigError, load_config
+    from groundcontrol.mention_backtest import MentionsError, as_json, as_text, run_mentions
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"groundcontrol backtest: {exc}", file=sys.stderr)
+        return 2
+
+    def progress(n: int, seconds: float) -> None:
+        print(
+            f"  {seconds / 3600:.1f} h of mentions replayed ({n:,} mentions)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        result = run_mentions(Path(args.mentions), config, progress=progress)
+    except MentionsError as exc:
+        print(f"groundcontrol backtest: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(as_json(result) + "\n" if args.json else as_text(result))
     return 0

@@ -2,7 +2,7 @@
 
 ``groundcontrol`` with no arguments runs hub, demo feed and wall in one process on
 a free loopback port. Sub-commands run each piece alone: ``hub``, ``feed demo``,
-``wall``, ``tail``, ``bench``, ``export``.
+``wall``, ``tail``, ``bench``, ``export``, ``incidents`` and ``ack``...
 
 The core never imports textual: the wall is loaded by module name only when a
 command that shows it runs, so ``hub``, ``feed``, ``tail`` and ``bench`` work on a
@@ -206,11 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_export_arguments(export)
 
-    from groundcontrol import backtest, review_cli, sentiment_cli
+    from groundcontrol import backtest, incidents_cli, review_cli, sentiment_cli
 
     backtest.add_parser(sub)
     sentiment_cli.add_parser(sub)
     review_cli.add_parser(sub)
+    incidents_cli.add_parsers(sub)
     return parser
 
 
@@ -245,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from groundcontrol import review_cli
 
             return review_cli.run(args)
+        if args.command in ("incidents", "ack", "snooze", "resolve"):
+            from groundcontrol import incidents_cli
+
+            return incidents_cli.run(args)
         if args.command == "backtest":
             from groundcontrol import backtest
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+#: Anomaly score from which a burst counts, in the hub and in ``groundcontrol backtest``
+#: alike: a new record by 5 % over the series' own extremes (see
+#: groundcontrol/detector.py). Chosen on real, human-labelled brand-mention series.
+ALERT_SCORE = 0.5
 
 #: The repo's default configuration: our brand, competitors and the demo.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -132,26 +136,31 @@ class AnalyticsConfig:
 
 @dataclass(frozen=True)
 class SpikeConfig:
-    """When a series counts as spiking (see groundcontrol/detector.py for the model)."""
+    """When a series' burst opens an incident (see groundcontrol/detector.py for the
+    detector and groundcontrol/incidents.py for how bursts become incidents)."""
 
-    alert_score: float = 0.55
-    """Anomaly score in (0, 1) from which an alert opens: 0.55 is the NAB-optimal
-    threshold on our labelled series; higher pages less and later."""
-    min_count: int = 15
-    """Fewest mentions in a bucket for a volume spike to count."""
-    min_share_count: int = 20
-    """Fewest mentions in a bucket for a negative-share spike to count."""
-    warmup_buckets: int = 12
-    """Buckets of history a series needs before it can alert."""
-    cooldown_seconds: float = 120.0
-    """Quiet time after an alert ends before the same series may alert again."""
-    end_after_buckets: int = 3
-    """Buckets back near the baseline before an alert is declared over."""
-    timezone: str = "UTC"
-    """IANA zone whose time of day and day of week the baselines learn (audiences keep
-    local hours: "Europe/Copenhagen", "America/New_York")."""
+    alert_score: float = ALERT_SCORE
+    """Anomaly score in (0, 1) from which a burst counts: 0.5 is a new record by 5 %
+    over the series' own extremes of the last two weeks. The same in ``backtest``."""
+    min_rate: float = 10.0
+    """Fewest mentions a minute for a burst to count (a record at two a minute is noise)."""
+    min_ratio: float = 3.0
+    """A burst must also be at least this many times the series' usual rate."""
+    memory_days: float = 14.0
+    """How long a series' own extremes are remembered."""
+    quiet_hours: float = 6.0
+    """After a burst, the same series stays quiet this long (one incident per story)."""
+    warmup_seconds: float = 120.0
+    """Data a series needs before it can burst."""
+    end_after_seconds: float = 120.0
+    """An incident is over when all its signals have been back to normal this long."""
+    regroup_seconds: float = 900.0
+    """A new burst on a brand this soon after its incident ended reopens that incident."""
+    takeover_severity: str = "warning"
+    """The least severity of a new incident that takes over the walls' screens
+    ("info", "warning", "critical" or "off")."""
     topic_series: int = 5
-    """Hot topics that get a detector of their own (0: none)."""
+    """Hot stories that get a detector of their own (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,29 @@ class ComplianceConfig:
     """Periods in which any post from those accounts is flagged."""
 
 
+#: Severities and kinds a ``[[notify]]`` channel may name (groundcontrol/protocol.py).
+NOTIFY_SEVERITIES = ("info", "warning", "critical")
+NOTIFY_KINDS = ("negative", "positive", "neutral")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """One channel incidents are sent to (chat, mail, a webhook), through apprise."""
+
+    name: str
+    """What the hub calls the channel in its logs, metrics and records ("ops-slack")."""
+    url_env: str
+    """The environment variable holding the channel's apprise URL (URLs carry tokens)."""
+    min_severity: str = "warning"
+    """The least severity of an incident sent here: "info", "warning" or "critical"."""
+    kinds: tuple[str, ...] = ("negative", "positive", "neutral")
+    """The kinds of incident sent here ("negative", "positive", "neutral")."""
+    retries: int = 5
+    """Times a failed delivery is tried again, with backoff, before it counts as failed."""
+    backoff_seconds: float = 2.0
+    """Wait before the first retry; it doubles (with jitter) before each next one."""
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration."""
@@ -236,6 +268,8 @@ class Config:
     """Classification of mentions into support, sales, product problems..."""
     compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
     """Compliance checks on the company's own accounts."""
+    notify: tuple[NotifyConfig, ...] = ()
+    """Channels incidents are sent to (``[[notify]]`` tables)."""
     feeds: tuple[Any, ...] = ()
     """Feeds the hub runs (``feeds.registry.FeedSpec``), from ``[feeds.NAME]`` tables."""
     source: str = "<defaults>"
@@ -308,28 +342,6 @@ def _build(file: str, prefix: str, cls: type[T], data: Mapping[str, Any]) -> T:
     return cls(**kwargs)
 
 
-def zone_offset(name: str) -> Callable[[float], float]:
-    """A function from unix seconds to the zone's UTC offset in seconds at that time.
-
-    Raises ValueError naming the zone if it is not a known IANA zone.
-    """
-    if name.upper() in ("UTC", "Z", ""):
-        return lambda _t: 0.0
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r}; expected an IANA name such as "
-            '"UTC" or "Europe/Copenhagen"'
-        ) from None
-
-    def offset(t: float) -> float:
-        delta = datetime.fromtimestamp(t, UTC).astimezone(zone).utcoffset()
-        return delta.total_seconds() if delta is not None else 0.0
-
-    return offset
-
-
 def _check(cfg: Config) -> None:
     file = cfg.source
     positive: list[tuple[str, float]] = [
@@ -351,10 +363,29 @@ def _check(cfg: Config) -> None:
             "spikes.alert_score",
             f"expected a score between 0 and 1, got {cfg.spikes.alert_score}",
         )
-    try:
-        zone_offset(cfg.spikes.timezone)
-    except ValueError as exc:
-        raise ConfigError(file, "spikes.timezone", str(exc)) from None
+    sp = cfg.spikes
+    for key, value in (
+        ("spikes.min_ratio", sp.min_ratio),
+        ("spikes.memory_days", sp.memory_days),
+        ("spikes.quiet_hours", sp.quiet_hours),
+        ("spikes.end_after_seconds", sp.end_after_seconds),
+    ):
+        if not value > 0:
+            raise ConfigError(file, key, f"expected a number above 0, got {value}")
+    for key, value in (
+        ("spikes.min_rate", sp.min_rate),
+        ("spikes.warmup_seconds", sp.warmup_seconds),
+        ("spikes.regroup_seconds", sp.regroup_seconds),
+        ("spikes.topic_series", sp.topic_series),
+    ):
+        if value < 0:
+            raise ConfigError(file, key, f"expected 0 or more, got {value}")
+    if sp.takeover_severity not in ("info", "warning", "critical", "off"):
+        raise ConfigError(
+            file,
+            "spikes.takeover_severity",
+            f'expected "info", "warning", "critical" or "off", got {sp.takeover_severity!r}',
+        )
     if bool(cfg.hub.tls_cert) != bool(cfg.hub.tls_key):
         raise ConfigError(
             file,
@@ -460,6 +491,55 @@ def _check(cfg: Config) -> None:
             raise ConfigError(
                 file, f"queries[{i}].query", f"expected a valid query: {exc}"
             ) from exc
+    _check_notify(cfg)
+
+
+def _check_notify(cfg: Config) -> None:
+    """The ``[[notify]]`` channels; their environment variables are read when the hub
+    starts (groundcontrol/notify.py), not here: configs are parsed without them."""
+    file = cfg.source
+    channels: set[str] = set()
+    for i, ch in enumerate(cfg.notify):
+        key = f"notify[{i}]"
+        if not ch.name.strip():
+            raise ConfigError(file, f"{key}.name", "expected a non-empty name")
+        if ch.name in channels:
+            raise ConfigError(file, f"{key}.name", f"duplicate channel {ch.name!r}")
+        channels.add(ch.name)
+        if not _ENV_NAME.fullmatch(ch.url_env):
+            raise ConfigError(
+                file,
+                f"{key}.url_env",
+                "expected the name of an environment variable that holds the URL "
+                f"(the URL itself never goes in this file), got {ch.url_env[:40]!r}",
+            )
+        if ch.min_severity not in NOTIFY_SEVERITIES:
+            raise ConfigError(
+                file,
+                f"{key}.min_severity",
+                f'expected "info", "warning" or "critical", got {ch.min_severity!r}',
+            )
+        if not ch.kinds:
+            raise ConfigError(file, f"{key}.kinds", "expected at least one kind")
+        for kind in ch.kinds:
+            if kind not in NOTIFY_KINDS:
+                raise ConfigError(
+                    file,
+                    f"{key}.kinds",
+                    f'expected "negative", "positive" or "neutral", got {kind!r}',
+                )
+        if ch.retries <= 0:
+            raise ConfigError(file, f"{key}.retries", f"expected 1 or more, got {ch.retries}")
+        if not ch.backoff_seconds > 0:
+            raise ConfigError(
+                file,
+                f"{key}.backoff_seconds",
+                f"expected a number above 0, got {ch.backoff_seconds}",
+            )
+
+
+#: What an environment variable's name may look like (POSIX).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def default_store_path() -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import MultiMapping
 
 from groundcontrol import __version__
@@ -33,6 +33,7 @@ from groundcontrol.analytics import Analytics
 from groundcontrol.auth import Denied, Permission, Principal, Tokens
 from groundcontrol.config import Config
 from groundcontrol.copies import CopyIndex
+from groundcontrol.incidents import IncidentError
 from groundcontrol.metrics import (
     CONTENT_TYPE,
     Metric,
@@ -45,13 +46,13 @@ from groundcontrol.persist import StoreWriter, rebuild
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Ack,
-    AlertEvent,
     Batch,
     DeadItems,
     ErrorReply,
     FeedHello,
     FeedInfo,
     FeedStatus,
+    IncidentEvent,
     ItemError,
     MentionsEvent,
     RawBatch,
@@ -69,6 +70,7 @@ from groundcontrol.workers import EnrichPool
 
 if TYPE_CHECKING:
     from feeds.supervisor import FeedRun, FeedSupervisor
+    from groundcontrol.notify import Notifier
 
 log = logging.getLogger("groundcontrol.hub")
 
@@ -98,6 +100,26 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _mention_decoder = msgspec.json.Decoder(Mention)
 _generic_decoder = msgspec.json.Decoder()
+
+
+class IncidentRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /incidents/ID/ACTION (all optional; may be empty)."""
+
+    note: str = ""
+    """Why (kept in the incident's history)."""
+    seconds: float = 0.0
+    """For a snooze: how long."""
+
+
+#: Seconds between two saves of the detectors' states to the store.
+DETECTOR_SAVE_SECONDS = 300.0
+#: Most incidents /metrics counts (the book keeps at most 200).
+MAX_INCIDENTS_COUNTED = 1_000
+#: The actions POST /incidents/ID/ACTION takes.
+INCIDENT_ACTIONS = ("ack", "snooze", "resolve")
+#: A snooze with no length lasts this long; none may last longer than a week.
+DEFAULT_SNOOZE_SECONDS = 3600.0
+MAX_SNOOZE_SECONDS = 7 * 86400.0
 
 
 class TriageRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,6 +176,8 @@ class Counters:
     """Edits of mentions received from sources."""
     deletions: int = 0
     """Deletions of mentions received from sources."""
+    incident_events: dict[str, int] = field(default_factory=dict)
+    """Incident changes by kind of change (opened, escalated, acknowledged...)."""
 
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
@@ -321,6 +345,32 @@ class Hub:
         self._publisher: asyncio.Task[None] | None = None
         self.tick_seconds = 0.0
         self.tick_seconds_total = 0.0
+        self._states_saved_at = 0.0
+        self.notifier: Notifier | None = None
+        """Sends incidents to chat, mail and webhooks ([[notify]] in the config)."""
+        if config.notify and demo:
+            # Synthetic incidents must not reach real people.
+            log.warning("demo data: the [[notify]] channels are not used")
+        elif config.notify:
+            # Here, not at startup: a channel whose URL variable is unset stops the hub
+            # (ConfigError) before it binds a socket.
+            from groundcontrol.notify import Delivery, Notifier
+
+            def record(d: Delivery) -> None:
+                if self.writer is not None:  # without a store the notifier's log says it
+                    self.writer.notification(
+                        d.incident_id,
+                        d.channel,
+                        d.change,
+                        at=d.at,
+                        attempts=d.attempts,
+                        outcome=d.outcome,
+                        reason=d.reason,
+                    )
+
+            self.notifier = Notifier(
+                config.notify, record=record, clock=clock, source=config.source
+            )
 
     # ------------------------------------------------------------------ app
 
@@ -332,6 +382,9 @@ class Hub:
         app.router.add_get("/metrics", self.handle_metrics)
         app.router.add_post("/triage", self.handle_triage)
         app.router.add_get("/triage/queue", self.handle_triage_queue)
+        app.router.add_get("/incidents", self.handle_incidents)
+        app.router.add_get("/incidents/{id}", self.handle_incident)
+        app.router.add_post("/incidents/{id}/{action}", self.handle_incident_action)
         app.router.add_get("/", self.handle_index)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -343,6 +396,8 @@ class Hub:
             assert self.writer is not None
             self.writer.start()
         await self.enrich_pool.start()
+        if self.notifier is not None:
+            await self.notifier.start()
         self._publisher = asyncio.create_task(self._publish_loop(), name="hub-publisher")
 
     async def _on_shutdown(self, _app: web.Application) -> None:
@@ -357,7 +412,11 @@ class Hub:
         for ws in list(self._ingest_sockets):
             await ws.close(code=1001, message=b"hub shutting down")
         self.enrich_pool.close()
+        if self.notifier is not None:
+            # Before the writer closes: what it gives up on is recorded in the store.
+            await self.notifier.close()
         if self.writer is not None:
+            self._save_detector_states(force=True)
             await asyncio.to_thread(self.writer.close)
 
     def open_store(self, path: Path) -> None:
@@ -392,6 +451,20 @@ class Hub:
                 self.rebuilt,
                 time.perf_counter() - started,
             )
+        if not self.config.store.rebuild:
+            self.analytics.restore_incidents(store.incidents_to_restore(self.clock()))
+        # The detectors take back what they had learnt (two weeks of extremes), not
+        # just the last hour the rebuild replayed: a restart is no cold start.
+        saved_at, states = store.detector_states()
+        if states:
+            taken = self.analytics.restore_detectors(states)
+            log.info(
+                "took back %d of %d detector states saved %.0f s ago",
+                taken,
+                len(states),
+                self.clock() - (saved_at or self.clock()),
+            )
+        self._states_saved_at = self.clock()
         self.writer = StoreWriter(
             store,
             retention_seconds=self.config.store.retention_days * 86400.0,
@@ -876,8 +949,11 @@ class Hub:
             self.feeds.pop(id(ws), None)
             self._ingest_sockets.discard(ws)
             if feed.named and not any(f.name == feed.name for f in self.feeds.values()):
-                # Shown as down on the wall until it comes back (a day at most).
+                # Shown as down on the wall until it comes back (a day at most), with
+                # how it went; the feed's own last word after that, if it had one.
                 feed.down_since = self.clock()
+                gone = _how_ingest_ended(ws)
+                feed.detail = f"{gone}; it last said: {feed.detail}" if feed.detail else gone
                 self.departed[feed.name] = feed
         return ws
 
@@ -923,6 +999,7 @@ class Hub:
             tick_interval=self.config.hub.tick_interval,
             bucket_seconds=self.config.analytics.bucket_seconds,
             window_seconds=self.config.analytics.window_seconds,
+            takeover_severity=self.config.spikes.takeover_severity,
         )
         await ws.send_bytes(encode(hello))
         snapshot = self.analytics.snapshot(self.clock())
@@ -1012,7 +1089,7 @@ class Hub:
                         info.detail = problem[:200]
         return infos[:32]
 
-    def publish_once(self) -> tuple[Tick, list[AlertEvent]]:
+    def publish_once(self) -> tuple[Tick, list[IncidentEvent]]:
         """Fold buffered mentions into the windows and send every client a tick."""
         started = time.perf_counter()
         tick, events = self.analytics.tick(self.clock())
@@ -1023,14 +1100,34 @@ class Hub:
         self.last_tick = tick
         data = encode(tick)
         for ev in events:
-            if self.writer is not None:
-                self.writer.alert(ev.alert)
-            alert_data = encode(ev)
-            for sub in self.subscribers:
-                sub.offer(alert_data)
+            self._incident_changed(ev)
+        self._save_detector_states()
         for sub in self.subscribers:
             sub.offer_tick(data)
         return tick, events
+
+    def _save_detector_states(self, *, force: bool = False) -> None:
+        """Hand the detectors' states to the store every DETECTOR_SAVE_SECONDS."""
+        now = self.clock()
+        if self.writer is None or (
+            not force and now - self._states_saved_at < DETECTOR_SAVE_SECONDS
+        ):
+            return
+        self._states_saved_at = now
+        self.writer.detector_states(self.analytics.detector_states(), now)
+
+    def _incident_changed(self, event: IncidentEvent) -> None:
+        """Store an incident's change, tell every client and the notifier."""
+        self.counters.incident_events[event.change] = (
+            self.counters.incident_events.get(event.change, 0) + 1
+        )
+        if self.writer is not None:
+            self.writer.incident(event)
+        if self.notifier is not None:
+            self.notifier.submit(event)
+        data = encode(event)
+        for sub in self.subscribers:
+            sub.offer(data)
 
     async def _publish_loop(self) -> None:
         interval = self.config.hub.tick_interval
@@ -1148,7 +1245,36 @@ class Hub:
         )
         for (path, status), n in sorted(self.denied.items()):
             denied.add(n, {"path": path, "status": str(status)})
+        notified = Metric(
+            "groundcontrol_notifications_total",
+            "Incident notifications to chat, mail and webhooks that ended, by channel and "
+            "outcome (delivered, or failed after its retries).",
+            "counter",
+        )
+        if self.notifier is not None:
+            for (channel, outcome), n in sorted(self.notifier.outcomes.items()):
+                notified.add(n, {"channel": channel, "outcome": outcome})
+        incidents = Metric(
+            "groundcontrol_incidents",
+            "Incidents the walls show, by status and severity (resolved: in the last 30 min).",
+            "gauge",
+        )
+        shown: dict[tuple[str, str], int] = {}
+        for inc in self.analytics.incidents.current(now, limit=MAX_INCIDENTS_COUNTED):
+            shown[(inc.status, inc.severity)] = shown.get((inc.status, inc.severity), 0) + 1
+        for state in ("open", "acknowledged", "snoozed", "resolved"):
+            for level in ("info", "warning", "critical"):
+                incidents.add(shown.get((state, level), 0), {"status": state, "severity": level})
+        changes = Metric(
+            "groundcontrol_incident_changes_total",
+            "Incident changes (opened, escalated, acknowledged, resolved...) since the start.",
+            "counter",
+        )
+        for change, n in sorted(c.incident_events.items()):
+            changes.add(n, {"change": change})
         return [
+            incidents,
+            changes,
             Metric("groundcontrol_mentions_ingested_total", "Mentions taken (new).", "counter").add(
                 c.ingested
             ),
@@ -1191,6 +1317,7 @@ class Hub:
             up,
             heard,
             denied,
+            notified,
             *self._store_metrics(),
             Metric(
                 "groundcontrol_review_pending",
@@ -1355,6 +1482,108 @@ class Hub:
             {"pending": pending, "items": [msgspec.to_builtins(m) for m in items]}
         )
 
+    async def handle_incidents(self, request: web.Request) -> web.Response:
+        """Open and recent incidents, most urgent first: ``{"incidents": [...]}``.
+
+        With ``all=1`` and a store, every stored incident, newest first (``limit``, up
+        to 500, default 100).
+        """
+        self.authorize(request, Permission.READ)
+        unknown = sorted(set(request.query) - {"all", "limit"})
+        if unknown:
+            raise web.HTTPBadRequest(
+                text=f"bad incidents request: unknown parameter {unknown[0]!r} (use all, limit)\n"
+            )
+        limit = 100
+        text = request.query.get("limit")
+        if text is not None:
+            if not (text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= 500):
+                raise web.HTTPBadRequest(
+                    text=f"bad incidents request: limit must be from 1 to 500, not {text[:20]!r}\n"
+                )
+            limit = int(text)
+        if request.query.get("all") in ("1", "true", "yes"):
+            if self.writer is None:
+                raise web.HTTPServiceUnavailable(
+                    text="this hub runs without a store (--no-store): only current incidents\n"
+                )
+            found = await self.writer.read(lambda store: store.incidents(limit=limit))
+        else:
+            found = self.analytics.incidents.current(self.clock(), limit=limit)
+        return web.json_response({"incidents": [msgspec.to_builtins(i) for i in found]})
+
+    async def handle_incident(self, request: web.Request) -> web.Response:
+        """One incident, with its whole history from the store when there is one."""
+        self.authorize(request, Permission.READ)
+        incident_id = request.match_info["id"]
+        incident = self.analytics.incidents.get(incident_id)
+        history: list[dict[str, Any]] | None = None
+        notifications: list[dict[str, Any]] = []
+        if self.writer is not None:
+
+            def read(store: Store) -> tuple[Any, Any, Any]:
+                return (
+                    store.incident(incident_id),
+                    store.incident_history(incident_id),
+                    store.notifications(incident_id),
+                )
+
+            stored, steps, notifications = await self.writer.read(read)
+            incident = incident or stored
+            history = [
+                {"at": at, "action": action, "by": by, "detail": detail}
+                for at, action, by, detail in steps
+            ]
+        if incident is None:
+            raise web.HTTPNotFound(text=f"no incident {incident_id[:80]!r}\n")
+        body = msgspec.to_builtins(incident)
+        if history is not None:
+            body["history"] = history
+        body["notifications"] = notifications
+        return web.json_response(body)
+
+    async def handle_incident_action(self, request: web.Request) -> web.Response:
+        """Acknowledge, snooze or resolve an incident; the updated incident comes back,
+        and every wall shows who did it and when."""
+        principal = self.authorize(request, Permission.INCIDENTS)
+        incident_id = request.match_info["id"]
+        action = request.match_info["action"]
+        if action not in INCIDENT_ACTIONS:
+            raise web.HTTPNotFound(
+                text=f"no action {action[:40]!r}: use {', '.join(INCIDENT_ACTIONS)}\n"
+            )
+        raw = await request.read()
+        try:
+            body = (
+                msgspec.json.decode(raw, type=IncidentRequest) if raw.strip() else IncidentRequest()
+            )
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise web.HTTPBadRequest(text=f"bad incident action: {exc}\n") from None
+        if _CONTROL_CHARS.search(body.note):
+            raise web.HTTPBadRequest(text="bad incident action: control characters in note\n")
+        by = principal.name if principal is not None else "local"
+        now = self.clock()
+        book = self.analytics.incidents
+        if book.get(incident_id) is None:
+            raise web.HTTPNotFound(text=f"no incident {incident_id[:80]!r} is open on this hub\n")
+        try:
+            if action == "ack":
+                event = book.acknowledge(incident_id, by=by, at=now)
+            elif action == "snooze":
+                seconds = body.seconds or DEFAULT_SNOOZE_SECONDS
+                if not (0 < seconds <= MAX_SNOOZE_SECONDS):
+                    raise web.HTTPBadRequest(
+                        text=f"bad incident action: a snooze lasts from 1 s to 7 days, "
+                        f"not {body.seconds:g} s\n"
+                    )
+                event = book.snooze(incident_id, by=by, at=now, seconds=seconds)
+            else:
+                event = book.resolve(incident_id, by=by, at=now, note=body.note)
+        except IncidentError as exc:
+            raise web.HTTPConflict(text=f"{exc}\n") from None
+        self._incident_changed(event)
+        return web.json_response(msgspec.to_builtins(event.incident))
+
     async def handle_index(self, _request: web.Request) -> web.Response:
         return web.Response(
             text=(
@@ -1364,7 +1593,10 @@ class Hub:
                 "POST /triage  record a triage action (analyst token)\n"
                 "GET /triage/queue  the review queue as JSON (analyst token)\n"
                 "WS  /ingest   feeds send batches of mentions (docs/protocol.md)\n"
-                "WS  /stream   walls get hello, snapshot, ticks and alerts\n"
+                "GET /incidents  open and recent incidents as JSON (display token)\n"
+                "GET /incidents/ID  one incident with its whole history\n"
+                "POST /incidents/ID/ack | /snooze | /resolve  (analyst token)\n"
+                "WS  /stream   walls get hello, snapshot, ticks and incidents\n"
             )
         )
 
@@ -1400,6 +1632,21 @@ def _queue_params(query: MultiMapping[str]) -> tuple[int, str | None]:
     if category is not None and category not in CATEGORIES:
         raise bad(f"category must be one of {', '.join(CATEGORIES)}, not {category[:40]!r}")
     return limit, category
+
+
+def _how_ingest_ended(ws: web.WebSocketResponse) -> str:
+    """Why a feed's /ingest connection ended, as the hub saw it: a DOWN feed's reason."""
+    code = ws.close_code
+    if code in (WSCloseCode.OK, WSCloseCode.GOING_AWAY):
+        return "the feed closed its connection"
+    if isinstance(ws.exception(), TimeoutError):
+        return "connection lost: the feed stopped answering pings"
+    if code is None or code == WSCloseCode.ABNORMAL_CLOSURE:
+        # A reset or EOF (the feed's process or its network died): the exception
+        # aiohttp keeps then is about the hub's own next write, not worth showing.
+        return "connection lost"
+    # 1011 is what a websockets client sends when its task is cancelled or fails.
+    return f"connection closed with code {code}"
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -37,11 +37,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from groundcontrol.analytics import Analytics
 from groundcontrol.model import Mention
-from groundcontrol.protocol import Alert
+from groundcontrol.protocol import IncidentEvent
 from groundcontrol.store import DeadLetter, Store
 
 log = logging.getLogger("groundcontrol.persist")
@@ -70,13 +70,17 @@ REVIEW_COUNT_INTERVAL = 5.0
 class _Job:
     mentions: list[Mention] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    incidents: list[IncidentEvent] = field(default_factory=list)
     edits: list[Mention] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     future: asyncio.Future[list[bool]] | None = None
     #: A triage action: (mention_id, action, label, actor, at, note); its future gets [id].
     triage: tuple[str, str, str, str, float, str] | None = None
     triage_future: asyncio.Future[int] | None = None
+    #: Notification deliveries: (incident_id, channel, change, at, attempts, outcome, reason).
+    notifications: list[tuple[str, str, str, float, int, str, str]] = field(default_factory=list)
+    #: What the detectors have learnt, and when: (at, series -> state).
+    detector_states: tuple[float, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -182,9 +186,30 @@ class StoreWriter:
         if items:
             self._put(_Job(dead_letters=items))
 
-    def alert(self, alert: Alert) -> None:
-        """Insert or update ``alert``; committed with the next group."""
-        self._put(_Job(alerts=[alert]))
+    def detector_states(self, states: dict[str, Any], at: float) -> None:
+        """Keep what the detectors have learnt; committed with the next group."""
+        self._put(_Job(detector_states=(at, states)))
+
+    def incident(self, event: IncidentEvent) -> None:
+        """Store an incident's change; committed with the next group."""
+        self._put(_Job(incidents=[event]))
+
+    def notification(
+        self,
+        incident_id: str,
+        channel: str,
+        change: str,
+        *,
+        at: float,
+        attempts: int,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
+        """Record one delivery of a notification (groundcontrol/notify.py); committed
+        with the next group (nobody waits for it)."""
+        self._put(
+            _Job(notifications=[(incident_id, channel, change, at, attempts, outcome, reason)])
+        )
 
     async def triage(
         self, mention_id: str, action: str, *, label: str, actor: str, note: str
@@ -206,6 +231,17 @@ class StoreWriter:
         """The review queue's length and its newest ``limit`` mentions (in ``category``
         if given), read on a worker thread (see :meth:`Store.review_queue`)."""
         return await asyncio.to_thread(self._read_review_queue, limit, category)
+
+    async def read(self, query: Callable[[Store], _T]) -> _T:
+        """Run ``query`` on the reader connection on a worker thread (never on the loop)."""
+        return await asyncio.to_thread(self._read, query)
+
+    def _read(self, query: Callable[[Store], _T]) -> _T:
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Store(self.store.path, create=False)
+            with self._reader.snapshot():
+                return query(self._reader)
 
     def _read_review_queue(self, limit: int, category: str | None) -> tuple[int, list[Mention]]:
         with self._reader_lock:
@@ -294,13 +330,13 @@ class StoreWriter:
     def _commit(self, group: list[_Job]) -> None:
         mentions = [m for job in group for m in job.mentions]
         letters = [d for job in group for d in job.dead_letters]
-        alerts = [a for job in group for a in job.alerts]
+        incidents = [e for job in group for e in job.incidents]
         edits = [m for job in group for m in job.edits]
         deleted = [key for job in group for key in job.deleted]
         self.stats.queued_jobs -= len(group)
         started = time.perf_counter()
         try:
-            new = self.store.write(mentions, letters, alerts, edits=edits, deleted=deleted)
+            new = self.store.write(mentions, letters, incidents, edits=edits, deleted=deleted)
             triage_ids = [
                 self.store.add_triage_action(t[0], t[1], label=t[2], actor=t[3], at=t[4], note=t[5])
                 if (t := job.triage) is not None
@@ -314,8 +350,11 @@ class StoreWriter:
             for job in group:
                 self._resolve(job.future, exc)
                 self._resolve(job.triage_future, exc)
+            self._write_notifications(group)
             return
         took = time.perf_counter() - started
+        self._write_notifications(group)
+        self._write_detector_states(group)
         st = self.stats
         st.commits += 1
         written = sum(new)
@@ -334,6 +373,36 @@ class StoreWriter:
             self._resolve(job.future, new[start:end])
             self._resolve(job.triage_future, triage_id)
             start = end
+
+    def _write_detector_states(self, group: list[_Job]) -> None:
+        # Only the newest states of the group matter; apart from the commit, like the
+        # notifications: losing them costs a detector some memory, never a mention.
+        saved = [job.detector_states for job in group if job.detector_states is not None]
+        if not saved:
+            return
+        at, states = saved[-1]
+        try:
+            self.store.save_detector_states(states, at)
+        except Exception as exc:
+            log.error("could not keep the detectors' states: %s", exc)
+
+    def _write_notifications(self, group: list[_Job]) -> None:
+        # After the group's commit, apart from it: a failure here must not fail the
+        # batches' acks (the deliveries are already logged by the notifier).
+        rows = [n for job in group for n in job.notifications]
+        try:
+            for incident_id, channel, change, at, attempts, outcome, reason in rows:
+                self.store.add_notification(
+                    incident_id,
+                    channel,
+                    change,
+                    at=at,
+                    attempts=attempts,
+                    outcome=outcome,
+                    reason=reason,
+                )
+        except Exception as exc:
+            log.error("storing %d notification records failed: %s", len(rows), exc)
 
     def _resolve(self, future: asyncio.Future[_T] | None, value: _T | BaseException) -> None:
         if future is None or self._loop is None:
@@ -427,9 +496,11 @@ def rebuild(
     """Replay the stored history of the last ``history_buckets`` into ``analytics``.
 
     The mentions go through the same buckets, windows and spike detectors as live ones,
-    one tick per bucket in hub time, so baselines, topics, open alerts and the river
-    are what they were before the restart. Alert events of the replay are discarded
-    (they were published, and stored, the first time). Returns mentions replayed.
+    one tick per bucket in hub time, so windows, topics, the detectors and the river
+    are what they were before the restart. What the replay makes of incidents is
+    discarded: the stored incidents are taken back instead (they were published and
+    stored the first time, and people may have acknowledged them since). Returns
+    mentions replayed.
 
     At most the newest ``max_mentions`` are replayed, so a restart after an hour of
     heavy traffic stays quick: the windows are exact, the baselines shorter.
@@ -468,4 +539,5 @@ def rebuild(
     if current is not None:
         analytics.add(pending)
         analytics.tick(max(now, current * bs))
+    analytics.restore_incidents(store.incidents_to_restore(now))
     return replayed

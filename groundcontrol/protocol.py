@@ -5,7 +5,8 @@ Every message is one JSON object with a ``type`` field. Two conversations:
 * ``/ingest`` (feed to hub): the feed says ``hello``, then sends ``batch`` messages;
   the hub answers each batch with one ``ack`` once it has taken it, or ``error``.
 * ``/stream`` (hub to client): the hub says ``hello``, sends one ``snapshot``, then
-  ``tick`` messages at a fixed rate and ``alert`` messages as alerts open and close.
+  ``tick`` messages at a fixed rate and ``incident`` messages as incidents open, change
+  and close.
   A client that asked for ``mentions=all`` also gets ``mentions`` messages.
 
 This module holds only data shapes and codecs: no sockets, no textual.
@@ -161,6 +162,9 @@ class StreamHello(msgspec.Struct, tag="hello", kw_only=True):
     tick_interval: float
     bucket_seconds: int
     window_seconds: int
+    takeover_severity: str = "warning"
+    """The least severity of a new incident that takes over a wall's screen ("info",
+    "warning", "critical", or "off"): the hub's ``[spikes] takeover_severity``."""
 
 
 class KeyCount(msgspec.Struct, kw_only=True):
@@ -303,26 +307,103 @@ class TriageView(msgspec.Struct, kw_only=True):
     """The newest compliance-flagged posts, newest first."""
 
 
-class Alert(msgspec.Struct, kw_only=True):
-    """A spike: a series that left its baseline."""
+Severity = Literal["info", "warning", "critical"]
+IncidentKind = Literal["negative", "positive", "neutral"]
+"""A negative surge (the problem a command center exists for), a positive surge (a
+launch, praise) or plain volume."""
+IncidentStatus = Literal["open", "acknowledged", "snoozed", "resolved"]
+SignalKind = Literal["volume", "negative", "topic", "source"]
+IncidentChange = Literal[
+    "opened", "updated", "escalated", "acknowledged", "snoozed", "reopened", "resolved"
+]
+
+#: Severities from least to most urgent, for comparisons.
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class Signal(msgspec.Struct, kw_only=True):
+    """One series an incident gathers, with its own numbers.
+
+    Rates are mentions per minute. For a ``negative`` signal, ``value``, ``baseline``
+    and ``peak`` are negative mentions per minute and ``share`` and
+    ``baseline_share`` the negative share of the series' mentions.
+    """
+
+    series: str
+    """What moved: "brand:<name>", "negative:brand:<name>", "topic:<term>",
+    "source:<name>" or "total"."""
+    label: str
+    """What a person calls it: "Northwind", "Northwind negative", "#aerogate", "x"."""
+    kind: SignalKind
+    started_at: float
+    value: float
+    """The latest rate."""
+    baseline: float
+    """The series' usual rate."""
+    peak: float
+    """The highest rate since the signal started."""
+    active: bool = True
+    """Still above its usual level."""
+    ended_at: float | None = None
+    share: float | None = None
+    baseline_share: float | None = None
+
+
+class IncidentAction(msgspec.Struct, kw_only=True):
+    """One step in an incident's history: who did what, and when."""
+
+    action: IncidentChange
+    at: float
+    by: str = ""
+    """The person (their token's name), or "" for the hub itself."""
+    detail: str = ""
+
+
+class Incident(msgspec.Struct, kw_only=True):
+    """One story: a burst on a brand and every signal that shares its mentions.
+
+    It opens on a series onset (a brand's volume or its negative mentions beating their
+    own recent extremes), gathers the brand's topics, sources and negative share as they
+    move, and ends when all of them are back to normal. People acknowledge, snooze and
+    resolve it; ``history`` keeps who did what and when.
+    """
 
     id: str
-    kind: Literal["volume", "negative_share"]
-    series: str
-    """What moved: "total", "brand:<name>", "source:<name>", "topic:<term>"."""
-    severity: Literal["info", "warning", "critical"]
+    title: str
+    """A line that says what happened: "Northwind negative surge: #aerogate, battery"."""
+    brand: str
+    """The brand the incident is about ("" for the total volume)."""
+    kind: IncidentKind
+    severity: Severity
+    status: IncidentStatus
     started_at: float
     updated_at: float
-    value: float
-    baseline: float
-    score: float
-    message: str
     ended_at: float | None = None
+    """When every signal was back to normal (None while any is still up)."""
+    score: float = 0.0
+    """The onset's anomaly score (0-1)."""
+    ratio: float = 1.0
+    """The peak rate against the usual one, over the incident's volume signals."""
+    mentions: int = 0
+    """Mentions of the lead series since the incident started."""
+    negative_share: float = 0.0
+    """Share of negative mentions in the surge..."""
+    positive_share: float = 0.0
+    baseline_negative_share: float = 0.0
+    """... and the usual negative share of the brand."""
+    signals: list[Signal] = msgspec.field(default_factory=list)
     top_terms: list[str] = msgspec.field(default_factory=list)
     top_sources: list[str] = msgspec.field(default_factory=list)
-    examples: list[str] = msgspec.field(default_factory=list)
     top_authors: list[str] = msgspec.field(default_factory=list)
-    """Authors behind the spike: the most mentions in it, then the most reach."""
+    examples: list[str] = msgspec.field(default_factory=list)
+    acked_by: str = ""
+    acked_at: float | None = None
+    snoozed_until: float | None = None
+    resolved_by: str = ""
+    """Who resolved it; "" with ``status == "resolved"`` means it ended by itself."""
+    resolved_at: float | None = None
+    history: list[IncidentAction] = msgspec.field(default_factory=list)
+    """The newest steps of its life, oldest first (bounded)."""
 
 
 class RiverItem(msgspec.Struct, kw_only=True):
@@ -383,8 +464,8 @@ class Tick(msgspec.Struct, tag="tick", kw_only=True):
     languages: list[KeyCount]
     brands: list[BrandStat]
     topics: list[Topic]
-    alerts: list[Alert]
-    """Open alerts and those closed recently, newest first."""
+    incidents: list[Incident]
+    """Incidents not yet resolved and those resolved recently, most urgent first."""
     river: list[RiverItem]
     """Newest mentions since the previous tick, sampled and capped."""
     feeds: list[FeedInfo] = msgspec.field(default_factory=list)
@@ -401,10 +482,12 @@ class Snapshot(msgspec.Struct, tag="snapshot", kw_only=True):
     tick: Tick
 
 
-class AlertEvent(msgspec.Struct, tag="alert", kw_only=True):
-    """An alert opened, escalated or ended."""
+class IncidentEvent(msgspec.Struct, tag="incident", kw_only=True):
+    """An incident opened, changed (new numbers or signals, a higher severity), was
+    acknowledged, snoozed, reopened or resolved."""
 
-    alert: Alert
+    change: IncidentChange
+    incident: Incident
 
 
 class MentionsEvent(msgspec.Struct, tag="mentions", kw_only=True):
@@ -413,7 +496,7 @@ class MentionsEvent(msgspec.Struct, tag="mentions", kw_only=True):
     mentions: list[Mention]
 
 
-StreamMessage = StreamHello | Snapshot | Tick | AlertEvent | MentionsEvent
+StreamMessage = StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent
 HubToFeed = Welcome | Ack | ErrorReply
 
 _encoder = msgspec.json.Encoder()
@@ -461,6 +544,6 @@ def empty_tick(*, demo: bool = False, at: float = 0.0) -> Tick:
         languages=[],
         brands=[],
         topics=[],
-        alerts=[],
+        incidents=[],
         river=[],
     )

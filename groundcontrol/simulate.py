@@ -56,6 +56,7 @@ def simulate_demo(
             tick_interval=tick_every,
             bucket_seconds=config.analytics.bucket_seconds,
             window_seconds=config.analytics.window_seconds,
+            takeover_severity=config.spikes.takeover_severity,
         ),
         Snapshot(tick=hub.analytics.snapshot(start).tick),
     ]

@@ -1,4 +1,4 @@
-"""The durable store: every accepted mention, alert, triage action and dead letter, in SQLite.
+"""The durable store: every accepted mention, incident, triage action and dead letter, in SQLite.
 
 One file, WAL mode, ``synchronous=NORMAL``: a commit is an append to the WAL (no fsync
 per batch; a power cut can lose the last commits but never corrupts the file), and
@@ -45,11 +45,12 @@ Triage (schema v3)
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,12 +60,12 @@ from typing import Any, Self
 import msgspec
 
 from groundcontrol.model import Engagement, Mention
-from groundcontrol.protocol import Alert
+from groundcontrol.protocol import Incident, IncidentEvent
 
 __all__ = ["SCHEMA_VERSION", "DeadLetter", "Store", "StoreError"]
 
 #: Bump with a migration in ``_MIGRATIONS`` whenever the schema changes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Milliseconds a connection waits for a lock before raising "database is locked".
 BUSY_TIMEOUT_MS = 10_000
@@ -133,17 +134,6 @@ CREATE TABLE mention_terms (
     PRIMARY KEY (term, received_at, mention)
 ) WITHOUT ROWID;
 
-CREATE TABLE alerts (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    series TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    ended_at REAL,
-    alert TEXT NOT NULL
-);
-CREATE INDEX alerts_started_at ON alerts (started_at);
 
 CREATE TABLE triage_actions (
     id INTEGER PRIMARY KEY,
@@ -165,7 +155,55 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_received_at ON dead_letters (received_at);
 """
-_SCHEMA += _AUTHORS_SCHEMA + "INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);"
+
+#: Incidents (v4): the latest state of each as JSON beside the columns one filters on,
+#: every step of their lives (who acknowledged, snoozed, resolved, and when), and every
+#: notification delivery with its outcome.
+_INCIDENTS_SCHEMA = """
+CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,
+    brand TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    ended_at REAL,
+    incident TEXT NOT NULL
+);
+CREATE INDEX incidents_started_at ON incidents (started_at);
+CREATE INDEX incidents_status ON incidents (status, started_at);
+CREATE TABLE incident_actions (
+    id INTEGER PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at REAL NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX incident_actions_incident ON incident_actions (incident_id, at);
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    change TEXT NOT NULL,
+    at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX notifications_incident ON notifications (incident_id, at);
+CREATE TABLE detector_state (
+    series TEXT PRIMARY KEY,
+    saved_at REAL NOT NULL,
+    state TEXT NOT NULL
+);
+"""
+_SCHEMA += (
+    _AUTHORS_SCHEMA
+    + _INCIDENTS_SCHEMA
+    + "INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);"
+)
 
 #: from-version -> SQL that brings the schema to from-version + 1.
 _MIGRATIONS: dict[int, str] = {
@@ -194,7 +232,13 @@ ALTER TABLE mentions ADD COLUMN flags TEXT NOT NULL DEFAULT '';
 ALTER TABLE mentions ADD COLUMN copy_of TEXT NOT NULL DEFAULT '';
 CREATE INDEX mentions_review ON mentions (received_at, id, needs_review) WHERE needs_review = 1
 """,
+    # v4: incidents replace alerts. The alerts of the old detector are kept as they were
+    # (the table stays, no longer written); incidents start empty.
+    3: _INCIDENTS_SCHEMA,
 }
+
+#: Incidents the hub takes back at start: unresolved, or resolved this recently.
+RESTORE_RESOLVED_SECONDS = 1800.0
 
 #: What deleting a mention's index rows needs, in this order.
 _ROW_KEYS = "rowid, received_at, brands, terms, author"
@@ -253,6 +297,10 @@ def _load_flags(text: str) -> list[str]:
     return _decode_list(text) if text else []
 
 
+_encode_incident = msgspec.json.Encoder().encode
+_decode_incident = msgspec.json.Decoder(Incident).decode
+
+
 def _mention_from_row(row: tuple[Any, ...]) -> Mention:
     # row follows _MENTION_COLUMNS: (rowid, received_at) first, the pagination key.
     return Mention(
@@ -281,7 +329,7 @@ def _mention_from_row(row: tuple[Any, ...]) -> Mention:
 
 
 class Store:
-    """A SQLite store of mentions, alerts, triage actions and dead letters (see module doc).
+    """A SQLite store of mentions, incidents, triage actions and dead letters (see module doc).
 
     ``create=False`` refuses to create a missing file (for readers such as export).
     """
@@ -447,12 +495,12 @@ class Store:
         self,
         mentions: Sequence[Mention] = (),
         dead_letters: Sequence[DeadLetter] = (),
-        alerts: Sequence[Alert] = (),
+        incidents: Sequence[IncidentEvent] = (),
         *,
         edits: Sequence[Mention] = (),
         deleted: Sequence[str] = (),
     ) -> list[bool]:
-        """Store mentions, dead letters and alerts, apply the sources' edits and delete
+        """Store mentions, dead letters and incident changes, apply the sources' edits and delete
         what their authors deleted (by id), in ONE transaction (a group commit).
 
         Returns the new flags of ``mentions`` as :meth:`add_mentions` does. All or
@@ -462,8 +510,8 @@ class Store:
             new = self._insert_mentions(mentions) if mentions else []
             if dead_letters:
                 self._insert_dead_letters(dead_letters)
-            for alert in alerts:
-                self._upsert_alert(alert)
+            for event in incidents:
+                self._put_incident(event)
             if edits:
                 self._apply_edits(edits)
             if deleted:
@@ -661,29 +709,146 @@ class Store:
             rows,
         )
 
-    def upsert_alert(self, alert: Alert) -> None:
-        """Insert an alert, or replace the stored one with the same id (it escalated or ended)."""
-        self.write(alerts=[alert])
+    def put_incident(self, event: IncidentEvent) -> None:
+        """Store an incident's new state and, unless it only has new numbers, the step of
+        its history that changed it."""
+        self.write(incidents=[event])
 
-    def _upsert_alert(self, alert: Alert) -> None:
-        row = (
-            alert.id,
-            alert.kind,
-            alert.series,
-            alert.severity,
-            alert.started_at,
-            alert.updated_at,
-            alert.ended_at,
-            msgspec.json.encode(alert).decode(),
-        )
+    def _put_incident(self, event: IncidentEvent) -> None:
+        inc = event.incident
         self._db.execute(
-            "INSERT INTO alerts (id, kind, series, severity, started_at, updated_at,"
-            " ended_at, alert) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
-            " kind=excluded.kind, series=excluded.series, severity=excluded.severity,"
+            "INSERT INTO incidents (id, brand, kind, severity, status, started_at,"
+            " updated_at, ended_at, incident) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (id) DO UPDATE SET brand=excluded.brand, kind=excluded.kind,"
+            " severity=excluded.severity, status=excluded.status,"
             " started_at=excluded.started_at, updated_at=excluded.updated_at,"
-            " ended_at=excluded.ended_at, alert=excluded.alert",
-            row,
+            " ended_at=excluded.ended_at, incident=excluded.incident",
+            (
+                inc.id,
+                inc.brand,
+                inc.kind,
+                inc.severity,
+                inc.status,
+                inc.started_at,
+                inc.updated_at,
+                inc.ended_at,
+                _encode_incident(inc).decode(),
+            ),
         )
+        if event.change != "updated" and inc.history:
+            step = inc.history[-1]
+            self._db.execute(
+                "INSERT INTO incident_actions (incident_id, action, actor, at, detail)"
+                " VALUES (?,?,?,?,?)",
+                (inc.id, step.action, step.by, step.at, step.detail),
+            )
+
+    def incidents(
+        self,
+        *,
+        since: float | None = None,
+        unresolved: bool = False,
+        limit: int = 100,
+    ) -> list[Incident]:
+        """Stored incidents, newest first: those started since ``since``, or only the
+        unresolved ones."""
+        where = []
+        args: list[Any] = []
+        if since is not None:
+            where.append("started_at >= ?")
+            args.append(since)
+        if unresolved:
+            where.append("status != 'resolved'")
+        sql = "SELECT incident FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC, id LIMIT ?"
+        args.append(max(0, limit))
+        return [_decode_incident(row[0]) for row in self._db.execute(sql, args)]
+
+    def incident(self, incident_id: str) -> Incident | None:
+        row = self._db.execute(
+            "SELECT incident FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        return None if row is None else _decode_incident(row[0])
+
+    def incidents_to_restore(self, now: float) -> list[Incident]:
+        """What a restarting hub takes back: unresolved incidents, and those resolved in
+        the last :data:`RESTORE_RESOLVED_SECONDS` (the walls still show them)."""
+        rows = self._db.execute(
+            "SELECT incident FROM incidents WHERE status != 'resolved' OR updated_at >= ?"
+            " ORDER BY started_at",
+            (now - RESTORE_RESOLVED_SECONDS,),
+        )
+        return [_decode_incident(row[0]) for row in rows]
+
+    def incident_history(self, incident_id: str) -> list[tuple[float, str, str, str]]:
+        """Every step of an incident's life: (at, action, actor, detail), oldest first."""
+        rows = self._db.execute(
+            "SELECT at, action, actor, detail FROM incident_actions WHERE incident_id = ?"
+            " ORDER BY at, id",
+            (incident_id,),
+        )
+        return [(float(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+    def save_detector_states(self, states: Mapping[str, Any], at: float) -> None:
+        """Keep what the hub's detectors have learnt (one JSON state per series)."""
+        with self._lock, self._transaction():
+            self._put_detector_states(states, at)
+
+    def _put_detector_states(self, states: Mapping[str, Any], at: float) -> None:
+        self._db.executemany(
+            "INSERT INTO detector_state (series, saved_at, state) VALUES (?,?,?)"
+            " ON CONFLICT (series) DO UPDATE SET saved_at=excluded.saved_at,"
+            " state=excluded.state",
+            [(k, at, json.dumps(v, allow_nan=False)) for k, v in states.items()],
+        )
+
+    def detector_states(self) -> tuple[float | None, dict[str, Any]]:
+        """(when they were saved, series -> state); (None, {}) if none were."""
+        out: dict[str, Any] = {}
+        newest: float | None = None
+        for series, saved_at, state in self._db.execute(
+            "SELECT series, saved_at, state FROM detector_state"
+        ):
+            try:
+                out[series] = json.loads(state)
+            except ValueError:
+                continue
+            newest = saved_at if newest is None else max(newest, saved_at)
+        return newest, out
+
+    def add_notification(
+        self,
+        incident_id: str,
+        channel: str,
+        change: str,
+        *,
+        at: float,
+        attempts: int,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
+        """Record one delivery of a notification: ``outcome`` is "delivered" or "failed"."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO notifications (incident_id, channel, change, at, attempts,"
+                " outcome, reason) VALUES (?,?,?,?,?,?,?)",
+                (incident_id, channel, change, at, attempts, outcome, reason),
+            )
+
+    def notifications(self, incident_id: str | None = None) -> list[dict[str, Any]]:
+        """Recorded deliveries, oldest first (all, or one incident's)."""
+        sql = (
+            "SELECT incident_id, channel, change, at, attempts, outcome, reason FROM notifications"
+        )
+        args: tuple[Any, ...] = ()
+        if incident_id is not None:
+            sql += " WHERE incident_id = ?"
+            args = (incident_id,)
+        sql += " ORDER BY at, id"
+        keys = ("incident_id", "channel", "change", "at", "attempts", "outcome", "reason")
+        return [dict(zip(keys, row, strict=True)) for row in self._db.execute(sql, args)]
 
     def add_triage_action(
         self,
@@ -922,12 +1087,12 @@ class Store:
         db = self._db
         counts = db.execute(
             "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM dead_letters),"
-            " (SELECT count(*) FROM alerts), (SELECT count(*) FROM triage_actions)"
+            " (SELECT count(*) FROM incidents), (SELECT count(*) FROM triage_actions)"
         ).fetchone()
         return {
             "mentions": float(counts[0]),
             "dead_letters": float(counts[1]),
-            "alerts": float(counts[2]),
+            "incidents": float(counts[2]),
             "triage_actions": float(counts[3]),
             "file_bytes": float(self.file_bytes()),
         }

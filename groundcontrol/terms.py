@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from groundcontrol.text import TextInfo
 
-__all__ = ["MAX_TERMS", "STOPWORDS", "extract_terms"]
+__all__ = ["GENERIC", "MAX_TERMS", "STOPWORDS", "extract_terms", "meaningful"]
 
 #: Most terms kept per mention.
 MAX_TERMS = 12
@@ -115,6 +115,38 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 STOPWORDS[""] = frozenset().union(*STOPWORDS.values())
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Marks people put on their own posts when they fix them: never a topic.
+EDIT_MARKERS = _words(
+    """
+    edit edited edits editing eta upd update updated updates typo typos fixed fix
+    correction corrected sic ninja oops whoops
+    """
+)
+
+#: Words that are in the talk about every product, so a burst of one of them alone says
+#: nothing: "hub" in "USB-C hub" launch posts is not our hub failing. They still count in
+#: a story with other words; alone, they are no topic signal.
+GENERIC = _words(
+    """
+    hub app apps device devices product products thing stuff new old update price
+    prices deal deals sale launch launched release released version model review
+    reviews video videos post posts thread news article story today tonight tomorrow
+    yesterday day days week weeks month year time times people guy guys man woman
+    friend team company brand customer customers service support issue issues
+    problem problems question help work works working phone laptop laptops computer
+    screen monitor monitors cable port ports usb box order orders shipping delivery
+    store shop online website site link check look looks first last next back free
+    big small little right left want need keep come comes came going go goes give
+    get got make makes made buy bought use uses year's lol report reports reported
+    says said saying user users owner owners fan fans
+    """
+)
+
 #: Most tokens a decision cache holds before it starts over (bounds memory).
 CACHE_LIMIT = 200_000
 
@@ -149,3 +181,14 @@ def extract_terms(info: TextInfo, lang: str) -> list[str]:
     if is_term is None:  # not `or`: an empty cache is falsy
         is_term = _IS_TERM[""]
     return list(dict.fromkeys(filter(is_term.__getitem__, info.tokens)))[:MAX_TERMS]
+
+
+def meaningful(term: str) -> bool:
+    """Whether a term can stand for a story on its own: a hashtag, or a word that is
+    no stopword in any language, no edit or typo marker and not a generic word."""
+    word = term.lstrip("#").lower()
+    if not word or len(word) < 3 or word.isdigit():
+        return False
+    if word in STOPWORDS[""] or word in EDIT_MARKERS:
+        return False
+    return term.startswith("#") or word not in GENERIC

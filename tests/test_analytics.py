@@ -17,7 +17,7 @@ import pytest
 from groundcontrol.analytics import MAX_LANGS, MAX_SOURCES, OTHER, Analytics
 from groundcontrol.config import AnalyticsConfig, BrandConfig, Config, HubConfig
 from groundcontrol.model import Mention
-from groundcontrol.protocol import AlertEvent, Tick, encode
+from groundcontrol.protocol import IncidentEvent, Tick, encode
 
 BRANDS = ("Northwind", "Contoso", "Fabrikam")
 #: A round hub time (a multiple of every bucket width used here).
@@ -137,12 +137,12 @@ def run(
     *,
     extra: Sequence[Mention] = (),
     **kwargs: object,
-) -> tuple[Tick, list[AlertEvent]]:
+) -> tuple[Tick, list[IncidentEvent]]:
     """Feed traffic from ``start`` to ``end``, ticking every ``step`` seconds.
 
     ``extra`` mentions are added as the clock reaches them, like the hub would.
     """
-    events: list[AlertEvent] = []
+    events: list[IncidentEvent] = []
     tick: Tick | None = None
     t = start
     while t < end - 1e-9:
@@ -447,7 +447,7 @@ def test_state_stays_bounded_over_hours() -> None:
     samples = []
     n = 0
     # Five hours, one tick per three minutes; every tick brings new sources, languages
-    # and terms, and now and then a burst so that alerts come and go.
+    # and terms, and now and then a burst so that incidents come and go.
     for step in range(100):
         t = T0 + step * 180
         burst = 12 if step % 10 == 9 else 1
@@ -477,8 +477,8 @@ def test_state_stays_bounded_over_hours() -> None:
         "max_terms_in_bucket": 50,
         "sources": MAX_SOURCES,
         "langs": MAX_LANGS,
-        "detectors": 2 + 2 * len(BRANDS) + MAX_SOURCES,
-        "alerts": 100,
+        "detectors": 1 + 2 * len(BRANDS) + MAX_SOURCES + 5,
+        "incidents": 200,
         "explain_buckets": 2,
         "river": 50,
     }
@@ -486,7 +486,8 @@ def test_state_stays_bounded_over_hours() -> None:
         for key, limit in limits.items():
             assert sizes[key] <= limit, (key, sizes)
         assert sizes["bucket_keys"] <= 24 * (MAX_SOURCES + 1 + MAX_LANGS + 1 + len(BRANDS))
-        assert sizes["detector_history"] <= sizes["detectors"] * 60
+        # A detector holds one maximum per hour for two weeks per timescale, at most.
+        assert sizes["detector_state"] <= sizes["detectors"] * (3 * (14 * 24 + 6) + 90)
     # Flat, not merely bounded: the last hour looks like the first full one.
     assert samples[-1]["term_rows"] <= samples[1]["term_rows"] * 1.2
 
@@ -506,7 +507,7 @@ def test_tick_time_for_ten_thousand_mentions() -> None:
 
     Every mention owns fresh term and brand lists, as decoded ones do, so the cyclic
     garbage collector's share of the time is included. The first measured bucket is a
-    100x surge: every volume series alerts at once.
+    100x surge: every volume series bursts at once.
     """
     rng = random.Random(1)
     words = [f"word{i}" for i in range(20_000)]
@@ -557,3 +558,92 @@ def test_tick_time_for_ten_thousand_mentions() -> None:
         f"{', '.join(f'{x:.1f}' for x in sealing)} ms; tick {len(encode(tick))} bytes"
     )
     assert plain[len(plain) // 2] < 100
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def surge(
+    start: float,
+    seconds: float,
+    rate: float,
+    *,
+    negative: float,
+    positive: float = 0.0,
+    terms: Sequence[str] = (),
+    brand: str = "Northwind",
+    seed: int = 5,
+) -> list[Mention]:
+    """``rate`` extra mentions a second of ``brand`` from ``start``, this negative."""
+    rng = random.Random(seed)
+    out = []
+    n = int(seconds * rate)
+    for k in range(n):
+        r = rng.random()
+        label = "negative" if r < negative else "positive" if r < negative + positive else "neutral"
+        out.append(
+            mention(
+                10_000_000 + seed * 1_000_000 + k,
+                start + seconds * k / n,
+                source=rng.choice(["x", "bluesky"]),
+                brands=[brand],
+                label=label,
+                terms=[*terms, rng.choice(VOCABULARY)],
+            )
+        )
+    return out
+
+
+def test_flat_traffic_opens_no_incident() -> None:
+    a = Analytics(make_config())
+    _tick, events = run(a, Traffic(rate=5.0, jitter=0.2), T0, T0 + 3600, 10.0)
+    assert events == []
+
+
+def test_a_negative_surge_is_one_incident_with_its_story() -> None:
+    a = Analytics(make_config())
+    traffic = Traffic(rate=10.0)
+    start = T0 + 1200
+    extra = surge(start, 300, 20.0, negative=0.8, terms=["#aerogate", "battery"])
+    tick, events = run(a, traffic, T0, T0 + 2400, 10.0, extra=extra)
+    opened = [e for e in events if e.change == "opened"]
+    assert len(opened) == 1, [(e.change, e.incident.title) for e in events]
+    first = opened[0].incident
+    assert first.brand == "Northwind"
+    assert start <= first.started_at <= start + 60
+    final = {e.incident.id: e.incident for e in events}[first.id]
+    assert final.kind == "negative"
+    assert final.severity == "critical"
+    series = {s.series for s in final.signals}
+    assert {"brand:Northwind", "negative:brand:Northwind", "topic:#aerogate"} <= series
+    assert "#aerogate" in final.title
+    assert final.status == "resolved" and final.ended_at is not None
+    assert final.ended_at < start + 300 + 300
+    assert "hub" not in final.top_terms
+    # The tick carries it, resolved and with its numbers, for the walls.
+    assert [i.id for i in tick.incidents] == [first.id]
+
+
+def test_a_launch_is_positive_and_never_critical() -> None:
+    a = Analytics(make_config())
+    start = T0 + 1200
+    extra = surge(start, 300, 30.0, negative=0.05, positive=0.8, terms=["#pulse"], brand="Contoso")
+    _tick, events = run(a, Traffic(rate=10.0), T0, T0 + 2000, 10.0, extra=extra)
+    final = {e.incident.id: e.incident for e in events}
+    assert len(final) == 1
+    (inc,) = final.values()
+    assert inc.brand == "Contoso" and inc.kind == "positive"
+    assert inc.severity != "critical"
+
+
+def test_incidents_survive_in_the_analytics_across_a_restore() -> None:
+    a = Analytics(make_config())
+    start = T0 + 1200
+    extra = surge(start, 120, 20.0, negative=0.8)
+    _tick, events = run(a, Traffic(rate=10.0), T0, start + 60, 10.0, extra=extra)
+    (inc,) = {e.incident.id: e.incident for e in events}.values()
+    acked = a.incidents.acknowledge(inc.id, by="alice", at=start + 61).incident
+    b = Analytics(make_config())
+    b.restore_incidents([acked])
+    tick, _ = b.tick(start + 70)
+    assert [(i.id, i.acked_by) for i in tick.incidents] == [(inc.id, "alice")]

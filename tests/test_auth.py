@@ -79,14 +79,14 @@ def test_constants() -> None:
     assert CLIENT_ENV == "GROUNDCONTROL_TOKEN"
     assert MIN_TOKEN_LENGTH == 16
     assert [r.value for r in Role] == ["feed", "display", "analyst", "admin"]
-    assert [p.value for p in Permission] == ["ingest", "read", "triage", "admin"]
+    assert [p.value for p in Permission] == ["ingest", "read", "triage", "incidents", "admin"]
 
 
 def test_role_permissions_table() -> None:
     assert {
         Role.FEED: frozenset({Permission.INGEST}),
         Role.DISPLAY: frozenset({Permission.READ}),
-        Role.ANALYST: frozenset({Permission.READ, Permission.TRIAGE}),
+        Role.ANALYST: frozenset({Permission.READ, Permission.TRIAGE, Permission.INCIDENTS}),
         Role.ADMIN: frozenset(Permission),
     } == ROLE_PERMISSIONS
 

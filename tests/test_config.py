@@ -26,7 +26,11 @@ def test_default_config_loads() -> None:
         ("[hub]\nprot = 1\n", "hub.prot", "unknown key"),
         ("[analytics]\nwindow_seconds = 305\n", "analytics.window_seconds", "multiple"),
         ("[spikes]\nalert_score = 1.5\n", "spikes.alert_score", "between 0 and 1"),
-        ("[spikes]\ntimezone = 'Mars/Olympus'\n", "spikes.timezone", "unknown time zone"),
+        ("[spikes]\ntimezone = 'UTC'\n", "spikes.timezone", "unknown key"),
+        ("[spikes]\nmin_ratio = 0\n", "spikes.min_ratio", "above 0"),
+        ("[spikes]\nquiet_hours = -1\n", "spikes.quiet_hours", "above 0"),
+        ("[spikes]\nmin_rate = -5\n", "spikes.min_rate", "0 or more"),
+        ("[spikes]\ntakeover_severity = 'loud'\n", "spikes.takeover_severity", '"off"'),
         ("[[brands]]\nname = 'A'\n", "brands[0].query", "missing"),
         ("[[brands]]\nname = 'A'\nquery = '(a OR'\n", "brands[0].query", "valid query"),
         (

@@ -20,7 +20,7 @@ from groundcontrol.hub import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     Ack,
-    AlertEvent,
+    IncidentEvent,
     ErrorReply,
     MentionsEvent,
     Snapshot,
@@ -222,31 +222,31 @@ async def test_healthz(hub: tuple[Hub, str]) -> None:
     await ws.close()
 
 
-async def test_alerts_reach_the_stream(hub: tuple[Hub, str]) -> None:
+async def test_incidents_reach_the_stream(hub: tuple[Hub, str]) -> None:
     h, url = hub
     async with websockets.connect(url + "/stream") as client:
+        hello = decode_stream(await client.recv())
+        assert isinstance(hello, StreamHello) and hello.takeover_severity == "warning"
         await client.recv()
-        await client.recv()
-        # An alert opened by the analytics is fanned out as an alert message.
-        from groundcontrol.protocol import Alert
+        # An incident the analytics open is fanned out as an incident message.
+        from groundcontrol.protocol import Incident
 
-        alert = Alert(
-            id="volume:total:1",
-            kind="volume",
-            series="total",
+        incident = Incident(
+            id="inc-1-northwind",
+            title="Northwind negative surge",
+            brand="Northwind",
+            kind="negative",
             severity="critical",
+            status="open",
             started_at=1.0,
             updated_at=1.0,
-            value=500,
-            baseline=50,
-            score=9.0,
-            message="total volume 10x baseline",
         )
-        h.analytics.tick = lambda now: (h.analytics.snapshot(now).tick, [AlertEvent(alert=alert)])  # type: ignore[method-assign]
+        event = IncidentEvent(change="opened", incident=incident)
+        h.analytics.tick = lambda now: (h.analytics.snapshot(now).tick, [event])  # type: ignore[method-assign]
         while True:
             msg = decode_stream(await asyncio.wait_for(client.recv(), TIMEOUT))
-            if isinstance(msg, AlertEvent):
-                assert msg.alert.id == "volume:total:1"
+            if isinstance(msg, IncidentEvent):
+                assert msg.incident.id == "inc-1-northwind" and msg.change == "opened"
                 break
 
 

@@ -115,7 +115,7 @@ def test_a_v2_store_is_migrated_in_place_and_keeps_every_row(tmp_path: Path) -> 
     make_v2_store(path)
     with Store(path) as s:
         db = s._db
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         columns = {r[1]: (r[2], r[3], r[4]) for r in db.execute("PRAGMA table_info(mentions)")}
         assert columns["category"] == ("TEXT", 1, "''")
         assert columns["category_confidence"] == ("REAL", 1, "0")
@@ -168,7 +168,10 @@ def test_a_v2_store_is_migrated_in_place_and_keeps_every_row(tmp_path: Path) -> 
         s.add_mentions([classified("x:9", T0 + 9, category="sales", review=True)])
         assert [m.id for m in s.review_queue(10)] == ["x:9"]
     with sqlite3.connect(path) as db:  # the migration was committed, not left pending
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_schema")}
+        # v4: the old alerts table is kept as it was; incidents start empty.
+        assert {"alerts", "incidents", "incident_actions", "notifications"} <= names
 
 
 def test_a_migration_that_fails_leaves_the_v2_file_as_it_was(tmp_path: Path) -> None:

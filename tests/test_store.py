@@ -15,7 +15,7 @@ from feeds.demo import DemoStream
 from groundcontrol.config import load_config
 from groundcontrol.enrich import Enricher
 from groundcontrol.model import Engagement, Mention
-from groundcontrol.protocol import Alert
+from groundcontrol.protocol import Incident, IncidentAction, IncidentEvent
 from groundcontrol.store import SCHEMA_VERSION, DeadLetter, Store, StoreError
 
 T0 = 1_790_000_000.0
@@ -238,25 +238,67 @@ def test_only_hashtags_go_to_the_term_index(store: Store) -> None:
     assert terms == [("#aero",)]
 
 
-def test_alerts_triage_dead_letters_and_stats(store: Store) -> None:
-    alert = Alert(
-        id="a1",
-        kind="volume",
-        series="total",
-        severity="warning",
-        started_at=T0,
-        updated_at=T0,
-        value=10,
-        baseline=2,
-        score=4,
-        message="spike",
+def incident(status: str = "open", **kw: object) -> Incident:
+    fields: dict[str, object] = {
+        "id": "inc-1-northwind",
+        "title": "Northwind negative surge",
+        "brand": "Northwind",
+        "kind": "negative",
+        "severity": "warning",
+        "status": status,
+        "started_at": T0,
+        "updated_at": T0,
+        "history": [IncidentAction(action="opened", at=T0)],
+    }
+    fields.update(kw)
+    return Incident(**fields)  # type: ignore[arg-type]
+
+
+def test_incidents_their_history_and_notifications(store: Store) -> None:
+    first = incident()
+    store.put_incident(IncidentEvent(change="opened", incident=first))
+    acked = incident(
+        "acknowledged",
+        severity="critical",
+        acked_by="alice",
+        acked_at=T0 + 30,
+        updated_at=T0 + 30,
+        history=[*first.history, IncidentAction(action="acknowledged", at=T0 + 30, by="alice")],
     )
-    store.upsert_alert(alert)
-    alert.severity = "critical"
-    alert.ended_at = T0 + 60
-    store.upsert_alert(alert)
-    row = store._db.execute("SELECT severity, ended_at FROM alerts").fetchall()
-    assert row == [("critical", T0 + 60)]
+    store.put_incident(IncidentEvent(change="acknowledged", incident=acked))
+    # New numbers only: the row changes, the history does not grow.
+    store.put_incident(IncidentEvent(change="updated", incident=acked))
+    got = store.incident("inc-1-northwind")
+    assert got is not None and got.acked_by == "alice" and got.severity == "critical"
+    assert store.incident_history("inc-1-northwind") == [
+        (T0, "opened", "", ""),
+        (T0 + 30, "acknowledged", "alice", ""),
+    ]
+    assert [i.id for i in store.incidents(unresolved=True)] == ["inc-1-northwind"]
+    assert store.incidents(since=T0 + 1) == []
+    # What a restarting hub takes back: unresolved ones and recently resolved ones.
+    old = incident("resolved", id="inc-0-contoso", brand="Contoso", updated_at=T0 - 7200)
+    store.put_incident(IncidentEvent(change="resolved", incident=old))
+    assert [i.id for i in store.incidents_to_restore(T0 + 60)] == ["inc-1-northwind"]
+    assert len(store.incidents_to_restore(T0 - 7000)) == 2
+    store.add_notification(
+        "inc-1-northwind", "ops", "opened", at=T0 + 1, attempts=3, outcome="delivered"
+    )
+    assert store.notifications("inc-1-northwind") == [
+        {
+            "incident_id": "inc-1-northwind",
+            "channel": "ops",
+            "change": "opened",
+            "at": T0 + 1,
+            "attempts": 3,
+            "outcome": "delivered",
+            "reason": "",
+        }
+    ]
+    assert store.stats()["incidents"] == 2
+
+
+def test_triage_dead_letters_and_stats(store: Store) -> None:
     first = store.add_triage_action("demo:1", "label", label="bug", actor="ana", at=T0)
     second = store.add_triage_action("demo:1", "resolve")
     assert second > first
@@ -266,7 +308,7 @@ def test_alerts_triage_dead_letters_and_stats(store: Store) -> None:
     store.add_mentions(make(3))
     stats = store.stats()
     assert stats["mentions"] == 3
-    assert stats["alerts"] == 1
+    assert stats["incidents"] == 0
     assert stats["dead_letters"] == 1
     assert stats["triage_actions"] == 2
     assert stats["file_bytes"] > 0
@@ -286,11 +328,11 @@ def test_older_schema_version_is_a_clear_error(
         Store(path)
     # With a migration, the file is upgraded in place.
     monkeypatch.setitem(
-        store_module._MIGRATIONS, SCHEMA_VERSION, "ALTER TABLE alerts ADD COLUMN note TEXT"
+        store_module._MIGRATIONS, SCHEMA_VERSION, "ALTER TABLE incidents ADD COLUMN note TEXT"
     )
     with Store(path) as s:
         assert s._db.execute("PRAGMA user_version").fetchone()[0] == nxt
-        s._db.execute("SELECT note FROM alerts").fetchall()
+        s._db.execute("SELECT note FROM incidents").fetchall()
 
 
 def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -303,6 +345,13 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
             db.execute(f"ALTER TABLE mentions DROP COLUMN {column}")
         db.execute("DROP TABLE mention_authors")
         db.execute("DROP TABLE store_meta")
+        for table in ("incidents", "incident_actions", "notifications"):  # v4's
+            db.execute(f"DROP TABLE {table}")
+        db.execute(  # v1 had the alerts table, which v4 keeps
+            "CREATE TABLE alerts (id TEXT PRIMARY KEY, kind TEXT NOT NULL, series TEXT NOT NULL,"
+            " severity TEXT NOT NULL, started_at REAL NOT NULL, updated_at REAL NOT NULL,"
+            " ended_at REAL, alert TEXT NOT NULL)"
+        )
         db.execute("CREATE INDEX mentions_created_at ON mentions (created_at)")
         db.execute("CREATE INDEX mentions_author_created ON mentions (author, created_at)")
         db.execute("DROP INDEX mentions_source_received")
@@ -312,7 +361,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
         assert s._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in s._db.execute("SELECT name FROM sqlite_schema")}
         assert {"mentions_created_at", "mentions_author_created"}.isdisjoint(names)
-        assert {"mentions_source_received", "mentions_review"} <= names
+        assert {"mentions_source_received", "mentions_review", "incidents", "alerts"} <= names
         assert s.stats()["mentions"] == 5
         # The old rows' authors were indexed by the migration.
         assert s.index_authors() == 0
