@@ -7,10 +7,16 @@ O(mentions). Two moments do not wait for the timer: a dropped link (the wall mus
 say so at once) and the first data after (re)connecting.
 
 Two scenes share the screen under one status bar: the overview and listening
-(stories, influencers, triage, compliance, the newest alert explained). They live in
-one ``ContentSwitcher`` on one screen rather than on two screens, so there is one
-status bar, one refresh path and one freshness check for both, and an alert
-takeover (a modal screen) lies over whichever scene is up. The wall rotates between
+(stories, influencers, triage, compliance, the most urgent incident explained). They
+live in one ``ContentSwitcher`` on one screen rather than on two screens, so there is
+one status bar, one refresh path and one freshness check for both, and an incident
+takeover (a modal screen) lies over whichever scene is up.
+
+The takeover is decided per event: the state names a new incident that deserves the
+screen, and the app shows it unless a more urgent one is up
+(:func:`panels.takeover.replaces`), ringing the terminal bell when a card opens. A card
+on screen follows its incident (escalated, acknowledged) and goes away once someone
+snoozes or resolves it. The wall rotates between
 them on its clock (:class:`panels.scenes.SceneRotation`); a key picks one and holds it.
 
 ``make_wall(hub_url)`` is the one factory, used by the CLI; tests build
@@ -35,21 +41,21 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
 from groundcontrol.client import Access, StreamClient, StreamEvent, stream_url
-from groundcontrol.protocol import Alert
+from groundcontrol.protocol import Incident
 from panels.base import Panel
 from panels.compliance import CompliancePanel
-from panels.explain import AlertExplanationPanel
+from panels.explain import IncidentExplanationPanel
 from panels.feeds import FeedsPanel
+from panels.incidents import IncidentsPanel
 from panels.influencers import InfluencersPanel
 from panels.live import LivePanel
 from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, SceneRotation
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
-from panels.spikes import SpikesPanel
 from panels.state import RIVER_CAP, WallState
 from panels.status import StatusBar
 from panels.stories import StoriesPanel
-from panels.takeover import DEFAULT_SECONDS, AlertTakeover
+from panels.takeover import DEFAULT_SECONDS, IncidentTakeover, replaces
 from panels.topics import TopicsPanel
 from panels.triage import TriagePanel
 from panels.volume import VolumePanel
@@ -84,7 +90,7 @@ class WallScreen(Screen[None]):
             with Grid(id=SCENE_IDS["overview"]):
                 yield VolumePanel(id="volume")
                 yield SentimentPanel(id="sentiment")
-                yield SpikesPanel(id="spikes")
+                yield IncidentsPanel(tz=self.tz, id="incidents")
                 yield TopicsPanel(id="topics")
                 yield LivePanel(tz=self.tz, id="live")
                 with Vertical(id="side"):
@@ -92,7 +98,7 @@ class WallScreen(Screen[None]):
                     yield FeedsPanel(id="feeds")
             with Grid(id=SCENE_IDS["listening"]):
                 yield StoriesPanel(id="stories")
-                yield AlertExplanationPanel(tz=self.tz, id="explain")
+                yield IncidentExplanationPanel(tz=self.tz, id="explain")
                 yield InfluencersPanel(id="influencers")
                 yield TriagePanel(id="triage")
                 yield CompliancePanel(tz=self.tz, id="compliance")
@@ -117,9 +123,10 @@ class WallScreen(Screen[None]):
 
 
 class WallApp(App[None]):
-    """Ground Control's wall: status, volume, sentiment, spikes, topics, river, sources."""
+    """Ground Control's wall: status, volume, sentiment, incidents, topics, river, sources."""
 
-    CSS_PATH = "wall.tcss"
+    # The incidents and the takeover have their own sheets, after the wall's.
+    CSS_PATH = ["wall.tcss", "incidents.tcss", "takeover.tcss"]  # noqa: RUF012 (as App declares it)
     TITLE = "Ground Control"
     # The screen gets one of these classes by width; wall.tcss lays out each.
     HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [  # noqa: RUF012 (as App declares it)
@@ -158,7 +165,7 @@ class WallApp(App[None]):
             clock: Wall-clock time source; tests fix it so ages and the clock
                 are deterministic.
             tz: Zone for clock times (None: the local zone).
-            takeover_seconds: How long an alert takeover stays up; 0 disables it.
+            takeover_seconds: How long an incident takeover stays up; 0 disables it.
             refresh_interval: Seconds between redraws.
             river_cap: Most mentions kept in the river.
             rotate_seconds: Seconds each scene stays up; 0 stays on the overview.
@@ -175,6 +182,7 @@ class WallApp(App[None]):
         self.wall = WallScreen(hub_label=hub_label, tz=tz)
         self.rotation = SceneRotation(seconds=rotate_seconds, hold_seconds=hold_seconds)
         self._shown_version = -1
+        self._takeover: IncidentTakeover | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return self.wall
@@ -197,6 +205,8 @@ class WallApp(App[None]):
                         self.refresh_now()
                     if applied.takeover is not None:
                         self.take_over(applied.takeover)
+                    if self._takeover is not None:
+                        self._follow_takeover()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -245,24 +255,67 @@ class WallApp(App[None]):
     def action_next_scene(self) -> None:
         self.action_scene(self.rotation.following())
 
-    def take_over(self, alert: Alert) -> None:
-        """Give the screen to a newly opened alert for ``takeover_seconds``."""
+    @property
+    def takeover(self) -> IncidentTakeover | None:
+        """The takeover card on show (not one already on its way out), if any."""
+        card = self._takeover
+        if card is None or card.closing or (card.is_mounted and not card.is_attached):
+            return None
+        return card
+
+    def take_over(self, incident: Incident) -> None:
+        """Give the screen to a new incident for ``takeover_seconds``.
+
+        A card already up keeps the screen unless ``incident`` is at least as urgent
+        (:func:`panels.takeover.replaces`); then the card shows it from the start.
+        The bell rings whenever a card opens on a new incident.
+        """
         if self.takeover_seconds <= 0:
             return
-        now = self.clock()
-        hub_now = self.state.hub_now(now)
-        if isinstance(self.screen, AlertTakeover):
-            self.screen.show_alert(alert, hub_now=hub_now, demo=self.state.demo)
+        hub_now = self.state.hub_now(self.clock())
+        card = self.takeover
+        if card is not None:
+            if card.incident.id == incident.id:
+                card.show_incident(incident, hub_now=hub_now, demo=self.state.demo, restart=False)
+            elif replaces(card.incident, incident):
+                card.show_incident(incident, hub_now=hub_now, demo=self.state.demo)
+                self.bell()
             return
-        self.push_screen(
-            AlertTakeover(
-                alert, hub_now=hub_now, demo=self.state.demo, seconds=self.takeover_seconds
-            )
+        card = IncidentTakeover(
+            incident,
+            hub_now=hub_now,
+            demo=self.state.demo,
+            seconds=self.takeover_seconds,
+            tz=self.tz,
         )
+        self._takeover = card
+        self.push_screen(card, callback=lambda _: self._takeover_closed(card))
+        self.bell()
+
+    def _takeover_closed(self, card: IncidentTakeover) -> None:
+        if self._takeover is card:
+            self._takeover = None
+
+    def _follow_takeover(self) -> None:
+        """Keep the card on show in step with its incident: an escalation or an ack
+        shows at once; once someone snoozes or resolves it, the wall goes back."""
+        card = self.takeover
+        if card is None:
+            return
+        latest = self.state.incident(card.incident.id)
+        # Every tick carries a copy: only a change of state redraws the card.
+        if latest is None or latest == card.incident:
+            return
+        if latest.status in ("snoozed", "resolved"):
+            card.action_close()
+            return
+        hub_now = self.state.hub_now(self.clock())
+        card.show_incident(latest, hub_now=hub_now, demo=self.state.demo, restart=False)
 
     def action_close_takeover(self) -> None:
-        if isinstance(self.screen, AlertTakeover):
-            self.screen.dismiss(None)
+        card = self.takeover
+        if card is not None:
+            card.action_close()
 
 
 def hub_label_for(hub_url: str) -> str:

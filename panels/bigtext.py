@@ -6,7 +6,8 @@ capitals and some punctuation) and two widgets that use it when their box allows
 
 * ``BigNumber`` is a ``Digits`` (same ``update``/``value`` API and CSS) that switches
   to the block font when it is five rows tall, and falls back to ``Digits`` rather
-  than clip a digit.
+  than clip a digit. Given a ``reserve`` (the widest text it must ever show), it
+  picks its font from its size alone, so a growing number keeps its size.
 * ``BigText`` sets a short message (an alert's) in block capitals, word-wrapped,
   and falls back to plain bold text when it would not fit.
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 import unicodedata
 
 from rich.align import Align
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size
@@ -83,9 +86,13 @@ BLOCK_FONT: dict[str, Glyph] = {
     " ": ("  ", "  ", "  ", "  ", "  "),
     ".": (" ", " ", " ", " ", "█"),
 }
-#: Thousands separators stay one cell wide at any scale so they never widen a
-#: number; the decimal point is a full pixel so "9.1k" never reads as "91k".
-SEPARATORS = {",": ("", "", "", "", "▄")}
+#: The thousands separator is drawn as a gap, never as a mark. In a block font any
+#: mark low between digits is a pixel on the baseline, the same shape as "." ("8,867"
+#: read as 8.867), and the short forms ("9.1k") do use "."; so digits are grouped by
+#: space alone, as SI and ISO 80000 write numbers ("8 867"). The gap is one pixel
+#: (``scale`` cells) plus the usual gaps on each side: three or four cells against
+#: the one cell between digits, wide enough to see, too narrow for a missing digit.
+GROUP_SEPARATOR = ","
 BLOCK_HEIGHT = 5
 
 
@@ -95,18 +102,36 @@ def block_rows(text: str, scale: int) -> list[str] | None:
     Returns None when a character has no glyph, so callers fall back to a font that
     has it instead of dropping it.
     """
-    if any(char not in BLOCK_FONT and char not in SEPARATORS for char in text):
+    if any(char not in BLOCK_FONT and char != GROUP_SEPARATOR for char in text):
         return None
     rows = ["", "", "", "", ""]
     for index, char in enumerate(text):
         gap = "" if index == 0 else " "
-        if char in SEPARATORS:
-            for row, cell in enumerate(SEPARATORS[char]):
-                rows[row] += gap + (cell or " ")
+        if char == GROUP_SEPARATOR:
+            rows = [row + gap + " " * scale for row in rows]
             continue
         for row, line in enumerate(BLOCK_FONT[char]):
             rows[row] += gap + "".join(cell * scale for cell in line)
     return rows
+
+
+def digits_rows(text: str, style: Style) -> list[str]:
+    """``text`` in Textual's three-row ``Digits`` font, digits grouped by a gap.
+
+    ``Digits`` itself draws "," as a comma under the baseline, which reads as a
+    decimal point as much as the block font's would; here each group is drawn on its
+    own and the groups are joined by a one-cell gap (its digits touch each other).
+    """
+    groups: list[list[str]] = []
+    for group in text.split(GROUP_SEPARATOR):
+        drawn = DigitsRenderable(group, style).render(style)
+        groups.append([s.text for s in drawn if isinstance(s, Segment) and s.text != "\n"])
+    return [" ".join(lines[row] for lines in groups) for row in range(3)]
+
+
+def digits_width(text: str) -> int:
+    """Cells ``text`` takes in :func:`digits_rows` (the separator takes one)."""
+    return DigitsRenderable.get_width(text)
 
 
 def fold(text: str) -> str:
@@ -146,15 +171,30 @@ class BigNumber(Digits):
     """A number as big as its box allows: 5-row blocks (2x or 1x wide), else Digits.
 
     ``update(value, short=...)`` takes the full form ("31,876") and a short one
-    ("32k"); the short form is drawn only when the full one fits no font, so a
+    ("32k"); the short form is drawn only when the full one does not fit, so a
     number is never clipped into something else ("211,E" for "6,375"). ``value``
     stays the full form. Numbers that share a ``group`` use the same scale, so two
     numbers side by side never come out in different sizes.
+
+    ``reserve`` is the widest text the number must show, in the form it would be
+    shown in ("888k" for any count up to seven digits, whose full form would be
+    shortened): the font is then the biggest that fits the reserve in this box, chosen
+    from the box's size alone, and a growing number switches from its full form to
+    its short one, never to a smaller font. Without a reserve the font fits the
+    current value, so it changes as the value grows.
     """
 
-    def __init__(self, value: str = "", *, group: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        value: str = "",
+        *,
+        group: str | None = None,
+        reserve: str | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(value, id=id)
         self.group = group
+        self.reserve = reserve
         self.short = value
 
     def update(self, value: str, *, short: str | None = None) -> None:
@@ -170,33 +210,40 @@ class BigNumber(Digits):
         width, height = self.size
         if height < BLOCK_HEIGHT:
             return 0
+        planned = self._forms if self.reserve is None else (self.reserve,)
         for scale in (2, 1):
-            for form in self._forms:
+            for form in planned:
                 needed = block_width(form, scale)
                 if needed is not None and needed <= width:
                     return scale
         return 0
 
-    def render(self) -> RenderResult:
+    def font_scale(self) -> int:
+        """The scale this number is drawn at: its best, or its group's when smaller."""
         scale = self.best_scale()
         if scale and self.group is not None and self.is_attached:
             peers = [n for n in self.screen.query(BigNumber) if n.group == self.group]
             scale = min(peer.best_scale() for peer in peers)
+        return scale
+
+    def shown(self) -> tuple[str, int]:
+        """The form drawn and its scale (0: Digits): the full form if it fits, else
+        the short one; a smaller font only for a value wider than the reserve."""
         width = self.size.width
-        if scale:
+        for scale in range(self.font_scale(), 0, -1):
             for form in self._forms:
-                rows = block_rows(form, scale)
-                if rows is not None and len(rows[0]) <= width:
-                    text = Text("\n".join(rows), style=self.rich_style, no_wrap=True)
-                    align = self.styles.text_align
-                    return Align(text, align if align in ("center", "right") else "left")
-        fits = [f for f in self._forms if DigitsRenderable.get_width(f) <= width]
-        shown = fits[0] if fits else self.short
-        if shown == self.value:
-            return super().render()
-        digits = DigitsRenderable(shown, self.rich_style)
+                needed = block_width(form, scale)
+                if needed is not None and needed <= width:
+                    return form, scale
+        fits = [f for f in self._forms if digits_width(f) <= width]
+        return (fits[0] if fits else self.short), 0
+
+    def render(self) -> RenderResult:
+        form, scale = self.shown()
+        rows = (block_rows(form, scale) or []) if scale else digits_rows(form, self.rich_style)
+        text = Text("\n".join(rows), style=self.rich_style, no_wrap=True)
         align = self.styles.text_align
-        return Align(digits, align if align in ("center", "right") else "left", self.rich_style)
+        return Align(text, align if align in ("center", "right") else "left")
 
 
 class BigText(Widget):

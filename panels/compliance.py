@@ -3,7 +3,9 @@
 Newest first, each with a ⚑ glyph (so colour is not the only signal), when it was
 posted, the account and source, and the rules' flags; then its text, on one or two
 lines as room allows. Everything flagged is in the error colour. With nothing
-flagged the panel says so plainly.
+flagged the panel says so plainly, with a ✔ only while the data is fresh: from stale
+data it says how old that "nothing" is, and before the first tick it says "waiting
+for data".
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class FlagList(Listing):
         self.tz = tz
         self.view = TriageView()
         self.hub_now = 0.0
+        self.stale_age: float | None = None
+        """How old the data is when it is stale (None: fresh); no all-clear from it."""
 
     def draw(self, width: int, height: int) -> list[Text]:
         view = self.view
@@ -42,6 +46,9 @@ class FlagList(Listing):
             if not has_data(view):
                 # An older hub sends no triage at all: do not sound more sure than it is.
                 return [Text("no flagged posts (no triage data yet)", self.part("empty"))]
+            if self.stale_age is not None:
+                as_of = f"no flagged posts as of {duration(self.stale_age)} ago"
+                return [Text(as_of, self.part("muted"))]
             return [Text("✔ no flagged posts", self.part("ok"))]
         flag = self.part("flag")
         noun = "post" if view.flagged == 1 else "posts"
@@ -99,6 +106,8 @@ class CompliancePanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         flags = self.query_one("#compliance-list", FlagList)
+        flags.waiting = state.tick is None
+        flags.stale_age = state.age(now) if state.is_stale(now) else None
         flags.view = state.tick.triage if state.tick else TriageView()
         flags.hub_now = state.hub_now(now)
         flags.refresh()

@@ -18,16 +18,22 @@ BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
 def abbreviate(count: float) -> str:
-    """1234 -> "1.2k", 1_234_567 -> "1.2M": reach and totals in a few cells."""
+    """1234 -> "1.2k", 1_234_567 -> "1.2M": reach and totals in a few cells.
+
+    At most four characters below a thousand billions ("999k", "9.9M"), which is
+    what big numbers reserve room for: 999_960 is "1M", not "1000k".
+    """
     n = abs(count)
     sign = "-" if count < 0 else ""
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if n >= limit:
-            value = n / limit
-            # One decimal only while it adds information (1.2M, but 12M not 12.3M).
-            text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
-            return f"{sign}{text.removesuffix('.0')}{suffix}"
-    return f"{sign}{n:.0f}"
+    if round(n) < 1000:
+        return f"{sign}{n:.0f}"
+    for limit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        value = n / limit
+        # One decimal only while it adds information (1.2M, but 12M not 12.3M).
+        text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+        if float(text) < 1000 or suffix == "B":
+            break
+    return f"{sign}{text.removesuffix('.0')}{suffix}"
 
 
 def duration(seconds: float) -> str:

@@ -3,7 +3,7 @@
 Each row: rank, a NEW badge for a voice first seen in this window (the word, not only
 a colour), author@source, reach (followers, abbreviated), their mentions in the
 window and the engagement those got, and a sentiment glyph. With room, the brands
-they talk about.
+they talk about. Before the first tick it says "waiting for data".
 """
 
 from __future__ import annotations
@@ -72,5 +72,6 @@ class InfluencersPanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         table = self.query_one("#influencers-table", InfluencerTable)
+        table.waiting = state.tick is None
         table.influencers = list(state.tick.influencers) if state.tick else []
         table.refresh()

@@ -3,7 +3,8 @@
 The river is drawn, not mounted: one widget renders only the lines that fit on
 screen from the app's bounded deque, with each rendered line cached by (mention,
 width) so that as items slide down the screen they are not formatted again. Cost per
-refresh is O(visible rows) whatever the mention rate.
+refresh is O(visible rows) whatever the mention rate. Before the first tick it says
+"waiting for data"; a live hub with nothing to show yet gets "waiting for mentions…".
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from groundcontrol.protocol import RiverItem
-from panels.base import Panel
+from panels.base import WAITING, Panel
 from panels.format import abbreviate, clock_time, column, fit
 from panels.state import WallState
 
@@ -64,6 +65,15 @@ class RiverView(Widget):
         self.tz = tz
         self._strips: LRUCache[tuple[str, int], Strip] = LRUCache(512)
 
+    @property
+    def waiting(self) -> bool:
+        """No data yet: say so, rather than that no mentions came."""
+        return self.has_class("-waiting")
+
+    @waiting.setter
+    def waiting(self, waiting: bool) -> None:
+        self.set_class(waiting, "-waiting")
+
     def notify_style_update(self) -> None:
         # Cached lines carry colours; a theme or class change must redraw them.
         super().notify_style_update()
@@ -74,7 +84,8 @@ class RiverView(Widget):
         base = self.rich_style
         if y >= len(self.items):
             if y == 0:
-                empty = Text("waiting for mentions…", self.get_component_rich_style("river--empty"))
+                note = WAITING if self.waiting else "waiting for mentions…"
+                empty = Text(note, self.get_component_rich_style("river--empty"))
                 return self._strip(empty, width, base)
             return Strip.blank(width, base)
         item = self.items[y]
@@ -132,6 +143,7 @@ class LivePanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         river = self.query_one("#river", RiverView)
+        river.waiting = state.tick is None
         # The deque itself, not a copy: the view reads only the rows it draws.
         river.items = state.river
         river.refresh()

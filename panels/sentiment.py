@@ -4,6 +4,10 @@ Net sentiment is shown big as a signed score out of 100 ((positive - negative) /
 total), next to a stacked bar of positive / neutral / negative shares with their
 percentages, then the trends of the net score and of the negative share. Shares
 carry a sign glyph as well as a colour so they read without colour vision.
+
+Before the first tick the panel says "waiting for data", and with no mentions in the
+window it says that: a net score of 0 and a 0% negative share would read as a calm,
+neutral public, when there is nobody to measure.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from panels.base import Drawn, Panel
+from panels.base import WAITING, Drawn, Panel, waiting_note
 from panels.bigtext import BigNumber
 from panels.format import percent, signed, split_widths
 from panels.state import WallState
 
 #: Net scores within this distance of zero are shown as neutral, not as good or bad.
 NEUTRAL_BAND = 0.1
+#: The widest each big number gets, which fixes its font for a panel size.
+NET_RESERVE = "-100"
+SHARE_RESERVE = "100%"
+#: What the panel says for a window without mentions: shares of nothing are not 0%.
+NO_MENTIONS = "no mentions in the window"
 
 
 class SharesBar(Drawn):
@@ -81,29 +90,36 @@ class SentimentPanel(Panel):
     """Positive / neutral / negative shares, net sentiment and their trends."""
 
     TITLE = "SENTIMENT"
+    DEFAULT_CLASSES = "-waiting"
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="bignums"):
-            with Vertical(classes="bignum"):
-                yield BigNumber("0", group="sentiment", id="sentiment-net")
-                yield Label("net sentiment", classes="caption")
-            with Vertical(classes="bignum wide-only"):
-                yield BigNumber("0", group="sentiment", id="sentiment-negative")
-                yield Label("negative share", classes="caption")
-            with Vertical(id="sentiment-side", classes="compact-only"):
-                yield SharesBar(id="sentiment-bar-mini")
-                yield Sparkline([], id="sentiment-net-trend-mini")
-        yield SharesBar(id="sentiment-bar", classes="wide-only")
-        yield Label("net sentiment trend", classes="caption wide-only")
-        yield Sparkline([], id="sentiment-net-trend", classes="wide-only")
-        yield Label("negative share trend", classes="caption wide-only")
-        yield Sparkline([], id="sentiment-negative-trend", classes="wide-only")
+        yield waiting_note()
+        with Vertical(classes="readings"):
+            with Horizontal(classes="bignums"):
+                with Vertical(classes="bignum"):
+                    yield BigNumber("", group="sentiment", reserve=NET_RESERVE, id="sentiment-net")
+                    yield Label("net sentiment", classes="caption")
+                with Vertical(classes="bignum wide-only"):
+                    yield BigNumber(
+                        "", group="sentiment", reserve=SHARE_RESERVE, id="sentiment-negative"
+                    )
+                    yield Label("negative share", classes="caption")
+                with Vertical(id="sentiment-side", classes="compact-only"):
+                    yield SharesBar(id="sentiment-bar-mini")
+                    yield Sparkline([], id="sentiment-net-trend-mini")
+            yield SharesBar(id="sentiment-bar", classes="wide-only")
+            yield Label("net sentiment trend", classes="caption wide-only")
+            yield Sparkline([], id="sentiment-net-trend", classes="wide-only")
+            yield Label("negative share trend", classes="caption wide-only")
+            yield Sparkline([], id="sentiment-negative-trend", classes="wide-only")
 
     def show(self, state: WallState, now: float) -> None:
         tick = state.tick
         if tick is None:
+            self.show_waiting(WAITING)
             return
         view = tick.sentiment
+        self.show_waiting(None if view.positive + view.neutral + view.negative else NO_MENTIONS)
         net = self.query_one("#sentiment-net", BigNumber)
         net.update(signed(view.net))
         for name in ("-positive", "-neutral", "-negative"):

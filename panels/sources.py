@@ -3,6 +3,7 @@
 One row per source with its share of the window as a bar, its count and its net
 sentiment; a source whose feed the hub reports as disconnected is marked so a quiet
 row is not mistaken for a quiet public. Below, the languages with their shares.
+Before the first tick it says "waiting for data", not that there are no sources.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class SourcesPanel(Panel):
     def show(self, state: WallState, now: float) -> None:
         table = self.query_one("#sources-table", SourceTable)
         tick = state.tick
+        table.waiting = tick is None
         if tick is not None:
             table.sources = sorted(tick.sources, key=lambda s: s.count, reverse=True)
             table.languages = list(tick.languages)

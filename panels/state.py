@@ -1,10 +1,20 @@
-"""What the wall knows: the latest tick, the connection, the river, alerts seen.
+"""What the wall knows: the latest tick, the connection, the river, the incidents.
 
 The app feeds every stream event to :meth:`WallState.apply`, which only updates plain
 data (no widgets), so a burst of events costs a few attribute writes each. Panels read
 the state on the app's refresh interval. Times here are of two kinds and never mixed:
 ``now`` is the wall's own clock (the injected ``clock``), ``at`` fields in ticks and
-alerts are the hub's clock; :meth:`WallState.hub_now` bridges them.
+incidents are the hub's clock; :meth:`WallState.hub_now` bridges them.
+
+Incidents come two ways: ``incident`` events as they open and change, and the list in
+every tick (the hub's word on which are current). They are folded by id, the newest
+state of each winning, so an event that arrived after a tick was built is not undone
+by that tick, and a tick that caught up replaces the event's copy.
+
+Which incident deserves the whole screen is decided here too (:meth:`WallState.apply`
+returns it): one the wall has not taken over for before, at or above the hub's
+``takeover_severity``, and neither snoozed nor resolved. Whether it may replace a
+takeover already on screen is the app's call (``panels.takeover.replaces``).
 """
 
 from __future__ import annotations
@@ -14,19 +24,67 @@ from dataclasses import dataclass
 from typing import Literal
 
 from groundcontrol.client import BadMessage, Connected, Disconnected, StreamEvent
-from groundcontrol.protocol import Alert, AlertEvent, RiverItem, Snapshot, StreamHello, Tick
+from groundcontrol.protocol import (
+    SEVERITY_RANK,
+    Incident,
+    IncidentEvent,
+    RiverItem,
+    Snapshot,
+    StreamHello,
+    Tick,
+)
 
 Link = Literal["connecting", "connected", "down"]
 
 #: Most mentions the river keeps; the screen never shows more than a screenful.
 RIVER_CAP = 200
-#: Alert ids remembered for the takeover decision (old ones are forgotten first).
-SEEN_ALERTS_CAP = 1_000
+#: Incident ids remembered as taken over (old ones are forgotten first).
+TAKEN_OVER_CAP = 1_000
+#: Most incident states kept from events the ticks have not caught up with.
+UPDATES_CAP = 200
 #: Tick interval assumed until the hub's hello says otherwise, in seconds.
 DEFAULT_TICK_INTERVAL = 1.0
+#: The takeover threshold until the hub's hello says otherwise (the hub's default).
+DEFAULT_TAKEOVER_SEVERITY = "warning"
 
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
-TAKEOVER_SEVERITIES = frozenset({"warning", "critical"})
+#: At equal severity, a problem comes before plain volume, and both before good news.
+KIND_URGENCY: dict[str, int] = {"negative": 2, "neutral": 1, "positive": 0}
+_STATUS_ORDER: dict[str, int] = {"open": 0, "acknowledged": 0, "snoozed": 1, "resolved": 2}
+
+
+def urgency(incident: Incident) -> tuple[int, int, int, float, str]:
+    """Sort key, most urgent first: live before snoozed before resolved, then the
+    most severe, problems before good news, the newest, and the id (a stable order)."""
+    return (
+        _STATUS_ORDER.get(incident.status, 0),
+        -SEVERITY_RANK.get(incident.severity, 0),
+        -KIND_URGENCY.get(incident.kind, 1),
+        -incident.started_at,
+        incident.id,
+    )
+
+
+def takeover_rank(incident: Incident) -> tuple[int, int]:
+    """How strongly an incident claims the screen: severity, then a problem first."""
+    return (SEVERITY_RANK.get(incident.severity, 0), KIND_URGENCY.get(incident.kind, 1))
+
+
+def freshness(incident: Incident) -> tuple[float, float, int]:
+    """Which of two states of one incident is newer: the hub bumps ``updated_at`` on
+    every change; the history breaks ties between changes in the same second."""
+    last = incident.history[-1].at if incident.history else 0.0
+    return (incident.updated_at, last, len(incident.history))
+
+
+def takeover_threshold(hello: StreamHello | None) -> int | None:
+    """The least severity rank that takes over the screen; None when it is "off".
+
+    A value this wall does not know (a newer hub) counts as the default, "warning".
+    """
+    name = hello.takeover_severity if hello is not None else DEFAULT_TAKEOVER_SEVERITY
+    if name == "off":
+        return None
+    return SEVERITY_RANK.get(name, SEVERITY_RANK[DEFAULT_TAKEOVER_SEVERITY])
 
 
 @dataclass(frozen=True)
@@ -35,8 +93,9 @@ class Applied:
 
     urgent: bool = False
     """Redraw now: the link went down, or the first data arrived after (re)connecting."""
-    takeover: Alert | None = None
-    """An alert that just opened (or escalated) and deserves the whole screen."""
+    takeover: Incident | None = None
+    """A new incident (or one just escalated to the threshold) that deserves the whole
+    screen: the most urgent such one when an event brought several."""
 
 
 class WallState:
@@ -62,8 +121,12 @@ class WallState:
         self.river: deque[RiverItem] = deque()
         self.river_cap = river_cap
         self._river_ids: set[str] = set()
-        self._alert_updates: dict[str, Alert] = {}
-        self._seen_alerts: OrderedDict[str, int] = OrderedDict()
+        self._updates: dict[str, Incident] = {}
+        """Incident states from events, kept until a tick carries a state as new."""
+        self._incidents: dict[str, Incident] = {}
+        """The tick's incidents and the newer states from events, by id."""
+        self._sorted: list[Incident] = []
+        self._taken_over: OrderedDict[str, None] = OrderedDict()
         self._fresh_after_connect = True
 
     # ------------------------------------------------------------------ reading
@@ -94,8 +157,8 @@ class WallState:
     def hub_now(self, now: float) -> float:
         """The hub's clock now, estimated from the last tick.
 
-        Alert ages are measured on the hub's clock (started_at is hub time) so a wall
-        whose own clock is off by minutes still says "started 12s ago" correctly.
+        Incident ages are measured on the hub's clock (started_at is hub time) so a
+        wall whose own clock is off by minutes still says "started 12s ago" correctly.
         """
         if self.tick is None or self.received_at is None:
             return now
@@ -104,25 +167,24 @@ class WallState:
     def retry_in(self, now: float) -> float:
         return max(0.0, self.retry_at - now)
 
-    def alerts(self) -> list[Alert]:
-        """Open alerts first (most severe, then newest), then ended ones, newest first."""
-        merged: dict[str, Alert] = {a.id: a for a in (self.tick.alerts if self.tick else [])}
-        for alert in self._alert_updates.values():
-            known = merged.get(alert.id)
-            if known is None or alert.updated_at >= known.updated_at:
-                merged[alert.id] = alert
-        open_ = [a for a in merged.values() if a.ended_at is None]
-        ended = [a for a in merged.values() if a.ended_at is not None]
-        open_.sort(key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.started_at), reverse=True)
-        ended.sort(key=lambda a: a.ended_at or 0.0, reverse=True)
-        return open_ + ended
+    def incidents(self) -> list[Incident]:
+        """Every current incident, most urgent first (see :func:`urgency`)."""
+        return self._sorted
+
+    def incident(self, incident_id: str) -> Incident | None:
+        """The newest known state of one incident, or None if the wall has none."""
+        return self._incidents.get(incident_id)
+
+    def was_taken_over(self, incident_id: str) -> bool:
+        """True once the wall has decided on a takeover for this incident."""
+        return incident_id in self._taken_over
 
     # ------------------------------------------------------------------ writing
 
     def apply(self, event: StreamEvent, now: float) -> Applied:
         """Take one stream event into the state; say what needs doing at once."""
         self.events += 1
-        from_hub = isinstance(event, StreamHello | Tick | Snapshot | AlertEvent)
+        from_hub = isinstance(event, StreamHello | Tick | Snapshot | IncidentEvent)
         if from_hub and self.link != "connected":
             # A message from the hub proves the link is up, even from a source
             # (a replay, a test script) that never says Connected.
@@ -133,8 +195,8 @@ class WallState:
             return self._take_tick(event, now)
         if isinstance(event, Snapshot):
             return self._take_tick(event.tick, now)
-        if isinstance(event, AlertEvent):
-            return self._take_alert(event.alert)
+        if isinstance(event, IncidentEvent):
+            return self._take_incident(event.incident)
         if isinstance(event, StreamHello):
             self.hello = event
             self.version += 1
@@ -171,16 +233,23 @@ class WallState:
         self.received_at = now
         self.version += 1
         self._add_river(tick.river)
-        # The tick is the hub's word on alerts; keep only updates it has not caught up with.
-        in_tick = {a.id for a in tick.alerts}
-        self._alert_updates = {
-            k: a
-            for k, a in self._alert_updates.items()
-            if k not in in_tick and a.updated_at >= tick.at - 5 * self.tick_interval
-        }
+        # The tick is the hub's word on incidents; keep only event states that are
+        # newer than its copy, or recent ones it does not carry (yet).
+        in_tick = {i.id: i for i in tick.incidents}
+        recent = tick.at - 5 * self.tick_interval
+        kept: dict[str, Incident] = {}
+        for key, incident in self._updates.items():
+            carried = in_tick.get(key)
+            if carried is None:
+                if incident.updated_at >= recent:
+                    kept[key] = incident
+            elif freshness(incident) > freshness(carried):
+                kept[key] = incident
+        self._updates = kept
+        self._merge()
         urgent = self._fresh_after_connect
         self._fresh_after_connect = False
-        return Applied(urgent=urgent)
+        return Applied(urgent=urgent, takeover=self._takeover_among(tick.incidents))
 
     def _add_river(self, items: list[RiverItem]) -> None:
         # Only the newest river_cap items of a huge tick can ever be shown.
@@ -193,20 +262,50 @@ class WallState:
             self.river.appendleft(item)
             self._river_ids.add(item.id)
 
-    def _take_alert(self, alert: Alert) -> Applied:
-        self._alert_updates[alert.id] = alert
-        if len(self._alert_updates) > SEEN_ALERTS_CAP:
-            oldest = min(self._alert_updates.values(), key=lambda a: a.updated_at)
-            del self._alert_updates[oldest.id]
+    def _take_incident(self, incident: Incident) -> Applied:
+        known = self._incidents.get(incident.id)
+        if known is not None and freshness(incident) < freshness(known):
+            # An older state arriving late (a reordered replay): it changes nothing.
+            return Applied()
+        self._updates[incident.id] = incident
+        if len(self._updates) > UPDATES_CAP:
+            oldest = min(self._updates.values(), key=lambda i: i.updated_at)
+            del self._updates[oldest.id]
+        self._merge()
         self.version += 1
-        rank = SEVERITY_RANK.get(alert.severity, 0)
-        shown = self._seen_alerts.get(alert.id)
-        self._seen_alerts[alert.id] = max(rank, shown if shown is not None else -1)
-        self._seen_alerts.move_to_end(alert.id)
-        while len(self._seen_alerts) > SEEN_ALERTS_CAP:
-            self._seen_alerts.popitem(last=False)
-        opened = alert.ended_at is None and alert.severity in TAKEOVER_SEVERITIES
-        # A new alert takes over; so does one that escalates (warning -> critical).
-        if opened and (shown is None or rank > shown):
-            return Applied(takeover=alert)
-        return Applied()
+        return Applied(takeover=self._takeover_among([incident]))
+
+    def _merge(self) -> None:
+        merged = {i.id: i for i in (self.tick.incidents if self.tick else [])}
+        for incident in self._updates.values():
+            known = merged.get(incident.id)
+            if known is None or freshness(incident) >= freshness(known):
+                merged[incident.id] = incident
+        self._incidents = merged
+        self._sorted = sorted(merged.values(), key=urgency)
+
+    def _takeover_among(self, candidates: list[Incident]) -> Incident | None:
+        """The most urgent of ``candidates`` that deserves a takeover, if any.
+
+        Every one that qualifies is marked as taken over, shown or not: a milder
+        incident that arrived with a worse one (or while a worse one had the screen)
+        is on the incidents panel, and does not take the screen minutes later.
+        """
+        threshold = takeover_threshold(self.hello)
+        if threshold is None:
+            return None
+        chosen: Incident | None = None
+        for candidate in candidates:
+            incident = self._incidents.get(candidate.id, candidate)
+            if (
+                incident.id in self._taken_over
+                or incident.status in ("snoozed", "resolved")
+                or SEVERITY_RANK.get(incident.severity, 0) < threshold
+            ):
+                continue
+            self._taken_over[incident.id] = None
+            if chosen is None or takeover_rank(incident) > takeover_rank(chosen):
+                chosen = incident
+        while len(self._taken_over) > TAKEN_OVER_CAP:
+            self._taken_over.popitem(last=False)
+        return chosen

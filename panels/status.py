@@ -4,7 +4,8 @@ Two rows. The top row names the product, shows a DEMO badge whenever the hub or 
 data says demo, a connection pill, the hub, which scene is up ("1/2 overview", with
 ⏸ while a key holds it), the age of the last update and the clock. The bottom row
 says why the hub is unreachable when it is (at once, on the Disconnected event, with
-the retry countdown), then the hub totals, the share of voice of the watched brands
+the retry countdown), then the hub totals, the open incidents by severity ("1 CRIT ·
+2 WARN", good news counted apart as POS), the share of voice of the watched brands
 and a count of undecodable messages.
 """
 
@@ -19,12 +20,25 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label
 
+from groundcontrol.protocol import Incident
 from panels.base import set_content
 from panels.feeds import feeds_summary
 from panels.format import abbreviate, bar, duration, percent
 from panels.state import WallState
 
 PRODUCT = "GROUND CONTROL"
+COUNT_LABEL = {"critical": "CRIT", "warning": "WARN", "info": "INFO", "positive": "POS"}
+
+
+def open_incident_counts(incidents: list[Incident]) -> list[tuple[str, int]]:
+    """Open incidents (acknowledged ones too) by severity, most severe first, then
+    the positive ones, whatever their severity: [("critical", 1), ("warning", 2)]."""
+    counts = dict.fromkeys(COUNT_LABEL, 0)
+    for incident in incidents:
+        if incident.status in ("open", "acknowledged"):
+            key = "positive" if incident.kind == "positive" else incident.severity
+            counts[key if key in counts else "info"] += 1
+    return [(key, n) for key, n in counts.items() if n]
 
 
 def link_pill(state: WallState, now: float) -> tuple[str, str]:
@@ -50,7 +64,14 @@ def down_message(state: WallState, now: float) -> str:
 class StatusBar(Vertical):
     """The wall's header: product, DEMO badge, link state, freshness, totals."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"status-bar--share"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-bar--share",
+        "status-bar--critical",
+        "status-bar--warning",
+        "status-bar--info",
+        "status-bar--positive",
+        "status-bar--clear",
+    }
 
     def __init__(self, *, hub_label: str, tz: tzinfo | None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -73,6 +94,7 @@ class StatusBar(Vertical):
         with Horizontal(id="status-bottom"):
             yield Label("", id="link-detail")
             yield Label("", id="totals")
+            yield Label("", id="incident-count")
             yield Label("", id="share-of-voice")
             yield Label("", id="bad-messages")
             yield Label("", id="feeds-summary")
@@ -115,6 +137,11 @@ class StatusBar(Vertical):
                 totals,
                 f"[b]{tick.ingested_total:,}[/] ingested · [b]{tick.rate_per_s:,.1f}[/]/s",
             )
+        count = self.query_one("#incident-count", Label)
+        # Only data the wall can vouch for may say "no open incidents".
+        count.display = not state.is_stale(now) or bool(state.incidents())
+        if count.display:
+            set_content(count, self._incident_count(state.incidents()))
         set_content(self.query_one("#share-of-voice", Label), self._share_of_voice(state))
 
         bad = self.query_one("#bad-messages", Label)
@@ -136,6 +163,20 @@ class StatusBar(Vertical):
                 summary,
                 Text(f"⚠ feeds {live}/{total} live" + (f" ✖ {names}" if names else "")),
             )
+
+    def _incident_count(self, incidents: list[Incident]) -> Text:
+        """ "1 CRIT · 2 WARN · 1 POS": incidents not resolved nor snoozed, each in its
+        badge colour; good news apart, in green."""
+        counts = open_incident_counts(incidents)
+        if not counts:
+            return Text("✔ no open incidents", self.get_component_rich_style("status-bar--clear"))
+        line = Text()
+        for key, count in counts:
+            if line:
+                line.append(" · ")
+            style = self.get_component_rich_style(f"status-bar--{key}")
+            line.append(f" {count} {COUNT_LABEL[key]} ", style)
+        return line
 
     @property
     def _bar_style(self) -> Style:

@@ -4,7 +4,8 @@ Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), a sentiment
 (⊕ ⊙ ⊖) with the story's name coloured to match, its count, the change against the
 window before, and the watched brand it is about. With room, a second line lists the
 story's grouped terms and its net score. A hub older than stories sends no label:
-the lead term stands in.
+the lead term stands in. Before the first tick it says "waiting for data": "nothing
+is bursting" is a reading, said only once a hub has said so.
 """
 
 from __future__ import annotations
@@ -97,5 +98,6 @@ class StoriesPanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         table = self.query_one("#stories-table", StoryTable)
+        table.waiting = state.tick is None
         table.topics = list(state.tick.topics) if state.tick else []
         table.refresh()

@@ -3,7 +3,8 @@
 Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), the story's readable
 label (its lead term from a hub that sends none) coloured by the sentiment of the
 mentions that carry it, its count, and the change against the
-window before. The glyph, not only the colour, carries the trend.
+window before. The glyph, not only the colour, carries the trend. Before the first
+tick it says "waiting for data", not that nothing is hot.
 """
 
 from __future__ import annotations
@@ -94,5 +95,6 @@ class TopicsPanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         table = self.query_one("#topics-table", TopicTable)
+        table.waiting = state.tick is None
         table.topics = list(state.tick.topics) if state.tick else []
         table.refresh()

@@ -4,7 +4,8 @@ First the line on-call staff need most: how many mentions the rules sent to revi
 the window and how many wait in the store's queue. Then a row per category (support,
 sales, product problem, praise, compliance risk, other) with its count and a bar of
 its share; a short panel puts two categories on a line. Then, while rows remain, the
-newest mentions waiting for review with the rules' guess and confidence.
+newest mentions waiting for review with the rules' guess and confidence. Before the
+first tick it says "waiting for data"; a hub without triage gets "no triage data yet".
 """
 
 from __future__ import annotations
@@ -114,5 +115,6 @@ class TriagePanel(Panel):
 
     def show(self, state: WallState, now: float) -> None:
         table = self.query_one("#triage-table", TriageTable)
+        table.waiting = state.tick is None
         table.view = state.tick.triage if state.tick else TriageView()
         table.refresh()

@@ -4,6 +4,9 @@ Two big numbers (mentions in the last minute, average per minute over the window
 the total trend as a Sparkline, and one drawn row per source with its own block
 sparkline. The per-source rows are drawn by one widget, so a new source appearing
 costs no mounting and a hundred sources cost one widget.
+
+Before the first tick the panel says "waiting for data" instead of its numbers: a
+big 0 would read as a quiet minute. A 0 from a live hub is a quiet minute, and shows.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
-from panels.base import Drawn, Panel, set_content
+from panels.base import WAITING, Drawn, Panel, set_content, waiting_note
 from panels.bigtext import BigNumber
 from panels.format import abbreviate, span, spark
 from panels.state import WallState
+
+#: The widest a volume number is drawn, which fixes its font for a panel size: a
+#: count up to seven digits whose full form does not fit is shortened to at most
+#: four glyphs ("999k", "9.9M"), and "888k" is as wide as any of them.
+RESERVE = "888k"
 
 
 class SourceTrends(Drawn):
@@ -58,23 +66,27 @@ class VolumePanel(Panel):
     """Mentions per minute now and over the window, in total and per source."""
 
     TITLE = "VOLUME"
+    DEFAULT_CLASSES = "-waiting"
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="bignums"):
-            with Vertical(classes="bignum -main"):
-                yield BigNumber("0", group="volume", id="volume-last-minute")
-                yield Label("last minute", classes="caption wide-only")
-                yield Label("", id="volume-compact-caption", classes="caption compact-only")
-            with Vertical(classes="bignum wide-only"):
-                yield BigNumber("0", group="volume", id="volume-per-minute")
-                yield Label("per minute", id="volume-per-minute-caption", classes="caption")
-        yield Label("trend", id="volume-trend-caption", classes="caption wide-only")
-        yield Sparkline([], id="volume-trend")
-        yield Label("by source", classes="caption wide-only")
-        yield SourceTrends(id="volume-sources", classes="wide-only")
+        yield waiting_note()
+        with Vertical(classes="readings"):
+            with Horizontal(classes="bignums"):
+                with Vertical(classes="bignum -main"):
+                    yield BigNumber("", group="volume", reserve=RESERVE, id="volume-last-minute")
+                    yield Label("last minute", classes="caption wide-only")
+                    yield Label("", id="volume-compact-caption", classes="caption compact-only")
+                with Vertical(classes="bignum wide-only"):
+                    yield BigNumber("", group="volume", reserve=RESERVE, id="volume-per-minute")
+                    yield Label("per minute", id="volume-per-minute-caption", classes="caption")
+            yield Label("trend", id="volume-trend-caption", classes="caption wide-only")
+            yield Sparkline([], id="volume-trend")
+            yield Label("by source", classes="caption wide-only")
+            yield SourceTrends(id="volume-sources", classes="wide-only")
 
     def show(self, state: WallState, now: float) -> None:
         tick = state.tick
+        self.show_waiting(WAITING if tick is None else None)
         if tick is None:
             return
         volume = tick.volume

@@ -8,49 +8,58 @@ minute, so only the immediate redraw path can make them pass.
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import msgspec
 import pytest
 from rich.console import ConsoleRenderable
 from rich.measure import Measurement
+from textual.color import Color
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Digits, Label
 
 from groundcontrol.client import BadMessage, Connected, Disconnected, StreamEvent
-from groundcontrol.protocol import AlertEvent, RiverItem, Snapshot, Tick
+from groundcontrol.protocol import Incident, IncidentEvent, RiverItem, Snapshot, Tick
 from panels.app import WallApp, WallScreen, hub_label_for, make_wall
 from panels.base import Panel
 from panels.bigtext import BigNumber, BigText, block_rows
 from panels.format import abbreviate, bar, duration, signed, spark, split_widths
+from panels.incidents import IncidentList, status_parts
 from panels.live import RiverView
 from panels.sentiment import SharesBar
-from panels.spikes import AlertList
 from panels.state import RIVER_CAP, WallState
-from panels.takeover import AlertTakeover
+from panels.takeover import IncidentTakeover, replaces
 from panels.topics import TopicTable
 from tests.wall_fixtures import (
+    CRISIS,
     ENDED,
     FIXED_NOW,
     HUB_URL,
     INFO,
-    SPIKE,
+    LAUNCH,
+    T0,
     QueueSource,
+    acknowledged,
     demo_events,
     demo_hello,
     make_tick,
+    opened,
+    resolved,
     scripted,
+    snoozed,
 )
 
 WIDE = (160, 48)
 COMPACT = (80, 24)
 #: Long enough that only the immediate redraw path can refresh the screen in a test.
 NEVER = 60.0
-PANEL_IDS = ("volume", "sentiment", "spikes", "topics", "live", "sources")
+PANEL_IDS = ("volume", "sentiment", "incidents", "topics", "live", "sources")
 
 
 class Clock:
@@ -178,11 +187,13 @@ async def test_numbers_on_screen_match_the_tick() -> None:
         assert str(tick.topics[0].count) in topics[0]
         assert "▲ recall: regulator" in topics[1]  # the story's label, not its lead term
         assert "NEW" in topics[0]
-        alerts = text_of(screen.query_one(AlertList))
-        assert "CRITICAL" in alerts
-        assert "Northwind volume 5.2x baseline" in alerts
-        assert "started 3m14s ago" in alerts  # T0 - 192 s, seen from the tick at T0 + 2 s
-        assert "ONGOING" in alerts
+        incidents = text_of(screen.query_one(IncidentList))
+        assert "CRITICAL  NEGATIVE SURGE Northwind negative surge: #aerogate" in incidents
+        assert "5.2x usual volume · 71% negative vs 28% usually" in incidents
+        # T0 - 192 s, seen from the tick at T0 + 2 s.
+        assert "OPEN · started 3m14s ago" in incidents
+        assert "Northwind negative 96/min vs 10/min" in incidents
+        assert "1 CRIT" in status and "1 INFO" in status
         river = screen.query_one(RiverView)
         assert river.items[0].id == max(tick.river, key=lambda i: i.created_at).id
         sources = text_of(screen.query_one("#sources-table"))
@@ -289,27 +300,75 @@ def test_hub_label() -> None:
     assert hub_label_for("hub.example.org:443") == "hub.example.org:443"
 
 
-# ---------------------------------------------------------------------- takeover
+# ---------------------------------------------------------------------- incidents
+
+#: A second incident, milder than the crisis, opening at the same moment.
+WARNING = msgspec.structs.replace(
+    CRISIS,
+    id="inc-1749736960-fabrikam",
+    brand="Fabrikam",
+    title="Fabrikam negative surge: delivery, late",
+    severity="warning",
+    started_at=T0 - 20.0,
+    ratio=2.4,
+    top_terms=["delivery", "late"],
+)
+HUGE = (240, 67)
 
 
-async def test_takeover_on_new_critical_alert_then_back_by_itself() -> None:
+def screen_text(app: WallApp) -> str:
+    """Everything on screen as plain text (from the SVG export, tags stripped)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def live_wall(**options: Any) -> tuple[WallApp, QueueSource]:
+    """A wall on a stream tests push into, after a hello and a snapshot (3 events)."""
     source = QueueSource([Connected(HUB_URL, FIXED_NOW), demo_hello(), Snapshot(tick=make_tick(0))])
-    app = wall(source.events, takeover_seconds=1.0)
+    return wall(source.events, **options), source
+
+
+def card(app: WallApp) -> IncidentTakeover:
+    """The takeover on screen (fails when the wall has the screen)."""
+    assert isinstance(app.screen, IncidentTakeover), app.screen
+    return app.screen
+
+
+def assert_stream_unbroken(app: WallApp) -> None:
+    """The stream handler did not fail: a crash there shows as a dropped link."""
+    assert app.state.link == "connected", app.state.down_reason
+    assert "UNREACHABLE" not in status_text(app)
+    assert app.is_running
+
+
+def incidents_text(app: WallApp) -> str:
+    return text_of(app.wall.query_one(IncidentList))
+
+
+async def test_takeover_on_a_new_critical_incident_then_back_by_itself() -> None:
+    app, source = live_wall(takeover_seconds=1.0)
     async with app.run_test(size=COMPACT) as pilot:
         await settle(app, pilot, 3)
-        assert isinstance(app.screen, WallScreen)
+        assert on_wall(app)
 
-        source.push(AlertEvent(alert=SPIKE))
+        source.push(opened(CRISIS))
         await applied(app, pilot, 4)
-        assert isinstance(app.screen, AlertTakeover)
-        card = app.screen
-        assert card.query_one(BigText).text == SPIKE.message
+        shown = card(app)
+        assert shown.query_one(BigText).text == "Northwind negative surge"
         # 80 columns are too few for block capitals: plain text, upper case, not cut.
-        assert text_of(card.query_one(BigText)) == "NORTHWIND VOLUME 5.2X BASELINE"
-        assert "#aerogate" in text_of(card.query_one("#takeover-terms"))
-        assert "reddit" in text_of(card.query_one("#takeover-sources"))
-        assert card.query_one("#takeover-demo").display
-        assert card.query_one("#takeover-number", Digits).value == "5.2x"
+        assert text_of(shown.query_one(BigText)) == "NORTHWIND NEGATIVE SURGE"
+        assert text_of(shown.query_one("#takeover-subtitle")) == "#aerogate, battery, x2"
+        kind = text_of(shown.query_one("#takeover-kind"))
+        assert kind.startswith("▼ CRITICAL · NEGATIVE SURGE · Northwind · started 3m12s ago")
+        caption = text_of(shown.query_one("#takeover-caption"))
+        assert "71% negative vs 28% usually" in caption
+        signals = text_of(shown.query_one("#takeover-signals"))
+        assert "Northwind negative 96/min vs 10/min" in signals
+        assert "#aerogate" in text_of(shown.query_one("#takeover-terms"))
+        assert "reddit" in text_of(shown.query_one("#takeover-sources"))
+        assert shown.query_one("#takeover-demo").display
+        assert shown.query_one("#takeover-number", Digits).value == "5.2x"
+        assert shown.query_one("#takeover-card").has_class("-critical")
 
         # Nobody touches a wall: it must come back by itself.
         for _ in range(300):
@@ -318,42 +377,375 @@ async def test_takeover_on_new_critical_alert_then_back_by_itself() -> None:
             await pilot.pause(0.02)
         assert on_wall(app)
 
-        # The same alert again (an update) does not take the screen a second time.
-        source.push(AlertEvent(alert=msgspec.structs.replace(SPIKE, value=190.0)))
+        # The same incident again (new numbers) does not take the screen a second time.
+        update = msgspec.structs.replace(CRISIS, ratio=5.6, updated_at=T0 + 3.0)
+        source.push(IncidentEvent(change="updated", incident=update))
         await applied(app, pilot, 5)
         assert on_wall(app)
 
 
 async def test_escape_closes_the_takeover() -> None:
-    events: list[StreamEvent] = [
-        Connected(HUB_URL, FIXED_NOW),
-        demo_hello(),
-        AlertEvent(alert=SPIKE),
-    ]
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello(), opened(CRISIS)]
     app = wall(scripted(events), takeover_seconds=30)
     async with app.run_test(size=WIDE) as pilot:
         await applied(app, pilot, len(events))
-        assert isinstance(app.screen, AlertTakeover)
+        card(app)
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, WallScreen)
+        assert on_wall(app)
+
+
+@pytest.mark.parametrize("first", ["milder", "critical"])
+async def test_two_incidents_in_the_same_second(first: str) -> None:
+    """The live-run crash: a second incident while the first card is still opening."""
+    app, source = live_wall(takeover_seconds=30)
+    async with app.run_test(size=COMPACT) as pilot:
+        await settle(app, pilot, 3)
+        pair = (WARNING, CRISIS) if first == "milder" else (CRISIS, WARNING)
+        # Pushed together, the worker applies both before the first card is mounted.
+        source.push(*(opened(incident) for incident in pair))
+        await applied(app, pilot, 5)
+        await pilot.pause()
+        assert_stream_unbroken(app)
+        shown = card(app)
+        assert shown.incident.id == CRISIS.id
+        assert text_of(shown.query_one("#takeover-title")) == "NORTHWIND NEGATIVE SURGE"
+        assert shown.query_one("#takeover-card").has_class("-critical")
+        assert len(app.screen_stack) == 2  # one card over the wall, not two
+
+
+@pytest.mark.parametrize("order", ["milder first", "critical first"])
+async def test_two_new_incidents_in_one_tick(order: str) -> None:
+    app, source = live_wall(takeover_seconds=30)
+    async with app.run_test(size=COMPACT) as pilot:
+        await settle(app, pilot, 3)
+        both = (WARNING, CRISIS) if order == "milder first" else (CRISIS, WARNING)
+        source.push(make_tick(1, incidents=(*both, INFO)))
+        await applied(app, pilot, 4)
+        await pilot.pause()
+        assert_stream_unbroken(app)
+        assert card(app).incident.id == CRISIS.id
+        # The next tick carries them again: no new card, no change of card.
+        source.push(make_tick(2, incidents=(*both, INFO)))
+        await applied(app, pilot, 5)
+        assert card(app).incident.id == CRISIS.id
+        assert len(app.screen_stack) == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        source.push(make_tick(3, incidents=(*both, INFO)))
+        await applied(app, pilot, 6)
+        assert on_wall(app)  # the milder one does not take the screen later either
+
+
+async def test_a_milder_incident_does_not_replace_a_critical_takeover() -> None:
+    app, source = live_wall(takeover_seconds=30)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot, 3)
+        source.push(opened(CRISIS))
+        await applied(app, pilot, 4)
+        assert card(app).incident.id == CRISIS.id
+        source.push(opened(WARNING), opened(LAUNCH))
+        await applied(app, pilot, 6)
+        await pilot.pause()
+        shown = card(app)
+        assert shown.incident.id == CRISIS.id
+        assert "███" in text_of(shown.query_one("#takeover-title"))  # block capitals
+        assert shown.query_one(BigText).text == "Northwind negative surge"
+        assert shown.query_one("#takeover-card").has_class("-critical")
+        # Both are on the panel under the card.
+        app.refresh_now()
+        await pilot.pause()
+        assert "Fabrikam negative surge" in incidents_text(app)
+        assert "Northwind positive surge" in incidents_text(app)
+
+
+def test_replacement_rules() -> None:
+    assert replaces(WARNING, CRISIS)
+    assert not replaces(CRISIS, WARNING)  # never a more severe one
+    assert not replaces(CRISIS, LAUNCH)
+    # Good news never replaces a problem of the same severity; a problem replaces it.
+    assert LAUNCH.severity == WARNING.severity
+    assert not replaces(WARNING, LAUNCH)
+    assert replaces(LAUNCH, WARNING)
+    as_severe = msgspec.structs.replace(CRISIS, id="inc-other", brand="Contoso")
+    assert replaces(CRISIS, as_severe)
+    assert replaces(CRISIS, acknowledged(CRISIS))  # a newer state of the same one
+
+
+@pytest.mark.parametrize("severity", ["warning", "critical"])
+async def test_good_news_never_looks_like_a_crisis(severity: str) -> None:
+    # "critical" is what a hub must never send for good news; the wall does not trust it.
+    launch = msgspec.structs.replace(LAUNCH, severity=severity)
+    events: list[StreamEvent] = [
+        Connected(HUB_URL, FIXED_NOW),
+        demo_hello(),
+        make_tick(1, incidents=()),
+        opened(launch),
+        make_tick(4, incidents=(launch,)),
+    ]
+    app = wall(scripted(events), takeover_seconds=30)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot, len(events))
+        shown = card(app)
+        box = shown.query_one("#takeover-card")
+        assert box.has_class("-positive")
+        assert not box.has_class("-critical") and not box.has_class("-warning")
+        assert box.styles.background.hex == Color.parse(app.theme_variables["success"]).hex
+        kind = text_of(shown.query_one("#takeover-kind"))
+        assert kind.startswith("▲ POSITIVE SURGE · Northwind")
+        assert "CRITICAL" not in screen_text(app)
+        await pilot.press("escape")
+        app.refresh_now()
+        await pilot.pause()
+        assert "CRITICAL" not in screen_text(app)
+        view = app.wall.query_one(IncidentList)
+        lines = view.draw(view.size.width, view.size.height)
+        assert lines[0].plain.startswith(" ▲ POSITIVE SURGE  Northwind positive surge")
+        red = {view.get_component_rich_style(f"incident--{name}") for name in ("critical", "open")}
+        green = view.get_component_rich_style("incident--positive")
+        assert any(span.style == green for span in lines[0].spans)
+        # OPEN is said in words (in red, the one alarm colour left is the status word).
+        styles = [span.style for line in lines[:1] for span in line.spans]
+        assert view.get_component_rich_style("incident--critical") not in styles
+        assert red  # the styles exist: the check above can fail
+        assert "1 POS" in status_text(app) and "CRIT" not in status_text(app)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        ("info", ["info", "warning", "critical"]),
+        ("warning", ["warning", "critical"]),
+        ("critical", ["critical"]),
+        ("off", []),
+    ],
+)
+def test_takeover_severity_comes_from_the_hello(threshold: str, expected: list[str]) -> None:
+    state = WallState()
+    state.apply(msgspec.structs.replace(demo_hello(), takeover_severity=threshold), FIXED_NOW)
+    taken = []
+    for incident in (INFO, WARNING, CRISIS):
+        decision = state.apply(opened(incident), FIXED_NOW).takeover
+        if decision is not None:
+            taken.append(decision.severity)
+    assert taken == expected
+
+
+@pytest.mark.parametrize(("threshold", "incident"), [("critical", WARNING), ("off", CRISIS)])
+async def test_below_the_takeover_severity_the_wall_keeps_the_screen(
+    threshold: str, incident: Incident
+) -> None:
+    hello = msgspec.structs.replace(demo_hello(), takeover_severity=threshold)
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), hello, make_tick(1)]
+    events += [opened(incident), make_tick(2, incidents=(incident,))]
+    app = wall(scripted(events), takeover_seconds=30)
+    async with app.run_test(size=COMPACT) as pilot:
+        await settle(app, pilot, len(events))
+        assert on_wall(app)
+        assert incident.title[:20] in incidents_text(app)  # shown on the panel all the same
 
 
 def test_takeover_rules() -> None:
     state = WallState()
-    info = AlertEvent(alert=INFO)
-    assert state.apply(info, FIXED_NOW).takeover is None  # info never takes over
-    assert state.apply(AlertEvent(alert=ENDED), FIXED_NOW).takeover is None  # already ended
-    assert state.apply(AlertEvent(alert=SPIKE), FIXED_NOW).takeover == SPIKE
-    assert state.apply(AlertEvent(alert=SPIKE), FIXED_NOW).takeover is None  # seen
-    warning = msgspec.structs.replace(SPIKE, id="alert-0050", severity="warning")
-    assert state.apply(AlertEvent(alert=warning), FIXED_NOW).takeover == warning
-    # Escalation from warning to critical deserves the screen again.
-    critical = msgspec.structs.replace(warning, severity="critical")
-    assert state.apply(AlertEvent(alert=critical), FIXED_NOW).takeover == critical
-    # An info alert that escalates to warning takes over too.
-    escalated = msgspec.structs.replace(INFO, severity="warning")
-    assert state.apply(AlertEvent(alert=escalated), FIXED_NOW).takeover == escalated
+    state.apply(demo_hello(), FIXED_NOW)
+    assert state.apply(opened(INFO), FIXED_NOW).takeover is None  # below "warning"
+    assert state.apply(opened(ENDED), FIXED_NOW).takeover is None  # already over
+    assert state.apply(opened(CRISIS), FIXED_NOW).takeover == CRISIS
+    again = msgspec.structs.replace(CRISIS, ratio=6.0, updated_at=T0 + 4.0)
+    assert state.apply(IncidentEvent(change="updated", incident=again), FIXED_NOW).takeover is None
+    assert state.apply(opened(WARNING), FIXED_NOW).takeover == WARNING
+    # Once per incident: an escalation after its card updates the card, if still up.
+    worse = msgspec.structs.replace(WARNING, severity="critical", updated_at=T0 + 4.0)
+    assert (
+        state.apply(IncidentEvent(change="escalated", incident=worse), FIXED_NOW).takeover is None
+    )
+    # An incident that reaches the threshold for the first time takes over.
+    grown = msgspec.structs.replace(INFO, severity="warning", updated_at=T0 + 4.0)
+    event = IncidentEvent(change="escalated", incident=grown)
+    assert state.apply(event, FIXED_NOW).takeover == grown
+    # Snoozed: not now; once the snooze runs out and it is open again, yes.
+    quiet = snoozed(msgspec.structs.replace(CRISIS, id="inc-later"))
+    assert state.apply(IncidentEvent(change="snoozed", incident=quiet), FIXED_NOW).takeover is None
+    awake = msgspec.structs.replace(quiet, status="open", snoozed_until=None, updated_at=T0 + 9)
+    event = IncidentEvent(change="reopened", incident=awake)
+    assert state.apply(event, FIXED_NOW).takeover == awake
+    # A tick can bring a new one too (its event was missed, or both came in one tick).
+    fresh = msgspec.structs.replace(CRISIS, id="inc-from-a-tick")
+    assert state.apply(make_tick(5, incidents=(fresh,)), FIXED_NOW).takeover == fresh
+
+
+def test_incidents_fold_by_id_and_the_newest_state_wins() -> None:
+    state = WallState()
+    state.apply(make_tick(1, incidents=(CRISIS, INFO)), FIXED_NOW)
+    acked = acknowledged(CRISIS)  # at T0 + 1.8
+    state.apply(IncidentEvent(change="acknowledged", incident=acked), FIXED_NOW)
+    assert state.incident(CRISIS.id) == acked
+    # A tick built before the ack (T0 + 1.0) does not undo it.
+    state.apply(make_tick(2, incidents=(CRISIS, INFO)), FIXED_NOW)
+    assert state.incident(CRISIS.id) == acked
+    # A late copy of an older state changes nothing.
+    state.apply(opened(CRISIS), FIXED_NOW)
+    assert state.incident(CRISIS.id) == acked
+    # The hub's later word wins, from a tick as from an event.
+    done = resolved(acked, at=T0 + 5.0)
+    state.apply(make_tick(12, incidents=(done, INFO)), FIXED_NOW)
+    assert state.incident(CRISIS.id) == done
+    # Most urgent first: what is still going before what is over.
+    assert [i.id for i in state.incidents()] == [INFO.id, CRISIS.id]
+    state.apply(make_tick(13, incidents=(INFO,)), FIXED_NOW)
+    assert state.incident(CRISIS.id) is None  # the hub let it go
+
+
+async def test_the_bell_rings_when_a_takeover_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+    app, source = live_wall(takeover_seconds=30)
+    rings: list[str] = []
+    monkeypatch.setattr(app, "bell", lambda: rings.append(app.screen.id or ""))
+    async with app.run_test(size=COMPACT) as pilot:
+        await settle(app, pilot, 3)
+        source.push(opened(INFO))  # below the threshold: no card, no bell
+        await applied(app, pilot, 4)
+        assert rings == []
+        source.push(opened(WARNING))
+        await applied(app, pilot, 5)
+        assert rings == ["takeover"]
+        # The incident on the card escalates: the card follows it, quietly.
+        worse = msgspec.structs.replace(WARNING, severity="critical", updated_at=T0 + 4.0)
+        source.push(IncidentEvent(change="escalated", incident=worse))
+        await applied(app, pilot, 6)
+        await pilot.pause()
+        assert card(app).query_one("#takeover-card").has_class("-critical")
+        assert len(rings) == 1
+        # A new incident as severe takes the card: that is a takeover opening too.
+        source.push(opened(CRISIS))
+        await applied(app, pilot, 7)
+        assert card(app).incident.id == CRISIS.id
+        assert len(rings) == 2
+
+
+@pytest.mark.parametrize("size", [WIDE, COMPACT])
+async def test_who_acknowledged_and_when_is_on_the_panel_and_the_takeover(
+    size: tuple[int, int],
+) -> None:
+    app, source = live_wall(takeover_seconds=30)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot, 3)
+        source.push(opened(CRISIS))
+        await applied(app, pilot, 4)
+        await pilot.pause()
+        status = card(app).query_one("#takeover-status")
+        assert text_of(status) == "OPEN · nobody has acknowledged it yet"
+        # alice acknowledges at T0 + 1.8 s: 14:03 UTC. The card on show says so at once.
+        source.push(IncidentEvent(change="acknowledged", incident=acknowledged(CRISIS)))
+        await applied(app, pilot, 5)
+        await pilot.pause()
+        assert text_of(card(app).query_one("#takeover-status")) == "ACK by alice 14:03"
+        await pilot.press("escape")
+        await pilot.pause()
+        app.refresh_now()
+        await pilot.pause()
+        assert "ACK by alice 14:03" in incidents_text(app)
+
+
+async def test_times_are_in_the_walls_zone() -> None:
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello()]
+    events.append(make_tick(4, incidents=(acknowledged(CRISIS), snoozed(WARNING))))
+    zone = timezone(timedelta(hours=2))
+    app = WallApp(scripted(events), hub_label="hub", tz=zone, clock=Clock(), takeover_seconds=0)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot, len(events))
+        text = incidents_text(app)
+        assert "ACK by alice 16:03" in text
+        assert "SNOOZED until 17:03 (by bob)" in text
+
+
+def test_status_words() -> None:
+    now = T0 + 2.0
+    assert status_parts(CRISIS, now, UTC)[:2] == ("OPEN", "started 3m14s ago")
+    assert status_parts(acknowledged(CRISIS), now, UTC)[:2] == ("ACK", "by alice 14:03")
+    assert status_parts(snoozed(CRISIS), now, UTC)[:2] == ("SNOOZED", "until 15:03 (by bob)")
+    assert status_parts(resolved(CRISIS), now, UTC)[:2] == ("RESOLVED", "by bob 14:03")
+    assert status_parts(ENDED, now, UTC)[:2] == ("ENDED", "by itself 13:52")
+
+
+async def test_a_snoozed_or_resolved_incident_leaves_the_screen() -> None:
+    app, source = live_wall(takeover_seconds=30)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot, 3)
+        source.push(opened(CRISIS))
+        await applied(app, pilot, 4)
+        card(app)
+        source.push(IncidentEvent(change="snoozed", incident=snoozed(CRISIS)))
+        await applied(app, pilot, 5)
+        await pilot.pause()
+        assert on_wall(app)
+        app.refresh_now()
+        await pilot.pause()
+        assert "SNOOZED until 15:03 (by bob)" in incidents_text(app)
+
+
+async def test_no_false_all_clear_before_data_or_while_offline() -> None:
+    clock = Clock()
+    source = QueueSource([Connected(HUB_URL, FIXED_NOW), demo_hello()])
+    app = wall(source.events, clock=clock, takeover_seconds=0, refresh_interval=NEVER)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(app, pilot, 2)
+        assert incidents_text(app) == "waiting for data"
+        assert not app.wall.query_one("#incident-count").display
+
+        source.push(make_tick(4, incidents=()))
+        await settle(app, pilot, 3)
+        assert incidents_text(app) == "✔ No incidents: every series within its usual range"
+        assert "✔ no open incidents" in status_text(app)
+
+        source.push(Disconnected(HUB_URL, "connection refused", 4.0, FIXED_NOW, 1))
+        await applied(app, pilot, 4)  # redrawn at once, not on the (minute-long) interval
+        assert incidents_text(app) == "waiting for data (hub offline)"
+        assert "no open incidents" not in status_text(app)
+
+        source.push(Connected(HUB_URL, FIXED_NOW), make_tick(5, incidents=()))
+        await settle(app, pilot, 6)
+        assert "No incidents" in incidents_text(app)
+        clock.now += 12.0  # no tick for 12 s: stale after 3.5 s
+        app.refresh_now()
+        await pilot.pause()
+        assert incidents_text(app) == "waiting for data (no fresh data)"
+
+
+@pytest.mark.parametrize("size", [COMPACT, WIDE, HUGE])
+async def test_every_layout_shows_incidents_and_the_takeover(size: tuple[int, int]) -> None:
+    acked = acknowledged(CRISIS)
+    events: list[StreamEvent] = [
+        Connected(HUB_URL, FIXED_NOW),
+        demo_hello(),
+        Snapshot(tick=make_tick(0)),
+        opened(CRISIS),
+        IncidentEvent(change="acknowledged", incident=acked),
+        opened(LAUNCH),
+        make_tick(4, incidents=(acked, LAUNCH, INFO, ENDED)),
+    ]
+    app = wall(scripted(events), takeover_seconds=30)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot, len(events))
+        assert_stream_unbroken(app)
+        screen = screen_text(app)
+        assert "CRITICAL · NEGATIVE SURGE" in screen
+        assert "ACK by alice 14:03" in screen
+        assert "Northwind negative 96/min vs 10/min" in screen
+        assert "“Northwind X2 battery swelled overnight" in screen
+        await pilot.press("escape")
+        await pilot.pause()
+        app.refresh_now()
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "ACK by alice 14:03" in screen
+        assert "▲ POS" in screen
+        assert "CRIT" in screen
+        await pilot.press("2")
+        app.refresh_now()
+        await pilot.pause()
+        why = text_of(app.wall.query_one("#explain-incident"))
+        assert "ACK by alice 14:03" in why
+        assert "acknowledged by alice" in why or size == COMPACT
 
 
 # ---------------------------------------------------------------------- bounded work
@@ -426,7 +818,7 @@ async def test_compact_layout_keeps_the_essentials() -> None:
     async with app.run_test(size=COMPACT) as pilot:
         await settle(app, pilot, len(events))
         assert app.wall.has_class("-compact")
-        for panel_id in ("volume", "sentiment", "spikes", "topics", "live"):
+        for panel_id in ("volume", "sentiment", "incidents", "topics", "live"):
             region = app.wall.query_one(f"#{panel_id}").region
             assert region.width > 0 and region.height > 0, panel_id
         assert not app.wall.query_one("#side").display
@@ -508,8 +900,8 @@ async def test_big_numbers_are_shortened_never_clipped() -> None:
 
 async def test_big_text_falls_back_to_plain_text_when_it_cannot_fit() -> None:
     events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello()]
-    long = msgspec.structs.replace(SPIKE, message="Überhitzung 🔥 bei Northwind")
-    app = wall(scripted([*events, AlertEvent(alert=long)]), takeover_seconds=30)
+    long = msgspec.structs.replace(CRISIS, title="Überhitzung 🔥 bei Northwind")
+    app = wall(scripted([*events, opened(long)]), takeover_seconds=30)
     async with app.run_test(size=WIDE) as pilot:
         await applied(app, pilot, 3)
         big = app.screen.query_one(BigText)
@@ -571,6 +963,21 @@ def test_snapshot_takeover_wide(snap_compare: Any) -> None:
     events = demo_events()
     app = wall(scripted(events), takeover_seconds=60)
     assert snap_compare(app, terminal_size=WIDE, run_before=_run_before(len(events)))
+
+
+def test_snapshot_takeover_positive(snap_compare: Any) -> None:
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello(), make_tick(1)]
+    events += [opened(LAUNCH), make_tick(4, incidents=(LAUNCH, INFO, ENDED))]
+    app = wall(scripted(events), takeover_seconds=60)
+    assert snap_compare(app, terminal_size=COMPACT, run_before=_run_before(len(events)))
+
+
+def test_snapshot_acknowledged_huge(snap_compare: Any) -> None:
+    acked = acknowledged(CRISIS)
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello(), make_tick(1)]
+    events += [make_tick(4, incidents=(acked, LAUNCH, INFO, ENDED))]
+    app = wall(scripted(events), takeover_seconds=0)
+    assert snap_compare(app, terminal_size=HUGE, run_before=_run_before(len(events)))
 
 
 def test_snapshot_hub_unreachable(snap_compare: Any) -> None:

@@ -1,5 +1,5 @@
 """The wall's listening scene and scene rotation: stories, influencers, triage,
-compliance and the alert explained, on hand-made ticks with a fixed clock and UTC.
+compliance and the incident explained, on hand-made ticks with a fixed clock and UTC.
 """
 
 from __future__ import annotations
@@ -18,29 +18,34 @@ from textual.widgets import ContentSwitcher
 
 from groundcontrol import cli
 from groundcontrol.client import Connected, Disconnected, StreamEvent
-from groundcontrol.protocol import AlertEvent, FlaggedPost, Snapshot, Topic, TriageView
+from groundcontrol.protocol import FlaggedPost, IncidentEvent, Snapshot, Topic, TriageView
 from panels.app import WallApp, WallScreen, make_wall
 from panels.base import Panel
-from panels.explain import explained_alert
+from panels.explain import explained_incident
 from panels.listing import category_name, mood
 from panels.scenes import HOLD_SECONDS, SceneRotation
 from panels.stories import story_name
-from panels.takeover import AlertTakeover
+from panels.takeover import IncidentTakeover
 from panels.topics import TopicTable
 from panels.triage import has_data, review_line
 from tests.test_wall import COMPACT, WIDE, Clock, applied, settle, status_text, text_of, wall
 from tests.wall_fixtures import (
+    CRISIS,
     ENDED,
     FIXED_NOW,
     HUB_URL,
     INFO,
-    SPIKE,
+    LAUNCH,
     STORIES,
+    T0,
     TRIAGE,
     QueueSource,
+    acknowledged,
     demo_events,
     demo_hello,
     make_tick,
+    opened,
+    resolved,
     scripted,
 )
 
@@ -108,16 +113,22 @@ def test_rotation_zero_stays_put_but_keys_still_work() -> None:
     assert rotation.due(10.0 + HOLD_SECONDS + 1) is None  # no rotation to resume
 
 
-def test_explained_alert_is_the_most_severe_open_else_the_newest() -> None:
-    # INFO started after the critical SPIKE: the worse one is explained first.
-    assert SPIKE.severity == "critical" and INFO.severity == "info"
-    assert explained_alert([SPIKE, ENDED, INFO]) == SPIKE
-    assert explained_alert([ENDED, INFO]) == INFO
-    newer = msgspec.structs.replace(SPIKE, id="b-2", started_at=SPIKE.started_at + 30)
-    assert explained_alert([SPIKE, newer, INFO]) == newer
-    older = msgspec.structs.replace(ENDED, id="a-1", started_at=ENDED.started_at - 60)
-    assert explained_alert([older, ENDED]) == ENDED  # none open: the newest ended one
-    assert explained_alert([]) is None
+def test_explained_incident_is_the_most_urgent_going_else_the_last_ended() -> None:
+    # INFO started after the critical CRISIS: the worse one is explained first.
+    assert CRISIS.severity == "critical" and INFO.severity == "info"
+    assert explained_incident([CRISIS, ENDED, INFO]) == CRISIS
+    assert explained_incident([ENDED, INFO]) == INFO
+    newer = msgspec.structs.replace(CRISIS, id="b-2", started_at=CRISIS.started_at + 30)
+    assert explained_incident([CRISIS, newer, INFO]) == newer
+    # At equal severity a problem comes before good news, even older good news.
+    warning = msgspec.structs.replace(CRISIS, id="c-3", severity="warning")
+    assert explained_incident([LAUNCH, warning]) == warning
+    # Acknowledged is still going; resolved is not.
+    assert explained_incident([acknowledged(CRISIS), INFO]) == acknowledged(CRISIS)
+    assert explained_incident([resolved(CRISIS), INFO]) == INFO
+    older = msgspec.structs.replace(ENDED, id="a-1", resolved_at=ENDED.started_at)
+    assert explained_incident([older, ENDED]) == ENDED  # none going: the last to end
+    assert explained_incident([]) is None
 
 
 def test_small_words() -> None:
@@ -209,9 +220,9 @@ async def test_a_takeover_lies_over_the_listening_scene_which_goes_stale_too() -
     async with app.run_test(size=COMPACT) as pilot:
         await settle(app, pilot, 3)
         await pilot.press("2")
-        source.push(AlertEvent(alert=SPIKE))
+        source.push(opened(CRISIS))
         await applied(app, pilot, 4)
-        assert isinstance(app.screen, AlertTakeover)
+        assert isinstance(app.screen, IncidentTakeover)
         assert "@gadgetgrrl" in text_of(app.screen.query_one("#takeover-authors"))
         await pilot.press("escape")
         await pilot.pause()
@@ -264,13 +275,21 @@ async def test_listening_shows_the_tick() -> None:
         assert "[absolute safety claim · asks for card details]" in flags[1]
         assert "card details for a replacement." in "\n".join(flags)
 
-        why = listening_text(app, "explain")
-        # The critical alert is explained first; the other open one is named below.
-        assert "CRITICAL  Northwind volume 5.2x baseline" in why.splitlines()[0]
-        assert "ONGOING · started 3m14s ago, 13:59:48 · brand:Northwind" in why
-        assert "authors @gadgetgrrl, @techwire, @memelord, u/commuter_dk" in why
-        assert "“Northwind shares slip as regulators look into X2 battery reports”" in why
-        assert "+ 1 more open: INFO hackernews volume 2.6x baseline" in why
+        why = listening_text(app, "explain").splitlines()
+        # The critical incident is explained first; the other open one is named below.
+        assert (
+            why[0] == " CRITICAL  NEGATIVE SURGE Northwind negative surge: #aerogate, battery, x2"
+        )
+        assert why[1] == "OPEN · started 3m14s ago, 13:59:48"
+        assert why[2] == "5.2x usual volume · 71% negative vs 28% usually · 1,140 mentions"
+        text = "\n".join(why)
+        assert "signals Northwind negative 96/min vs 10/min · 71% vs 28%" in text
+        assert "        #aerogate 41/min vs 0.4/min" in text
+        assert "authors @gadgetgrrl, @techwire, @memelord, u/commuter_dk" in text
+        assert "history 13:59:50 opened: warning negative surge, 2.4x usual volume" in text
+        assert "        14:00:30 escalated: critical negative surge, 4.1x usual volume" in text
+        assert "“Northwind shares slip as regulators look into X2 battery reports”" in text
+        assert why[-1] == "+ 1 more open: INFO Contoso volume surge: sync, rsync"
 
 
 async def test_compact_listening_keeps_the_essentials() -> None:
@@ -292,16 +311,16 @@ async def test_compact_listening_keeps_the_essentials() -> None:
 
 
 async def test_the_scene_follows_new_ticks() -> None:
-    """An ended alert explained, nothing flagged, then more flagged posts than fit."""
-    tick = make_tick(1, alerts=(ENDED,))
+    """An ended incident explained, nothing flagged, then more flagged posts than fit."""
+    tick = make_tick(1, incidents=(ENDED,))
     source = QueueSource([Connected(HUB_URL, FIXED_NOW), demo_hello(), tick])
     app = wall(source.events, takeover_seconds=0, refresh_interval=60.0)
     async with app.run_test(size=COMPACT) as pilot:
         await settle(app, pilot, 3)
         await pilot.press("2")
         why = listening_text(app, "explain").splitlines()
-        assert "WARNING  Contoso negative share 47%" in why[0]
-        assert why[1].startswith("ENDED 10m10s ago after 14m10s · ")
+        assert why[0].startswith(" WARNING  NEGATIVE SURGE Contoso negat")
+        assert why[1].startswith("ENDED by itself 13:52 · started 13:38")
         assert "more open" not in "\n".join(why)
 
         quiet = msgspec.structs.replace(TRIAGE, flagged=0, flags=[])
@@ -352,21 +371,28 @@ async def test_before_any_tick_every_listening_panel_says_so() -> None:
     async with app.run_test(size=MEDIUM) as pilot:
         await settle(app, pilot, len(events))
         await pilot.press("2")
-        assert listening_text(app, "stories") == "no stories yet: nothing is bursting"
-        assert listening_text(app, "explain") == "✔ no alerts yet: nothing to explain"
-        assert listening_text(app, "triage") == "no triage data yet"
+        # Never an all-clear ("no stories", "no incidents") that nothing measured.
+        for panel_id in LISTENING_IDS:
+            assert "waiting for data" in listening_text(app, panel_id), panel_id
+        assert listening_text(app, "explain") == "waiting for data"
         for panel_id in LISTENING_IDS:
             panel = app.wall.query_one(f"#{panel_id}", Panel)
             assert panel.has_class("stale") and "no data" in str(panel.border_title)
 
 
-async def test_the_spikes_panel_names_the_authors() -> None:
-    events = demo_events()
+async def test_the_explanation_keeps_who_did_what() -> None:
+    """Who acknowledged, and when, survives a short panel; the hub's notes go first."""
+    acked = acknowledged(CRISIS, by="alice", at=T0 + 1.8)
+    events: list[StreamEvent] = [Connected(HUB_URL, FIXED_NOW), demo_hello()]
+    events += [IncidentEvent(change="acknowledged", incident=acked), make_tick(4, incidents=())]
     app = wall(scripted(events), takeover_seconds=0)
-    async with app.run_test(size=WIDE) as pilot:
+    async with app.run_test(size=COMPACT) as pilot:
         await settle(app, pilot, len(events))
-        spikes = text_of(app.wall.query_one("#spikes-list"))
-        assert "authors @gadgetgrrl, @techwire, @memelord, u/commuter_dk" in spikes
+        await pilot.press("2")
+        why = listening_text(app, "explain").splitlines()
+        assert why[1] == "ACK by alice 14:03 · started 13:59:48"
+        assert "history 14:03:01 acknowledged by alice" in why
+        assert not any("escalated" in line for line in why)  # no room: the older notes go
 
 
 # ---------------------------------------------------------------------- the CLI

@@ -2,9 +2,15 @@
 
 ``demo_events()`` is a scripted, realistic session as a wall would receive it from a
 demo hub: connected, hello (demo, three brands), a snapshot, a few ticks, then a
-critical alert opening. It is built by hand with fixed values (no clock, no unseeded
-randomness) so screenshots are stable; tests depend only on it returning such a list,
-so its insides can later be swapped for a seeded simulation of the real demo.
+critical negative incident opening (the battery crisis). It is built by hand with
+fixed values (no clock, no unseeded randomness) so screenshots are stable; tests
+depend only on it returning such a list, so its insides can later be swapped for a
+seeded simulation of the real demo.
+
+Incidents: ``CRISIS`` (critical, negative, open), ``ENDED`` (a warning that ended by
+itself), ``INFO`` (plain volume, too small to take over) and ``LAUNCH`` (good news, a
+positive warning); ``acknowledged``, ``snoozed`` and ``resolved`` give an incident as
+the hub sends it after someone acted on it.
 
 Ticks carry what the listening scene shows too: stories with readable labels, grouped
 terms and brands, influencers (some of them new voices), and a triage view with
@@ -21,18 +27,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
+import msgspec
+
 from groundcontrol.client import Connected, StreamEvent
 from groundcontrol.protocol import (
-    Alert,
-    AlertEvent,
     BrandStat,
     FeedInfo,
     FlaggedPost,
+    Incident,
+    IncidentAction,
+    IncidentChange,
+    IncidentEvent,
     Influencer,
     KeyCount,
     ReviewItem,
     RiverItem,
     SentimentView,
+    Signal,
     Snapshot,
     SourceStat,
     StreamHello,
@@ -317,17 +328,67 @@ TRIAGE = TriageView(
     ],
 )
 
-SPIKE = Alert(
-    id="alert-0042",
-    kind="volume",
-    series="brand:Northwind",
+
+def _action(action: IncidentChange, at: float, by: str = "", detail: str = "") -> IncidentAction:
+    return IncidentAction(action=action, at=at, by=by, detail=detail)
+
+
+#: The battery crisis: a critical negative surge on Northwind, open, nobody on it yet.
+CRISIS = Incident(
+    id="inc-1749736788-northwind",
+    title="Northwind negative surge: #aerogate, battery, x2",
+    brand="Northwind",
+    kind="negative",
     severity="critical",
+    status="open",
     started_at=T0 - 192.0,
     updated_at=T0 + 1.5,
-    value=186.0,
-    baseline=35.8,
-    score=9.4,
-    message="Northwind volume 5.2x baseline",
+    score=0.94,
+    ratio=5.2,
+    mentions=1_140,
+    negative_share=0.71,
+    positive_share=0.06,
+    baseline_negative_share=0.28,
+    signals=[
+        Signal(
+            series="negative:brand:Northwind",
+            label="Northwind negative",
+            kind="negative",
+            started_at=T0 - 192.0,
+            value=92.0,
+            baseline=10.2,
+            peak=96.0,
+            share=0.71,
+            baseline_share=0.28,
+        ),
+        Signal(
+            series="brand:Northwind",
+            label="Northwind",
+            kind="volume",
+            started_at=T0 - 182.0,
+            value=181.0,
+            baseline=35.8,
+            peak=186.0,
+        ),
+        Signal(
+            series="topic:#aerogate",
+            label="#aerogate",
+            kind="topic",
+            started_at=T0 - 170.0,
+            value=39.0,
+            baseline=0.4,
+            peak=41.0,
+        ),
+        Signal(
+            series="source:x",
+            label="x",
+            kind="source",
+            started_at=T0 - 150.0,
+            value=118.0,
+            baseline=66.0,
+            peak=124.0,
+        ),
+    ],
     top_terms=["#aerogate", "battery", "x2", "recall"],
     top_sources=["x", "reddit", "bluesky"],
     top_authors=["@gadgetgrrl", "@techwire", "@memelord", "u/commuter_dk"],
@@ -336,42 +397,170 @@ SPIKE = Alert(
         "Northwind shares slip as regulators look into X2 battery reports",
         "Akku vom Northwind X2 nach zwei Wochen hinüber, der Support antwortet nicht",
     ],
+    history=[
+        _action("opened", T0 - 190.0, detail="warning negative surge, 2.4x usual volume"),
+        _action("escalated", T0 - 150.0, detail="critical negative surge, 4.1x usual volume"),
+    ],
 )
 
-ENDED = Alert(
-    id="alert-0039",
-    kind="negative_share",
-    series="brand:Contoso",
+#: A warning on Contoso that ended by itself ten minutes ago.
+ENDED = Incident(
+    id="inc-1749735520-contoso",
+    title="Contoso negative surge: outage, builds, status",
+    brand="Contoso",
+    kind="negative",
     severity="warning",
+    status="resolved",
     started_at=T0 - 1_460.0,
     updated_at=T0 - 610.0,
-    ended_at=T0 - 610.0,
-    value=0.47,
-    baseline=0.19,
-    score=4.2,
-    message="Contoso negative share 47% (baseline 19%)",
+    ended_at=T0 - 730.0,
+    resolved_at=T0 - 610.0,
+    score=0.71,
+    ratio=2.1,
+    mentions=214,
+    negative_share=0.47,
+    baseline_negative_share=0.19,
+    signals=[
+        Signal(
+            series="negative:brand:Contoso",
+            label="Contoso negative",
+            kind="negative",
+            started_at=T0 - 1_460.0,
+            value=3.0,
+            baseline=2.6,
+            peak=9.4,
+            active=False,
+            ended_at=T0 - 730.0,
+            share=0.47,
+            baseline_share=0.19,
+        ),
+    ],
     top_terms=["outage", "builds", "status"],
     top_sources=["mastodon", "hackernews"],
     top_authors=["@ops_anna@hachyderm.io", "@throwaway_rs"],
     examples=["Contoso outage page says all green while our builds fail. Classic."],
+    history=[
+        _action("opened", T0 - 1_460.0, detail="warning negative surge, 2.1x usual volume"),
+        _action("resolved", T0 - 610.0, detail="every signal back to normal"),
+    ],
 )
 
-INFO = Alert(
-    id="alert-0041",
-    kind="volume",
-    series="source:hackernews",
+#: Plain volume on Contoso, too small to take over a wall.
+INFO = Incident(
+    id="inc-1749736905-contoso",
+    title="Contoso volume surge: sync, rsync",
+    brand="Contoso",
+    kind="neutral",
     severity="info",
+    status="open",
     started_at=T0 - 75.0,
     updated_at=T0 - 1.0,
-    value=9.0,
-    baseline=3.4,
-    score=2.6,
-    message="hackernews volume 2.6x baseline",
+    score=0.52,
+    ratio=2.6,
+    mentions=58,
+    negative_share=0.12,
+    baseline_negative_share=0.21,
+    signals=[
+        Signal(
+            series="brand:Contoso",
+            label="Contoso",
+            kind="volume",
+            started_at=T0 - 75.0,
+            value=21.0,
+            baseline=8.1,
+            peak=22.0,
+        ),
+    ],
     top_terms=["sync", "rsync"],
     top_sources=["hackernews"],
     top_authors=["@throwaway_rs"],
     examples=["Show HN: we replaced Contoso Sync with rsync and a cron job"],
+    history=[_action("opened", T0 - 75.0, detail="info volume surge, 2.6x usual volume")],
 )
+
+#: The well-received launch: a positive surge on Northwind (never critical).
+LAUNCH = Incident(
+    id="inc-1749736860-northwind",
+    title="Northwind positive surge: #northwindpulse, launch",
+    brand="Northwind",
+    kind="positive",
+    severity="warning",
+    status="open",
+    started_at=T0 - 120.0,
+    updated_at=T0 + 1.0,
+    score=0.83,
+    ratio=3.1,
+    mentions=486,
+    negative_share=0.05,
+    positive_share=0.74,
+    baseline_negative_share=0.28,
+    signals=[
+        Signal(
+            series="brand:Northwind",
+            label="Northwind",
+            kind="volume",
+            started_at=T0 - 120.0,
+            value=108.0,
+            baseline=35.8,
+            peak=111.0,
+        ),
+        Signal(
+            series="topic:#northwindpulse",
+            label="#northwindpulse",
+            kind="topic",
+            started_at=T0 - 110.0,
+            value=30.0,
+            baseline=0.2,
+            peak=33.0,
+        ),
+    ],
+    top_terms=["#northwindpulse", "launch", "monitor", "sold out"],
+    top_sources=["x", "bluesky", "reddit"],
+    top_authors=["@bigtechguy", "@kestrel.bsky.social"],
+    examples=["Pulse sold out in minutes. great launch Northwind #NorthwindPulse"],
+    history=[_action("opened", T0 - 118.0, detail="warning positive surge, 3.1x usual volume")],
+)
+
+
+def acknowledged(incident: Incident, by: str = "alice", at: float = T0 + 1.8) -> Incident:
+    """``incident`` as the hub sends it once ``by`` acknowledged it at ``at``."""
+    return msgspec.structs.replace(
+        incident,
+        status="acknowledged",
+        acked_by=by,
+        acked_at=at,
+        updated_at=at,
+        history=[*incident.history, _action("acknowledged", at, by=by)],
+    )
+
+
+def snoozed(incident: Incident, by: str = "bob", at: float = T0 + 1.8) -> Incident:
+    """``incident`` snoozed by ``by`` for an hour."""
+    return msgspec.structs.replace(
+        incident,
+        status="snoozed",
+        snoozed_until=at + 3_600.0,
+        updated_at=at,
+        history=[*incident.history, _action("snoozed", at, by=by, detail="for 1 h")],
+    )
+
+
+def resolved(incident: Incident, by: str = "bob", at: float = T0 + 1.8) -> Incident:
+    """``incident`` resolved by ``by`` ("" : it ended by itself)."""
+    return msgspec.structs.replace(
+        incident,
+        status="resolved",
+        resolved_by=by,
+        resolved_at=at,
+        ended_at=incident.ended_at or at,
+        updated_at=at,
+        history=[*incident.history, _action("resolved", at, by=by)],
+    )
+
+
+def opened(incident: Incident) -> IncidentEvent:
+    """The event a wall gets when ``incident`` opens."""
+    return IncidentEvent(change="opened", incident=incident)
 
 
 def _series(base: int, surge: float, shift: int) -> list[int]:
@@ -415,7 +604,7 @@ def _river(seq: int, at: float) -> list[RiverItem]:
 def make_tick(
     seq: int,
     *,
-    alerts: Sequence[Alert] = (ENDED, INFO),
+    incidents: Sequence[Incident] = (INFO, ENDED),
     demo: bool = True,
     listening: bool = True,
 ) -> Tick:
@@ -502,7 +691,7 @@ def make_tick(
         topics=list(STORIES if listening else TOPICS),
         influencers=list(INFLUENCERS) if listening else [],
         triage=TRIAGE if listening else TriageView(),
-        alerts=list(alerts),
+        incidents=list(incidents),
         river=_river(seq, at),
         feeds=[
             FeedInfo(
@@ -560,7 +749,7 @@ def demo_hello() -> StreamHello:
 
 
 def demo_events() -> list[StreamEvent]:
-    """A scripted demo session: connect, hello, snapshot, ticks, a critical alert opens."""
+    """A scripted demo session: connect, hello, snapshot, ticks, a critical incident opens."""
     return [
         Connected(HUB_URL, T0 - 0.2),
         demo_hello(),
@@ -568,8 +757,8 @@ def demo_events() -> list[StreamEvent]:
         make_tick(1),
         make_tick(2),
         make_tick(3),
-        AlertEvent(alert=SPIKE),
-        make_tick(4, alerts=(SPIKE, INFO, ENDED)),
+        opened(CRISIS),
+        make_tick(4, incidents=(CRISIS, INFO, ENDED)),
     ]
 
 
