@@ -3,33 +3,47 @@
 `DemoStream` invents what a social-listening hub would see for our brand Northwind
 (the Aero 14 laptop and the new Northwind Pulse monitor) and its competitors Contoso
 and Fabrikam: six sources with their own id, url and handle shapes, seven languages,
-heavy-tailed author reach, a daily rhythm, and a scripted incident cycle that repeats
-every 20 minutes from ``start`` so a wall left running keeps having something to show.
+heavy-tailed author reach, a daily rhythm, and a scripted day of incidents that repeats
+every 24 hours from ``start`` (`TIMELINE`): a Northwind defect story in the first
+minutes, so a new wall has something to show, then stories on other brands and of other
+kinds, hours apart, as a real day would bring them.
 
-``rate`` is the daily mean of the quiet baseline; the incidents add about a quarter on
-top, averaged over a cycle. The generator is pure: for a given seed and start, the
-mentions of one second depend only on that second, so any slicing of time yields the
-same stream. Nothing here does I/O; the send loop that pushes these to a hub lives
-around it.
+Real brand-mention counts are heavy-tailed, and so is this stream: besides the scripted
+incidents, each day has a few dozen small bursts that nobody would call an incident (a
+mid-size account's post being reposted for a minute or two, a news item, a busy Reddit
+or Hacker News thread), drawn afresh for each day from the seed. They lift a brand by
+up to about twice its usual volume, or a source by up to about two and a half times,
+for a few minutes; a scripted incident lifts its brand by four to eight times (the
+launch more: it outdoes the morning's defect in absolute numbers whatever the hour).
+
+``rate`` is the daily mean of the quiet baseline. The generator is pure: for a given
+seed and start, the mentions of one second depend only on that second, so any slicing
+of time yields the same stream. The only I/O is at the edges: `record` writes a span
+of the stream as NDJSON, and `run_demo_feed` pushes it to a hub in real time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
+import json
 import math
 import random
 import re
 import string
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Final, Literal, TypeVar
+
+import msgspec
 
 from groundcontrol.model import Engagement, Mention
+from groundcontrol.protocol import IncidentKind
 
 if TYPE_CHECKING:
     from groundcontrol.client import Access
@@ -43,6 +57,9 @@ __all__ = [
     "DemoStream",
     "Incident",
     "IncidentKind",
+    "Occurrence",
+    "record",
+    "script_json",
     "timeline_markdown",
 ]
 
@@ -50,21 +67,22 @@ _T = TypeVar("_T")
 
 # --------------------------------------------------------------------------- timeline
 
-IncidentKind = Literal["defect", "influencer", "launch"]
-
 #: The incident script repeats with this period, counted from the stream's ``start``.
-CYCLE_SECONDS: Final = 1200.0
-#: The tech reviewer whose post goes viral in the influencer incident (on x).
+CYCLE_SECONDS: Final = 86400.0
+#: The tech reviewer whose post goes viral in the Contoso review incident (on x).
 INFLUENCER_HANDLE: Final = "@bigtechguy"
 _INFLUENCER_REACH: Final = 1_480_000
 
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """One scripted event of the demo cycle; times are seconds after each cycle start."""
+    """One scripted story of the demo day; times are seconds after each cycle start."""
 
-    name: str
+    title: str
+    brand: str
+    """The brand the story is about (its volume is what surges)."""
     kind: IncidentKind
+    """What a listener should call it: the tone of the surge's extra mentions."""
     starts_at: float
     """Seconds after the start of the cycle (the first cycle starts at ``start``)."""
     ends_at: float
@@ -72,68 +90,139 @@ class Incident:
     description: str
 
 
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """A scripted incident at its place in time: one cycle's run of an `Incident`."""
+
+    incident: Incident
+    start: float
+    """Unix seconds."""
+    end: float
+    """Unix seconds."""
+
+    def to_json(self) -> dict[str, str]:
+        """The form ``feed demo --record`` writes to ``FILE.script.json``."""
+        return {
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "kind": self.incident.kind,
+            "title": self.incident.title,
+            "brand": self.incident.brand,
+        }
+
+
+_H: Final = 3600.0
+_M: Final = 60.0
+
 TIMELINE: Final[tuple[Incident, ...]] = (
     Incident(
-        name="Aero 14 battery defect (#AeroGate)",
-        kind="defect",
-        starts_at=240.0,
-        ends_at=600.0,
+        title="Aero 14 battery defect (#AeroGate)",
+        brand="Northwind",
+        kind="negative",
+        starts_at=3 * _M + 20,
+        ends_at=16 * _M,
         description=(
             "Owners report swelling, overheating Aero 14 batteries and #AeroGate appears. "
-            "Northwind volume climbs from minute 4 to about 5.5x at minutes 5 to 6, then "
-            "decays and is near normal by minute 8; the talk stays on the defect until "
-            "minute 10. Mostly negative posts in English, German and Danish: photos, "
-            "retweets and quotes of the first viral complaints, calls for a recall, angry "
+            "Northwind volume climbs over a minute and a half to about five times its usual "
+            "level, holds for two minutes and decays; the talk stays on the defect until "
+            "minute 16. Mostly negative posts in English, German and Danish: photos, "
+            "reposts and quotes of the first viral complaints, calls for a recall, angry "
             "support stories, news coverage."
         ),
     ),
     Incident(
-        name=f"Influencer post by {INFLUENCER_HANDLE}",
-        kind="influencer",
-        starts_at=720.0,
-        ends_at=900.0,
+        title="Fabrikam takeover rumour (Litware)",
+        brand="Fabrikam",
+        kind="neutral",
+        starts_at=2 * _H,
+        ends_at=2 * _H + 16 * _M,
         description=(
-            f"{INFLUENCER_HANDLE} (about 1.5M followers on x) posts a mostly positive take "
-            "on the Aero 14. Retweets, quotes and replies follow within seconds: Northwind "
-            "volume about 3x for a minute, decaying over three."
+            "A report says Litware is in talks to buy Fabrikam. News sites, Reddit and "
+            "Hacker News pick it up; Fabrikam volume rises to about five times usual for "
+            "a few minutes. Mostly questions and speculation, some hope, little anger: "
+            "a neutral surge."
         ),
     ),
     Incident(
-        name="Northwind Pulse launch (#NorthwindPulse)",
-        kind="launch",
-        starts_at=900.0,
-        ends_at=1140.0,
+        title=f"Viral Contoso Nimbus review by {INFLUENCER_HANDLE}",
+        brand="Contoso",
+        kind="positive",
+        starts_at=4 * _H,
+        ends_at=4 * _H + 15 * _M,
         description=(
-            "The Northwind Pulse monitor launches and #NorthwindPulse trends with mostly "
-            "positive posts. Northwind volume about 3x from minute 15.5 to 16, then "
-            "decaying; launch talk continues until minute 19."
+            f"{INFLUENCER_HANDLE} (about 1.5M followers on x) posts a glowing take on the "
+            "Contoso Nimbus 14. Reposts, quotes and replies follow within seconds: Contoso "
+            "volume about five times usual within a minute, decaying over ten."
+        ),
+    ),
+    Incident(
+        title="Northwind Pulse launch (#NorthwindPulse)",
+        brand="Northwind",
+        kind="positive",
+        starts_at=8 * _H,
+        ends_at=8 * _H + 20 * _M,
+        description=(
+            "The review embargo on the Northwind Pulse monitor lifts and #NorthwindPulse "
+            "trends with mostly positive posts. Northwind volume jumps within a minute to "
+            "well above its #AeroGate peak, holds for five minutes and decays; launch talk "
+            "goes on for twenty."
+        ),
+    ),
+    Incident(
+        title="Contoso sign-in outage (#ContosoDown)",
+        brand="Contoso",
+        kind="negative",
+        starts_at=12 * _H,
+        ends_at=12 * _H + 20 * _M,
+        description=(
+            "Contoso's account service goes down and a botched update leaves Nimbus "
+            "laptops stuck. #ContosoDown: Contoso volume about five times usual for ten "
+            "minutes, nearly all of it angry; its negative mentions many times their usual "
+            "level."
+        ),
+    ),
+    Incident(
+        title="Fabrikam customer data breach (#FabrikamBreach)",
+        brand="Fabrikam",
+        kind="negative",
+        starts_at=16 * _H,
+        ends_at=16 * _H + 15 * _M,
+        description=(
+            "Fabrikam emails its customers about a data breach. #FabrikamBreach: Fabrikam "
+            "volume about five times usual, mostly negative, in English, German and Danish."
         ),
     ),
 )
 
 
+def _clock(seconds: float) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def timeline_markdown() -> str:
-    """The incident cycle as a Markdown list, for the README and ``--help`` texts."""
-    lines = [f"The demo repeats a {CYCLE_SECONDS / 60:.0f}-minute cycle from its start:", ""]
+    """The scripted day as a Markdown table, for the README and ``--help`` texts."""
+    lines = [
+        f"The demo repeats a {CYCLE_SECONDS / 3600:.0f}-hour script from its start "
+        "(times in h:mm:ss after it):",
+        "",
+        "| from | to | brand | kind | incident |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for incident in TIMELINE:
-        start = f"{int(incident.starts_at // 60)}:{int(incident.starts_at % 60):02d}"
-        end = f"{int(incident.ends_at // 60)}:{int(incident.ends_at % 60):02d}"
-        lines.append(f"- **{start} to {end}, {incident.name}.** {incident.description}")
-    lines.append("")
-    lines.append("Outside these, quiet chatter about all three brands and some about none.")
+        lines.append(
+            f"| {_clock(incident.starts_at)} | {_clock(incident.ends_at)} | {incident.brand} "
+            f"| {incident.kind} | {incident.title} |"
+        )
     return "\n".join(lines)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 # --------------------------------------------------------------------------- rates
 
-#: Northwind's share of the quiet baseline; incident gains multiply this part only.
-_NW_SHARE: Final = 0.42
-_DEFECT_GAIN: Final = 4.5
-_INFLUENCER_GAIN: Final = 2.4
-_LAUNCH_GAIN: Final = 2.0
-#: Share of ordinary Northwind posts that talk about the running story instead.
-_DEFECT_STORY_SHARE: Final = 0.8
-_LAUNCH_STORY_SHARE: Final = 0.6
 _NOISE_AMPLITUDE: Final = 0.03
 _NOISE_KNOT_SECONDS: Final = 60
 
@@ -147,43 +236,15 @@ def _smooth(x: float) -> float:
     return x * x * (3.0 - 2.0 * x)
 
 
-def _bump(o: float, begin: float, rise: float, hold: float, decay: float, end: float) -> float:
-    """Rise from ``begin``, hold until ``hold``, decay exponentially, reach 0 at ``end``.
-
-    Volume bursts are kept short on purpose: a rolling-median baseline that has seen
-    earlier cycles must still find each burst far above its typical bucket.
-    """
-    if o < begin or o >= end:
+def _bump(o: float, rise: float, hold: float, decay: float, end: float) -> float:
+    """A story's volume ``o`` seconds after it began: rise over ``rise`` seconds, hold
+    until ``hold``, decay exponentially with time constant ``decay``, gone at ``end``."""
+    if o < 0.0 or o >= end:
         return 0.0
-    level = _smooth((o - begin) / rise)
+    level = _smooth(o / rise)
     if o > hold:
         level *= math.exp(-(o - hold) / decay)
-    return level * _smooth((end - o) / 30.0)
-
-
-def _defect_volume(o: float) -> float:
-    return _bump(o, 240.0, 70.0, 350.0, 35.0, 600.0)
-
-
-def _influencer_volume(o: float) -> float:
-    if o < 720.8 or o >= 900.0:
-        return 0.0
-    # A viral post is picked up within seconds, then interest decays for minutes.
-    rise = 1.0 - math.exp(-(o - 720.8) / 5.0)
-    decay = math.exp(-max(0.0, o - 735.0) / 35.0)
-    return rise * decay * _smooth((900.0 - o) / 30.0)
-
-
-def _launch_volume(o: float) -> float:
-    return _bump(o, 900.0, 35.0, 970.0, 40.0, 1140.0)
-
-
-def _defect_story(o: float) -> float:
-    return _smooth((o - 240.0) / 60.0) * _smooth((600.0 - o) / 60.0)
-
-
-def _launch_story(o: float) -> float:
-    return _smooth((o - 900.0) / 40.0) * _smooth((1140.0 - o) / 60.0)
+    return level * _smooth((end - o) / 60.0)
 
 
 def _daily_shape(hour: float) -> float:
@@ -254,16 +315,15 @@ def _table(pairs: Sequence[tuple[_T, float]], size: int = 1000) -> tuple[_T, ...
 # --------------------------------------------------------------------------- sources
 
 SOURCES: Final = ("x", "bluesky", "mastodon", "reddit", "hackernews", "news")
-_SOURCE_TABLE: Final = _table(
-    [
-        ("x", 0.30),
-        ("bluesky", 0.26),
-        ("mastodon", 0.14),
-        ("reddit", 0.16),
-        ("hackernews", 0.06),
-        ("news", 0.08),
-    ]
-)
+_SOURCE_WEIGHTS: Final = {
+    "x": 0.30,
+    "bluesky": 0.26,
+    "mastodon": 0.14,
+    "reddit": 0.16,
+    "hackernews": 0.06,
+    "news": 0.08,
+}
+_SOURCE_TABLE: Final = _table(list(_SOURCE_WEIGHTS.items()))
 LANGS: Final = ("en", "de", "da", "fr", "es", "nl", "sv")
 _SOURCE_LANGS: Final[dict[str, dict[str, float]]] = {
     "x": {"en": 65, "de": 15, "da": 12, "fr": 2.5, "es": 2.5, "nl": 1.5, "sv": 1.5},
@@ -274,8 +334,8 @@ _SOURCE_LANGS: Final[dict[str, dict[str, float]]] = {
     "news": {"en": 60, "de": 22, "da": 18},
 }
 _LANG_TABLE: Final = {s: _table(list(w.items())) for s, w in _SOURCE_LANGS.items()}
-# The defect story is told in our three home markets' languages.
-_DEFECT_LANG_TABLE: Final = {
+# The stories are told in our three home markets' languages.
+_HOME_LANG_TABLE: Final = {
     s: _table([("en", 60), ("de", 22), ("da", 18)] if s != "hackernews" else [("en", 1)])
     for s in SOURCES
 }
@@ -294,9 +354,9 @@ _LANG_TAGGED: Final = {"bluesky": 0.9, "mastodon": 0.85}
 # --------------------------------------------------------------------------- brands
 
 _NORTHWIND, _CONTOSO, _FABRIKAM, _NO_BRAND = 0, 1, 2, -1
-_BRAND_TABLE: Final = _table(
-    [(_NORTHWIND, 0.42), (_CONTOSO, 0.25), (_FABRIKAM, 0.20), (_NO_BRAND, 0.13)]
-)
+#: Each brand's share of the quiet baseline (the rest names no brand).
+_BRAND_SHARES: Final = {_NORTHWIND: 0.42, _CONTOSO: 0.25, _FABRIKAM: 0.20, _NO_BRAND: 0.13}
+_BRAND_TABLE: Final = _table(list(_BRAND_SHARES.items()))
 _BRAND_NAMES: Final = ("Northwind", "Contoso", "Fabrikam")
 # Every form here matches the brand's query in config/default.toml.
 _BRAND_FORMS_SOCIAL: Final = (
@@ -322,15 +382,23 @@ _PRODUCTS: Final = (
 
 _Sentiment = Literal["+", "0", "-"]
 _BASE_TOPICS: Final = ("laptop", "monitor", "support", "price", "compare", "brand", "none")
-_INCIDENT_TOPICS: Final = (
-    "defect",
-    "defect_support",
-    "defect_quote",
-    "launch",
-    "infl_quote",
-    "infl_reply",
-    "infl_reddit",
-)
+#: The topics of the scripted stories: (topic, sentiments it has templates for).
+_STORY_TOPICS: Final[dict[str, str]] = {
+    "defect": "-0",
+    "defect_support": "-",
+    "defect_quote": "-",
+    "rumour": "+0-",
+    "rumour_quote": "0",
+    "review_quote": "+0-",
+    "review_reply": "+0-",
+    "review_reddit": "+0-",
+    "launch": "+0-",
+    "outage": "-0",
+    "outage_support": "-",
+    "outage_quote": "-",
+    "breach": "-0",
+    "breach_quote": "-",
+}
 _SENTIMENTS: Final[dict[str, tuple[float, float, float]]] = {
     "laptop": (0.40, 0.35, 0.25),
     "monitor": (0.40, 0.38, 0.22),
@@ -340,40 +408,38 @@ _SENTIMENTS: Final[dict[str, tuple[float, float, float]]] = {
     "brand": (0.30, 0.45, 0.25),
     "none": (0.25, 0.45, 0.30),
 }
+_TOPIC_WEIGHTS: Final[dict[int, dict[str, float]]] = {
+    _NORTHWIND: {
+        "laptop": 38,
+        "monitor": 10,
+        "support": 12,
+        "price": 10,
+        "compare": 12,
+        "brand": 18,
+    },
+    _CONTOSO: {"laptop": 40, "monitor": 15, "support": 10, "price": 12, "compare": 8, "brand": 15},
+    _FABRIKAM: {"laptop": 35, "monitor": 22, "support": 10, "price": 12, "compare": 8, "brand": 13},
+    _NO_BRAND: {"none": 1},
+}
 
 
-def _topic_table(weights: dict[str, float]) -> tuple[tuple[str, _Sentiment], ...]:
+def _topic_table(
+    weights: dict[str, float], only: str = "+0-"
+) -> tuple[tuple[str, _Sentiment], ...]:
     pairs: list[tuple[tuple[str, _Sentiment], float]] = []
     for topic, w in weights.items():
         pos, neu, neg = _SENTIMENTS[topic]
-        pairs += [((topic, "+"), w * pos), ((topic, "0"), w * neu), ((topic, "-"), w * neg)]
+        for sent, share in (("+", pos), ("0", neu), ("-", neg)):
+            if sent in only:
+                pairs.append(((topic, sent), w * share))  # type: ignore[arg-type]
     return _table(pairs)
 
 
-_TOPIC_TABLES: Final = {
-    _NORTHWIND: _topic_table(
-        {"laptop": 38, "monitor": 10, "support": 12, "price": 10, "compare": 12, "brand": 18}
-    ),
-    _CONTOSO: _topic_table(
-        {"laptop": 40, "monitor": 15, "support": 10, "price": 12, "compare": 8, "brand": 15}
-    ),
-    _FABRIKAM: _topic_table(
-        {"laptop": 35, "monitor": 22, "support": 10, "price": 12, "compare": 8, "brand": 13}
-    ),
-    _NO_BRAND: _topic_table({"none": 1}),
+_TOPIC_TABLES: Final = {brand: _topic_table(w) for brand, w in _TOPIC_WEIGHTS.items()}
+#: The same, for one sentiment at a time: replies that agree with the post they answer.
+_TOPIC_TABLES_BY_SENT: Final = {
+    (brand, sent): _topic_table(w, sent) for brand, w in _TOPIC_WEIGHTS.items() for sent in "+0-"
 }
-_DEFECT_TOPIC_TABLE: Final[tuple[tuple[str, _Sentiment], ...]] = _table(
-    [(("defect", "-"), 0.72), (("defect_support", "-"), 0.18), (("defect", "0"), 0.10)]
-)
-_LAUNCH_TOPIC_TABLE: Final[tuple[tuple[str, _Sentiment], ...]] = _table(
-    [(("launch", "+"), 0.72), (("launch", "0"), 0.20), (("launch", "-"), 0.08)]
-)
-_INFLUENCER_SENTIMENT: Final[tuple[_Sentiment, ...]] = _table(
-    [("+", 0.45), ("0", 0.35), ("-", 0.20)]
-)
-_INFLUENCER_SOURCE_TABLE: Final = _table(
-    [("x", 0.65), ("bluesky", 0.17), ("mastodon", 0.08), ("reddit", 0.10)]
-)
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -388,6 +454,8 @@ _SHARED: Final[dict[str, tuple[str, ...]]] = {
     "joy": _w("😍|🔥|👌|💯|🙌|✨|❤️|😎|👍|🥳|🤩|🚀|😊"),
     "ugh": _w("😡|🤬|😤|🙄|😩|💀|🤦|👎|😭|🫠|😒|😠|🤡"),
     "hmm": _w("🤔|👀|🧐|💭|🤷|😬|🙃"),
+    # Curious, not uneasy: for news people are only speculating about.
+    "wonder": _w("🤔|👀|🧐|💭|🤔"),
     "score": _w("7|7.5|8|8|8.5|9|9.5"),
     "size": _w("24|27|27|32|34"),
     "hz": _w("120|144|165|240"),
@@ -764,7 +832,7 @@ _SOCIAL: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "Pre-order for the {p} done {joy}{joy} #NorthwindPulse",
         ),
         "launch0": (
-            "{p} vs {cp}? specs look close. waiting for reviews {hmm} #NorthwindPulse",
+            "{p} specs look solid. waiting for reviews {hmm} #NorthwindPulse",
             "Any word on when the {p} ships to Europe? #NorthwindPulse",
             "Does the {p} support daisy chaining? {hmm} #NorthwindPulse",
         ),
@@ -773,46 +841,125 @@ _SOCIAL: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "no 240Hz on the {p}? pass. #NorthwindPulse",
             "{p} sold out in minutes. great launch {b} {ugh} #NorthwindPulse",
         ),
-        "infl_quote+": (
-            "this matches my experience with the Aero 14 100% {joy} {q}",
-            "@bigtechguy gets it. Northwind keyboards are the best {joy} {q}",
-            "ok after this I'm ordering an Aero 14 {joy} {q}",
-            "Told you the Aero 14 was {good} {joy} {q}",
+        "review_quote+": (
+            "this matches my experience with the {p} 100% {joy} {q}",
+            "@bigtechguy gets it. {b} keyboards are the best {joy} {q}",
+            "ok after this I'm ordering a {p} {joy} {q}",
+            "Told you the {p} was {good} {joy} {q}",
         ),
-        "infl_quote0": (
-            "Interesting take from @bigtechguy on the Northwind Aero 14 {hmm} {q}",
-            "Curious what Northwind says about the battery part {hmm} {q}",
-            "Would love a long-term follow-up on the Aero 14 from @bigtechguy {q}",
+        "review_quote0": (
+            "Interesting take from @bigtechguy on the {p} {wonder} {q}",
+            "Curious what {b} says about the battery part {wonder} {q}",
+            "Would love a long-term follow-up on the {p} from @bigtechguy {q}",
         ),
-        "infl_quote-": (
-            "Nope. Had the Aero 14 for {dur}, battery is a mess. "
+        "review_quote-": (
+            "Nope. Had the {p} for {dur}, battery is a mess. "
             "@bigtechguy didn't mention that {ugh} {q}",
-            "Hard disagree. Northwind QC is {bad} {q}",
-            "Sponsored energy. my Aero 14 is {bad} {ugh} {q}",
+            "Hard disagree. {b} QC is {bad} {q}",
         ),
-        "infl_reply+": (
-            "@bigtechguy agreed, the Aero 14 keyboard is {good} {joy}",
-            "@bigtechguy same here, my Aero 14 has been {good} for {dur}",
-            "@bigtechguy ordered one after this. Northwind better not disappoint {joy}",
+        "review_reply+": (
+            "@bigtechguy agreed, the {p} keyboard is {good} {joy}",
+            "@bigtechguy same here, my {p} has been {good} for {dur} {joy}",
+            "@bigtechguy ordered one after this. {b} better not disappoint {joy}",
+            "@bigtechguy this is why I switched to the {p}. {Fis} {good} {joy}",
+            "@bigtechguy finally someone says it. the {p} is {good} {joy}",
         ),
-        "infl_reply0": (
-            "@bigtechguy how's the Aero 14 battery in your testing? {hmm}",
-            "@bigtechguy did Northwind pay for this? genuinely asking",
-            "@bigtechguy Aero 14 or {cp} for {use}?",
+        "review_reply0": (
+            "@bigtechguy how's the {p} battery in your testing? {wonder}",
+            "@bigtechguy did {b} pay for this? genuinely asking",
+            "@bigtechguy is the {p} any good for {use}? {wonder}",
+            "@bigtechguy which config of the {p} is that? {wonder}",
         ),
-        "infl_reply-": (
-            "@bigtechguy mine's been {bad}. Aero 14 fans never stop {ugh}",
-            "@bigtechguy you didn't mention the Aero 14 battery issues at all {ugh}",
+        "review_reply-": (
+            "@bigtechguy mine's been {bad}. {p} fans never stop {ugh}",
+            "@bigtechguy you didn't mention the {p} hinge issues at all {ugh}",
         ),
-        "infl_reddit+": (
-            "bigtechguy's Aero 14 post is all over my feed. Can confirm, {fis} {good}.",
-            "After the bigtechguy review I tried the Aero 14 in store. {Fis} {good}.",
+        "review_reddit+": (
+            "bigtechguy's {p} post is all over my feed. Can confirm, {fis} {good}.",
+            "After the bigtechguy review I tried the {p} in store. {Fis} {good}.",
+            "Owner here: the bigtechguy take on the {p} is spot on. {Fis} {good}.",
         ),
-        "infl_reddit0": (
-            "Anyone else think the bigtechguy take on the Aero 14 was a bit too positive?",
-            "bigtechguy says the Aero 14 battery is fine. Long-term owners, is it?",
+        "review_reddit0": (
+            "Anyone else think the bigtechguy take on the {p} was a bit too positive?",
+            "bigtechguy says the {p} battery is fine. Long-term owners, is it?",
         ),
-        "infl_reddit-": ("bigtechguy got a golden sample. My Aero 14 {f} is {bad}.",),
+        "review_reddit-": ("bigtechguy got a golden sample. My {p} {f} is {bad}.",),
+        "rumour0": (
+            "Reports say Litware is in talks to buy {b}. Anyone know more? {wonder}",
+            "So {b} might be getting acquired by Litware? {wonder}",
+            "Litware buying {b}?? did not see that coming {wonder}",
+            "If Litware buys {b}, what happens to the {p}? {wonder}",
+            "{b} and Litware. Wonder what that means for warranties {wonder}",
+            "{open}{b} takeover talk again, this time it's Litware {wonder}",
+            "Litware + {b}? Waiting for an official word before I believe it",
+            "{b} acquisition rumour: is this real or just another report? {wonder}",
+            "Guess I'll wait and see what Litware does with the {p} line {wonder}",
+        ),
+        "rumour+": (
+            "Litware buying {b} could be great for the {p}. more money for R&D {joy}",
+            "{b} + Litware would be a good match honestly {joy}",
+            "Congrats to the {b} team if the Litware deal is real {joy}",
+            "Litware has deep pockets. good news for {b} fans {joy}",
+        ),
+        "rumour-": (
+            "Litware buying {b}? There goes the {p} {ugh}",
+            "Litware will ruin {b}, just watch {ugh}",
+        ),
+        "rumour_quote0": (
+            "Litware and {b}, huh {wonder} {q}",
+            "Wait, Litware and {b}? {wonder} {q}",
+            "Any comment from {b} on this? {wonder} {q}",
+            "{b} owners, thoughts? {wonder} {q}",
+        ),
+        "outage-": (
+            "Is Contoso down?? can't sign in to anything {ugh} #ContosoDown",
+            "{b} account servers down and my {p} won't finish its update {ugh} #ContosoDown",
+            "My {p} has been stuck on 'Updating, please wait' for {hrs} hours. "
+            "thanks {b} {ugh} #ContosoDown",
+            "{b} store, drivers, support chat: all down. great. {ugh} #ContosoDown",
+            "Can't log in to my {p} since the {b} outage. work laptop is a brick today "
+            "{ugh} #ContosoDown",
+            "{b} status page says all systems operational. sure. {ugh} #ContosoDown",
+            "Boot loop after the {b} update. my {p} is useless right now {ugh} #ContosoDown",
+            "half my team can't work because {b} sign-in is broken {ugh} #ContosoDown",
+            "{open}{b} outage day. {p} locked, no support, no ETA. not good {ugh} #ContosoDown",
+        ),
+        "outage0": (
+            "Anyone else seeing {b} sign-in errors? #ContosoDown {hmm}",
+            "{b} says they're investigating an issue with account services #ContosoDown",
+            "Is it just me or is the {b} update server down? {hmm} #ContosoDown",
+        ),
+        "outage_support-": (
+            "{hrs} hours on hold with {b} support about the outage. nothing. {ugh} #ContosoDown",
+            "{b} support chat is down too. how do I report that support is down {ugh} #ContosoDown",
+            "Called {b} about my bricked {p}. 'We are aware of the issue'. no fix, no ETA "
+            "{ugh} #ContosoDown",
+        ),
+        "outage_quote-": (
+            "Same here. {b} please fix this {ugh} #ContosoDown {q}",
+            "This. Whole office is stuck on {b} sign-in {ugh} {q}",
+            "my {p} too. unreal {ugh} {q}",
+        ),
+        "breach-": (
+            "Just got an email from {b}: my name, address and order history were leaked. "
+            "great {ugh} #FabrikamBreach",
+            "{b} got hacked and told us {days} days later?? not okay {ugh} #FabrikamBreach",
+            "changing every password because of {b}. thanks for nothing {ugh} #FabrikamBreach",
+            "{b} leaked customer data and their statement is 'we take security seriously'. "
+            "sure {ugh} #FabrikamBreach",
+            "never buying from {b} again after this breach {ugh} #FabrikamBreach",
+            "Got a phishing mail pretending to be {b} support right after the breach {ugh} "
+            "#FabrikamBreach",
+            "{open}{b} lost my data and I bought one {p}. one. {ugh} #FabrikamBreach",
+        ),
+        "breach0": (
+            "Did everyone get the {b} data breach email? {hmm} #FabrikamBreach",
+            "{b} says payment data was not affected. anyone know more? #FabrikamBreach",
+        ),
+        "breach_quote-": (
+            "This is bad. {b} owes us answers {ugh} #FabrikamBreach {q}",
+            "Check your inbox if you ever bought a {p}. terrible {ugh} {q}",
+        ),
     },
     "de": {
         "laptop+": (
@@ -928,17 +1075,51 @@ _SOCIAL: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         ),
         "launch0": (
             "Wann kommt der {p} nach Deutschland? #NorthwindPulse",
-            "{p} oder {cp}? {hmm} #NorthwindPulse",
+            "Lohnt sich der {p} fürs Homeoffice? {hmm} #NorthwindPulse",
         ),
         "launch-": ("{p} sieht gut aus, aber {price} ist mir zu viel #NorthwindPulse",),
-        "infl_quote+": ("@bigtechguy hat Recht, das Aero 14 ist {good} {joy} {q}",),
-        "infl_quote0": ("Interessant, was @bigtechguy zum Northwind Aero 14 sagt {hmm} {q}",),
-        "infl_quote-": (
-            "Sehe das anders als @bigtechguy: mein Aero 14 wird viel zu heiß {ugh} {q}",
+        "review_quote+": ("@bigtechguy hat Recht, das {p} ist {good} {joy} {q}",),
+        "review_quote0": ("Interessant, was @bigtechguy zum {p} sagt {wonder} {q}",),
+        "review_quote-": ("Sehe das anders als @bigtechguy: mein {p} wird viel zu heiß {ugh} {q}",),
+        "review_reply+": (
+            "@bigtechguy stimmt, das {p} ist {good} {joy}",
+            "@bigtechguy genau, {fis} beim {p} {good} {joy}",
         ),
-        "infl_reply+": ("@bigtechguy stimmt, das Aero 14 ist {good} {joy}",),
-        "infl_reply0": ("@bigtechguy wie lange hält der Akku vom Aero 14 bei dir? {hmm}",),
-        "infl_reply-": ("@bigtechguy mein Aero 14 ist {bad} {ugh}",),
+        "review_reply0": ("@bigtechguy wie lange hält der Akku vom {p} bei dir? {wonder}",),
+        "review_reply-": ("@bigtechguy mein {p} ist {bad} {ugh}",),
+        "rumour0": (
+            "Gerüchte: Litware will {b} übernehmen. Weiß jemand mehr? {wonder}",
+            "{b} wird von Litware gekauft? Was heißt das für das {p}? {wonder}",
+            "Litware und {b}? Mal sehen, ob das stimmt {wonder}",
+            "Übernahme von {b} durch Litware? Ich warte auf eine offizielle Meldung",
+        ),
+        "rumour+": (
+            "Litware und {b}, das könnte gut passen {joy}",
+            "Mit Litware im Rücken kann {b} richtig stark werden {joy}",
+        ),
+        "rumour-": ("Litware macht {b} kaputt, wetten? {ugh}",),
+        "rumour_quote0": ("Litware und {b}? {wonder} {q}",),
+        "outage-": (
+            "{b} ist down. Anmeldung geht nicht, mein {p} hängt im Update {ugh} #ContosoDown",
+            "Seit {hrs} Stunden hängt mein {p} beim Update. Danke, {b} {ugh} #ContosoDown",
+            "Störung bei {b}: Store, Treiber, Support, alles weg. Nicht gut. {ugh} #ContosoDown",
+            "Bootschleife nach dem {b} Update. Das {p} ist unbrauchbar {ugh} #ContosoDown",
+        ),
+        "outage0": ("Hat noch jemand Probleme mit der {b} Anmeldung? {hmm} #ContosoDown",),
+        "outage_support-": (
+            "Die {b} Hotline ist seit {hrs} Stunden besetzt. Eine Zumutung {ugh} #ContosoDown",
+        ),
+        "outage_quote-": ("Bei mir genau das Gleiche. {b}, das ist mies {ugh} {q}",),
+        "breach-": (
+            "{b} wurde gehackt, meine Daten sind weg. Nicht gut {ugh} #FabrikamBreach",
+            "Die Mail von {b} zum Datenleck kam erst nach {days} Tagen. Eine Zumutung {ugh} "
+            "#FabrikamBreach",
+            "Nie wieder {b}. Datenleck und keine Antwort vom Support {ugh} #FabrikamBreach",
+        ),
+        "breach0": (
+            "Hat noch jemand die Mail von {b} zum Datenleck bekommen? {hmm} #FabrikamBreach",
+        ),
+        "breach_quote-": ("Das ist übel. {b} muss das erklären {ugh} {q}",),
     },
     "da": {
         "laptop+": (
@@ -1027,15 +1208,42 @@ _SOCIAL: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         ),
         "launch0": (
             "Hvornår kommer {p} til Danmark? #NorthwindPulse",
-            "{p} eller {cp}? {hmm} #NorthwindPulse",
+            "Er {p} pengene værd til hjemmekontoret? {hmm} #NorthwindPulse",
         ),
         "launch-": ("{p} ser godt ud, men {price} er for meget for mig #NorthwindPulse",),
-        "infl_quote+": ("@bigtechguy har ret, Aero 14 er {good} {joy} {q}",),
-        "infl_quote0": ("Spændende anmeldelse af Northwind Aero 14 fra @bigtechguy {hmm} {q}",),
-        "infl_quote-": ("Uenig med @bigtechguy, min Aero 14 larmer alt for meget {ugh} {q}",),
-        "infl_reply+": ("@bigtechguy enig, Aero 14 er {good} {joy}",),
-        "infl_reply0": ("@bigtechguy hvordan er batteriet på Aero 14 hos dig? {hmm}",),
-        "infl_reply-": ("@bigtechguy min Aero 14 er {bad} {ugh}",),
+        "review_quote+": ("@bigtechguy har ret, {p} er {good} {joy} {q}",),
+        "review_quote0": ("Spændende anmeldelse af {p} fra @bigtechguy {wonder} {q}",),
+        "review_quote-": ("Uenig med @bigtechguy, min {p} larmer alt for meget {ugh} {q}",),
+        "review_reply+": ("@bigtechguy enig, {p} er {good} {joy}",),
+        "review_reply0": ("@bigtechguy hvordan er batteriet på {p} hos dig? {wonder}",),
+        "review_reply-": ("@bigtechguy min {p} er {bad} {ugh}",),
+        "rumour0": (
+            "Rygter: Litware vil købe {b}. Nogen der ved mere? {wonder}",
+            "{b} købt af Litware? Hvad betyder det for {p}? {wonder}",
+            "Litware og {b}? Vi får se om det passer {wonder}",
+        ),
+        "rumour+": (
+            "Litware og {b} kunne passe godt sammen {joy}",
+            "Med Litware i ryggen kan {b} blive helt i top {joy}",
+        ),
+        "rumour-": ("Litware kommer til at ødelægge {b} {ugh}",),
+        "rumour_quote0": ("Litware og {b}? {wonder} {q}",),
+        "outage-": (
+            "{b} er nede. Kan ikke logge ind, og min {p} hænger i opdateringen {ugh} #ContosoDown",
+            "Min {p} har hængt i opdatering i {hrs} timer. Tak {b} {ugh} #ContosoDown",
+            "Genstartsløkke efter {b} opdateringen. {p} er ubrugelig {ugh} #ContosoDown",
+        ),
+        "outage0": ("Er der andre der ikke kan logge ind hos {b}? {hmm} #ContosoDown",),
+        "outage_support-": ("{hrs} timer i kø hos {b} support. Intet svar {ugh} #ContosoDown",),
+        "outage_quote-": ("Præcis det samme her. {b}, det er ikke i orden {ugh} {q}",),
+        "breach-": (
+            "{b} er blevet hacket, og mine data er lækket. Ikke i orden {ugh} #FabrikamBreach",
+            "Mailen fra {b} om datalækket kom først efter {days} dage. Under al kritik {ugh} "
+            "#FabrikamBreach",
+            "Aldrig mere {b}. Datalæk og ingen svar {ugh} #FabrikamBreach",
+        ),
+        "breach0": ("Har andre også fået mailen fra {b} om datalækket? {hmm} #FabrikamBreach",),
+        "breach_quote-": ("Det her er slemt. {b} skal forklare sig {ugh} {q}",),
     },
     "fr": {
         "laptop+": (
@@ -1167,6 +1375,27 @@ _NEWS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "{p} priced at {price}, shipping next month",
             "{p}: specs, price and release date",
         ),
+        "rumour0": (
+            "Litware in talks to acquire {b}, sources say",
+            "Report: Litware weighs a bid for laptop maker {b}",
+            "What a Litware deal for {b} would mean for buyers",
+            "{b} declines to comment on Litware acquisition report",
+        ),
+        "outage-": (
+            "{b} outage locks laptop owners out of their accounts",
+            "Botched {b} update sends {p} laptops into boot loops",
+            "{b} sign-in outage hits users across Europe, no fix yet",
+        ),
+        "outage0": (
+            "{b} says it is investigating problems with its account service",
+            "{b} outage: what we know so far",
+        ),
+        "breach-": (
+            "{b} confirms data breach affecting customer accounts",
+            "{b} breach exposed names, addresses and order histories",
+            "Regulators look into {b} data breach",
+        ),
+        "breach0": ("{b} data breach: what customers should do now",),
     },
     "de": {
         "laptop+": ("Test: {p} überzeugt mit Display und Tastatur",),
@@ -1194,6 +1423,14 @@ _NEWS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "Erster Test: {p} überzeugt",
         ),
         "launch0": ("{p} kostet {price} und kommt nächsten Monat",),
+        "rumour0": (
+            "Bericht: Litware verhandelt über Übernahme von {b}",
+            "{b} äußert sich nicht zu Übernahmegerüchten",
+        ),
+        "outage-": ("Störung bei {b}: Nutzer können sich nicht anmelden",),
+        "outage0": ("{b} untersucht Probleme mit Anmeldedienst",),
+        "breach-": ("{b} bestätigt Datenleck bei Kundenkonten",),
+        "breach0": ("Datenleck bei {b}: Was Kunden jetzt tun sollten",),
     },
     "da": {
         "laptop+": ("Test: {p} imponerer med skærm og tastatur",),
@@ -1210,6 +1447,14 @@ _NEWS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "defect0": ("{b} bekræfter batteriproblem i nogle {p}",),
         "launch+": ("{b} lancerer {p}: 27-tommer skærm med KVM", "Første test: {p} imponerer"),
         "launch0": ("{p} koster {price} og kommer næste måned",),
+        "rumour0": (
+            "Rapport: Litware i forhandlinger om at købe {b}",
+            "{b} vil ikke kommentere rygter om opkøb",
+        ),
+        "outage-": ("Nedbrud hos {b}: brugere kan ikke logge ind",),
+        "outage0": ("{b} undersøger problemer med login",),
+        "breach-": ("{b} bekræfter datalæk hos kunder",),
+        "breach0": ("Datalæk hos {b}: Det skal kunderne gøre nu",),
     },
 }
 
@@ -1261,6 +1506,28 @@ _HN: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "The {p} having a built-in KVM is the interesting part. One cable for two machines.",
         ),
         "launch0": ("Curious whether the {p} supports DDC/CI for brightness control from the OS.",),
+        "rumour0": (
+            "If Litware buys {b}, I'd expect the {p} line to be folded into theirs within two "
+            "years. That's how these usually go.",
+            "Does anyone have a source for the {b} acquisition other than the one report?",
+            "Litware has been buying hardware makers for a while. {b} fits the pattern.",
+        ),
+        "outage-": (
+            "Requiring an online account to log in to a laptop means an outage at {b} is an "
+            "outage of your laptop. This was predictable.",
+            "Second {b} outage this year, and their status page was green the whole time. "
+            "Terrible communication.",
+        ),
+        "outage0": (
+            "Does anyone know if local accounts on the {p} are affected, or only {b} online "
+            "sign-in?",
+        ),
+        "breach-": (
+            "Order histories and addresses are enough for very convincing phishing. {b} "
+            "should have forced a password reset on day one. Bad handling.",
+            "Took {b} {days} days to disclose. That alone should be a fine under GDPR.",
+        ),
+        "breach0": ("Was {b} using the same third-party support platform as the others?",),
     },
 }
 
@@ -1290,8 +1557,15 @@ _NEARBY: Final = {"support": "laptop", "price": "laptop", "compare": "laptop", "
 _INCIDENT_NEARBY: Final = {
     "defect_support": "defect",
     "defect_quote": "defect",
-    "infl_reply": "infl_quote",
+    "review_reply": "review_quote",
+    "review_reddit": "review_reply",
+    "rumour_quote": "rumour",
+    "outage_support": "outage",
+    "outage_quote": "outage",
+    "breach_quote": "breach",
 }
+#: Story topics that may fall back to their neutral templates.
+_NEUTRAL_FALLBACK: Final = frozenset(("launch", "rumour", "review_quote", "review_reply"))
 
 
 def _resolve(style: str, lang: str, topic: str, sent: str) -> tuple[str, tuple[str, ...]]:
@@ -1305,7 +1579,7 @@ def _resolve(style: str, lang: str, topic: str, sent: str) -> tuple[str, tuple[s
             near = _NEARBY.get(topic) or _INCIDENT_NEARBY.get(topic)
             if near:
                 candidates.append(near + sent)
-            if topic not in _INCIDENT_TOPICS or topic == "launch":
+            if topic not in _STORY_TOPICS or topic in _NEUTRAL_FALLBACK:
                 candidates.append(topic + "0")
             for key in candidates:
                 if key in texts:
@@ -1316,12 +1590,7 @@ def _resolve(style: str, lang: str, topic: str, sent: str) -> tuple[str, tuple[s
 #: Every (topic, sentiment) the stream can ask for.
 _TOPIC_SENTIMENTS: Final = (
     *((topic, sent) for topic in _BASE_TOPICS for sent in ("+", "0", "-")),
-    *(("launch", sent) for sent in ("+", "0", "-")),
-    *((topic, sent) for topic in _INCIDENT_TOPICS if topic.startswith("infl") for sent in "+0-"),
-    ("defect", "-"),
-    ("defect", "0"),
-    ("defect_support", "-"),
-    ("defect_quote", "-"),
+    *((topic, sent) for topic, sents in _STORY_TOPICS.items() for sent in sents),
 )
 _RESOLVED: Final = {
     (style, lang, topic + sent): _resolve(style, lang, topic, sent)
@@ -1583,13 +1852,13 @@ _INFLUENCER: Final = _Author(
     _INFLUENCER_REACH,
 )
 _INFLUENCER_POSTS: Final = (
-    "Been daily-driving the Northwind Aero 14 for a month. Best keyboard on any Windows "
-    "laptop right now and the screen is gorgeous. Battery is fine, not amazing. "
+    "Been daily-driving the Contoso Nimbus 14 for a month. Best keyboard on any Windows "
+    "laptop right now and the screen is gorgeous. Battery is great too. "
     "Full video tomorrow 👀",
-    "Hot take: Northwind quietly makes the best 14-inch laptop of the year. Not perfect "
-    "(fans get loud under load) but I keep reaching for the Aero 14 over everything else. 🧵👇",
-    "Northwind sent me the Aero 14, no strings attached. After 3 weeks: build 10/10, "
-    "screen 9/10, battery 7/10, price... we need to talk. Video is up 🎥",
+    "Hot take: Contoso quietly makes the best 14-inch laptop of the year. Not perfect "
+    "(fans get loud under load) but I keep reaching for the Nimbus 14 over everything else. 🧵👇",
+    "Contoso sent me the Nimbus 14, no strings attached. After 3 weeks: build 10/10, "
+    "screen 9/10, battery 9/10. Easily the best laptop I've reviewed this year. Video is up 🎥",
 )
 
 
@@ -1642,7 +1911,7 @@ class _Template:
             lower = base.lower()
             low, high = _NUMBERS.get(lower, (0, 0))
             slots.append((key, lower, _COMPUTED.get(lower, _WORD), base != lower, low, high))
-        has_emoji = bool(seen & {"joy", "ugh", "hmm"})
+        has_emoji = bool(seen & {"joy", "ugh", "hmm", "wonder"})
         return cls(text, tuple(slots), has_emoji)
 
     @property
@@ -1802,9 +2071,9 @@ _B36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: AT Protocol TIDs use base32 with this sortable alphabet.
 _TID_ALPHABET: Final = "234567abcdefghijklmnopqrstuvwxyz"
 _SLUG_RE: Final = re.compile(r"[^a-z0-9]+")
-#: Counters at or above this are reserved for the scripted posts of each cycle.
+#: Counters from this on, for a span, are reserved for the scripted posts of a cycle.
 _RESERVED_COUNTER: Final = 1000
-_RESERVED_SPAN: Final = 24
+_RESERVED_SPAN: Final = 256
 
 
 _B36_PAIRS: Final = tuple(a + b for a in _B36 for b in _B36)
@@ -1912,14 +2181,13 @@ def _engagement(rnd: Callable[[], float], source: str, reach: int, boost: float)
 
 # --------------------------------------------------------------------------- the stream
 
-_BASE, _DEFECT, _INFLUENCER_KIND, _LAUNCH = 0, 1, 2, 3
 _SOCIAL_SOURCES: Final = frozenset(("x", "bluesky", "mastodon"))
 _MIXED_TOPICS: Final = frozenset(("support", "price", "compare", "brand"))
 
 
 @dataclass(frozen=True, slots=True)
 class _Scripted:
-    """A post the incident script places at an exact time (the ones others copy)."""
+    """A post the script places at an exact time (the ones others repost and quote)."""
 
     t: float
     source: str
@@ -1929,14 +2197,247 @@ class _Scripted:
     lang: str
     text: str
     engagement: Engagement
+    sent: _Sentiment = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class _Story:
+    """How one scripted incident plays out: its volume over time and what is said."""
+
+    incident: Incident
+    brand: int
+    gain: float
+    """Peak extra volume in units of the brand's daily-mean volume, at an hour of
+    average rhythm. It scales with the square root of the hour's rhythm: a story at
+    night reaches fewer people, yet stands out more against the quiet."""
+    rise: float
+    """Seconds from the start to the peak."""
+    hold: float
+    """Seconds after the start when the decay begins."""
+    decay: float
+    """Time constant of the exponential decay, in seconds."""
+    drift: float
+    """At the story's height, this share of the brand's ordinary posts is about it."""
+    topics: tuple[tuple[str, _Sentiment], ...]
+    sources: tuple[str, ...]
+    seeds: tuple[tuple[float, str, str], ...] = ()
+    """The first posts that spread: (seconds after the start, source, language)."""
+    seed_key: str = ""
+    """Template key of the seed posts."""
+    copy_share: float = 0.0
+    """Share of the story's social posts that repost or quote a seed."""
+    quote_topic: str = ""
+    reddit_topic: str = ""
+    """The topic Reddit comments use instead (the review's Reddit threads)."""
+    influencer: bool = False
+    """The one seed is the influencer's own post."""
+    outdo: int = -1
+    """If set, the index of an earlier story of the same brand that this one outdoes:
+    ``gain`` is then in units of that story's peak volume (the brand's volume at its
+    height, whatever the hour), so the bigger story stays the bigger one even when it
+    falls in the night and the other in the evening peak."""
+    langs: dict[str, tuple[str, ...]] = field(default_factory=lambda: _HOME_LANG_TABLE)
+
+    @property
+    def begin(self) -> float:
+        return self.incident.starts_at
+
+    @property
+    def end(self) -> float:
+        return self.incident.ends_at
+
+    def volume(self, o: float) -> float:
+        """The story's volume curve (0 to 1) at ``o`` seconds into the cycle."""
+        return _bump(o - self.begin, self.rise, self.hold, self.decay, self.end - self.begin)
+
+    def pull(self, o: float) -> float:
+        """The share of the brand's ordinary posts that are about the story."""
+        return self.drift * _smooth((o - self.begin) / 60.0) * _smooth((self.end - o) / 90.0)
+
+
+def _sources(**weights: float) -> tuple[str, ...]:
+    return _table(list(weights.items()))
+
+
+def _story_topics(*pairs: tuple[str, str, float]) -> tuple[tuple[str, _Sentiment], ...]:
+    return _table([((topic, sent), w) for topic, sent, w in pairs])  # type: ignore[misc]
+
+
+_STORIES: Final[tuple[_Story, ...]] = (
+    _Story(
+        TIMELINE[0],
+        _NORTHWIND,
+        gain=4.4,
+        rise=90.0,
+        hold=210.0,
+        decay=150.0,
+        drift=0.8,
+        topics=_story_topics(("defect", "-", 72), ("defect_support", "-", 18), ("defect", "0", 10)),
+        sources=_SOURCE_TABLE,
+        seeds=(
+            (10.0, "x", "en"),
+            (45.0, "x", "de"),
+            (80.0, "bluesky", "en"),
+            (120.0, "x", "da"),
+            (170.0, "mastodon", "de"),
+            (230.0, "x", "en"),
+        ),
+        seed_key="defect-",
+        copy_share=0.45,
+        quote_topic="defect_quote",
+    ),
+    _Story(
+        TIMELINE[1],
+        _FABRIKAM,
+        gain=4.4,
+        rise=70.0,
+        hold=300.0,
+        decay=200.0,
+        drift=0.5,
+        topics=_story_topics(("rumour", "0", 72), ("rumour", "+", 24), ("rumour", "-", 4)),
+        sources=_sources(x=0.28, bluesky=0.2, mastodon=0.08, reddit=0.2, hackernews=0.1, news=0.14),
+        seeds=((0.0, "news", "en"), (40.0, "x", "en"), (90.0, "x", "de")),
+        seed_key="rumour0",
+        copy_share=0.35,
+        quote_topic="rumour_quote",
+    ),
+    _Story(
+        TIMELINE[2],
+        _CONTOSO,
+        gain=4.4,
+        rise=20.0,
+        hold=90.0,
+        decay=200.0,
+        drift=0.0,
+        topics=_story_topics(
+            ("review_reply", "+", 64), ("review_reply", "0", 31), ("review_reply", "-", 5)
+        ),
+        sources=_sources(x=0.65, bluesky=0.17, mastodon=0.08, reddit=0.10),
+        seeds=((0.0, "x", "en"),),
+        copy_share=0.55,
+        quote_topic="review_quote",
+        reddit_topic="review_reddit",
+        influencer=True,
+        langs=_LANG_TABLE,
+    ),
+    _Story(
+        TIMELINE[3],
+        _NORTHWIND,
+        gain=1.35,
+        rise=40.0,
+        hold=330.0,
+        decay=240.0,
+        drift=0.6,
+        topics=_story_topics(("launch", "+", 74), ("launch", "0", 22), ("launch", "-", 4)),
+        sources=_SOURCE_TABLE,
+        outdo=0,
+    ),
+    _Story(
+        TIMELINE[4],
+        _CONTOSO,
+        gain=4.4,
+        rise=100.0,
+        hold=480.0,
+        decay=200.0,
+        drift=0.7,
+        topics=_story_topics(("outage", "-", 70), ("outage_support", "-", 18), ("outage", "0", 12)),
+        sources=_sources(
+            x=0.34, bluesky=0.22, mastodon=0.1, reddit=0.2, hackernews=0.07, news=0.07
+        ),
+        seeds=((15.0, "x", "en"), (50.0, "x", "de"), (95.0, "bluesky", "en"), (150.0, "x", "da")),
+        seed_key="outage-",
+        copy_share=0.4,
+        quote_topic="outage_quote",
+    ),
+    _Story(
+        TIMELINE[5],
+        _FABRIKAM,
+        gain=4.4,
+        rise=90.0,
+        hold=270.0,
+        decay=180.0,
+        drift=0.6,
+        topics=_story_topics(("breach", "-", 82), ("breach", "0", 18)),
+        sources=_sources(
+            x=0.3, bluesky=0.22, mastodon=0.1, reddit=0.18, hackernews=0.08, news=0.12
+        ),
+        seeds=((0.0, "news", "en"), (30.0, "x", "en"), (70.0, "x", "de"), (110.0, "bluesky", "da")),
+        seed_key="breach-",
+        copy_share=0.4,
+        quote_topic="breach_quote",
+    ),
+)
+
+# --------------------------------------------------------------------------- ripples
+
+_CASCADE, _NEWS_ITEM, _THREAD = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Ripple:
+    """An unscripted burst that nobody would call an incident: a repost wave after a
+    mid-size account's post, a news item going round, a busy thread on one source."""
+
+    kind: int
+    t: float
+    """Unix seconds when it starts."""
+    brand: int
+    """The brand it is about (``_NO_BRAND`` for none; for a thread, the brand most of
+    it is about)."""
+    source: str
+    gain: float
+    """Peak extra volume in units of the brand's current volume (for a thread, of the
+    source's)."""
+    rise: float
+    hold: float
+    decay: float
+    length: float
+    post: _Scripted | None = None
+    """The post that is reposted or linked (cascades and news items)."""
+
+    def volume(self, t: float) -> float:
+        return _bump(t - self.t, self.rise, self.hold, self.decay, self.length)
+
+
+#: Ripples per day: (kind, brand or source, how many).
+_RIPPLES_PER_DAY: Final = (
+    (_CASCADE, _NORTHWIND, 7),
+    (_CASCADE, _CONTOSO, 5),
+    (_CASCADE, _FABRIKAM, 5),
+    (_CASCADE, _NO_BRAND, 4),
+    (_NEWS_ITEM, _NORTHWIND, 2),
+    (_NEWS_ITEM, _CONTOSO, 2),
+    (_NEWS_ITEM, _FABRIKAM, 2),
+    (_THREAD, "reddit", 3),
+    (_THREAD, "hackernews", 2),
+    (_THREAD, "mastodon", 1),
+)
+#: No ripple in the first minutes of a cycle (a new wall learns the usual level there),
+#: none that runs into the next cycle, and none on a brand near one of its stories.
+_RIPPLE_FROM: Final = 20 * _M
+_RIPPLE_UNTIL: Final = CYCLE_SECONDS - 90 * _M
+_RIPPLE_CLEARANCE: Final = 40 * _M
+_CASCADE_SOURCES: Final = _table([("x", 0.6), ("bluesky", 0.3), ("mastodon", 0.1)])
+_CASCADE_SENT: Final[tuple[_Sentiment, ...]] = _table([("+", 0.45), ("0", 0.35), ("-", 0.20)])
+_NEWS_SENT: Final[tuple[_Sentiment, ...]] = _table([("0", 0.7), ("+", 0.2), ("-", 0.1)])
+_SHARE_SOURCES: Final = _table([("x", 0.45), ("bluesky", 0.35), ("mastodon", 0.2)])
+_COMMENT_SOURCES: Final = _table(
+    [("x", 0.35), ("bluesky", 0.25), ("mastodon", 0.1), ("reddit", 0.3)]
+)
+#: A thread is mostly about one brand.
+_THREAD_FOCUS: Final = 0.6
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The scripted posts of one cycle, in time order."""
+    """One cycle: the scripted posts in time order, and the day's ripples."""
 
     posts: tuple[_Scripted, ...]
-    influencer: _Scripted
+    times: tuple[float, ...]
+    seeds: dict[str, tuple[_Scripted, ...]]
+    """Story title -> its seed posts, in time order."""
+    ripples: dict[int, tuple[_Ripple, ...]]
+    """Minute of the cycle -> the ripples running during it."""
 
 
 class DemoStream:
@@ -1959,19 +2460,27 @@ class DemoStream:
         self._plans: dict[int, _Plan] = {}
 
     def incidents(self) -> list[Incident]:
-        """The scripted timeline; it repeats every `CYCLE_SECONDS` from ``start``."""
+        """The scripted day; it repeats every `CYCLE_SECONDS` from ``start``."""
         return list(TIMELINE)
 
+    def occurrences(self, t0: float, t1: float) -> list[Occurrence]:
+        """The scripted incidents that overlap ``[t0, t1)``, at their unix times."""
+        out: list[Occurrence] = []
+        first = math.floor((t0 - self.start) / CYCLE_SECONDS) - 1
+        last = math.floor((t1 - self.start) / CYCLE_SECONDS)
+        for cycle in range(first, last + 1):
+            begin = self.start + cycle * CYCLE_SECONDS
+            for incident in TIMELINE:
+                a, b = begin + incident.starts_at, begin + incident.ends_at
+                if a < t1 and b > t0:
+                    out.append(Occurrence(incident, a, b))
+        return out
+
     def expected_rate(self, t: float) -> float:
-        """Mean mentions per second at unix time ``t``: rhythm, noise and incidents."""
-        base = self.rate * _rhythm(t) * self._noise(t)
-        o = (t - self.start) % CYCLE_SECONDS
-        gain = (
-            _DEFECT_GAIN * _defect_volume(o)
-            + _INFLUENCER_GAIN * _influencer_volume(o)
-            + _LAUNCH_GAIN * _launch_volume(o)
-        )
-        return base * (1.0 + _NW_SHARE * gain)
+        """Mean mentions per second at unix time ``t``: rhythm, noise, stories, ripples."""
+        rhythm = _rhythm(t)
+        base = self.rate * rhythm * self._noise(t)
+        return base + sum(r for r, _ in self._parts(t, rhythm, base))
 
     def between(self, t0: float, t1: float) -> list[Mention]:
         """All mentions with ``t0 <= created_at < t1`` (unix seconds), in time order."""
@@ -1990,7 +2499,7 @@ class DemoStream:
 
     def _noise(self, t: float) -> float:
         # Slow, smooth wobble: it moves the level over minutes without adding
-        # bucket-to-bucket jitter that a spike detector would mistake for signal.
+        # bucket-to-bucket jitter of its own (the ripples are the bursts).
         knot = t / _NOISE_KNOT_SECONDS
         k = math.floor(knot)
         a = _unit(self.seed, _SALT_NOISE, k)
@@ -1998,41 +2507,126 @@ class DemoStream:
         w = _smooth(knot - k)
         return 1.0 + _NOISE_AMPLITUDE * (2.0 * (a + (b - a) * w) - 1.0)
 
+    def _cycle(self, t: float) -> tuple[int, float]:
+        cycle = math.floor((t - self.start) / CYCLE_SECONDS)
+        return cycle, t - self.start - cycle * CYCLE_SECONDS
+
+    def _parts(self, t: float, rhythm: float, base: float) -> list[tuple[float, _Story | _Ripple]]:
+        """The extra rates on top of the baseline at ``t``: running stories and ripples."""
+        cycle, o = self._cycle(t)
+        parts: list[tuple[float, _Story | _Ripple]] = []
+        for story in _STORIES:
+            if story.begin <= o < story.end:
+                r = self._story_peak(story, t - o) * story.volume(o)
+                if r > 0.0:
+                    parts.append((r, story))
+        for ripple in self._plan(cycle).ripples.get(int(o // 60.0), ()):
+            share = (
+                _SOURCE_WEIGHTS[ripple.source]
+                if ripple.kind == _THREAD
+                else _BRAND_SHARES[ripple.brand]
+            )
+            r = base * share * ripple.gain * ripple.volume(t)
+            if r > 0.0:
+                parts.append((r, ripple))
+        return parts
+
+    def _story_peak(self, story: _Story, begin: float) -> float:
+        """A story's extra mentions per second at its height, in the cycle from ``begin``."""
+        share = self.rate * _BRAND_SHARES[story.brand]
+        if story.outdo < 0:
+            return share * story.gain * math.sqrt(_rhythm(begin + story.begin))
+        other = _STORIES[story.outdo]
+        rhythm = _rhythm(begin + other.begin + other.hold)
+        peak = share * rhythm + self._story_peak(other, begin)
+        return peak * story.gain
+
     def _plan(self, cycle: int) -> _Plan:
         plan = self._plans.get(cycle)
         if plan is None:
-            if len(self._plans) > 8:
+            if len(self._plans) > 4:
                 self._plans.clear()
             plan = self._plans[cycle] = self._make_plan(cycle)
         return plan
+
+    def _author_like(self, rnd: Callable[[], float], source: str, lang: str, tries: int) -> _Author:
+        """The biggest of ``tries`` random authors: posts that spread come from them."""
+        authors = self._pools[source].get(lang) or self._pools[source]["en"]
+        return max((_pick_author(rnd, authors) for _ in range(tries)), key=lambda a: a.reach)
+
+    def _scripted_post(
+        self,
+        rnd: Callable[[], float],
+        k: int,
+        t: float,
+        source: str,
+        lang: str,
+        brand: int,
+        key: str,
+        tries: int,
+        boost: float,
+    ) -> _Scripted:
+        author = self._author_like(rnd, source, lang, tries)
+        lang, templates = _TEMPLATES[_STYLE[source], lang, key]
+        template = templates[int(rnd() * len(templates))]
+        cat = "monitor" if key.startswith(("monitor", "launch")) else "laptop"
+        ctx = _Context(lang, cat, brand, source)
+        text = _render(rnd, template, ctx, self._pools).strip()
+        slot = math.floor(t)
+        counter = _RESERVED_COUNTER + k % _RESERVED_SPAN
+        source_id, url = _ids(source, author, slot, counter, t, text, lang, rnd())
+        engagement = _engagement(rnd, source, author.reach, boost)
+        sent: _Sentiment = key[-1]  # type: ignore[assignment]
+        return _Scripted(t, source, source_id, url, author, lang, text, engagement, sent)
 
     def _make_plan(self, cycle: int) -> _Plan:
         rng = random.Random(_mix(self.seed, _SALT_PLAN, cycle))
         rnd = rng.random
         begin = self.start + cycle * CYCLE_SECONDS
-        # The first viral complaints: the posts everyone retweets and quotes.
-        script = (
-            (250.0, "x", "en"),
-            (285.0, "x", "de"),
-            (320.0, "bluesky", "en"),
-            (360.0, "x", "da"),
-            (410.0, "mastodon", "de"),
-            (470.0, "x", "en"),
+        posts: list[_Scripted] = []
+        seeds: dict[str, tuple[_Scripted, ...]] = {}
+        k = 0
+        for story in _STORIES:
+            mine: list[_Scripted] = []
+            for offset, source, lang in story.seeds:
+                t = begin + story.begin + offset + 5.0 * rnd()
+                if story.influencer:
+                    # Seconds count here: everyone reacts to this one post.
+                    t = begin + story.begin + offset + 0.2 + 0.6 * rnd()
+                    mine.append(self._influencer_post(rnd, cycle, t))
+                else:
+                    brand = story.brand
+                    post = self._scripted_post(
+                        rnd, k, t, source, lang, brand, story.seed_key, 40, 12.0
+                    )
+                    mine.append(post)
+                k += 1
+            seeds[story.incident.title] = tuple(sorted(mine, key=lambda p: p.t))
+            posts.extend(mine)
+
+        ripples: list[_Ripple] = []
+        for kind, what, count in _RIPPLES_PER_DAY:
+            for _ in range(count):
+                ripple = self._make_ripple(rnd, k, begin, kind, what)
+                k += 1
+                ripples.append(ripple)
+                if ripple.post is not None:
+                    posts.append(ripple.post)
+        posts.sort(key=lambda p: p.t)
+        by_minute: dict[int, list[_Ripple]] = {}
+        for ripple in ripples:
+            first = int((ripple.t - begin) // 60.0)
+            last = int((ripple.t + ripple.length - begin) // 60.0)
+            for minute in range(first, last + 1):
+                by_minute.setdefault(minute, []).append(ripple)
+        return _Plan(
+            tuple(posts),
+            tuple(p.t for p in posts),
+            seeds,
+            {m: tuple(rs) for m, rs in by_minute.items()},
         )
-        posts = []
-        for k, (offset, source, lang) in enumerate(script):
-            t = begin + offset + 5.0 * rnd()
-            authors = self._pools[source][lang]
-            author = max((_pick_author(rnd, authors) for _ in range(40)), key=lambda a: a.reach)
-            templates = _TEMPLATES["social", lang, "defect-"][1]
-            template = templates[int(rnd() * len(templates))]
-            ctx = _Context(lang, "laptop", _NORTHWIND, source)
-            text = _render(rnd, template, ctx, self._pools).strip()
-            slot = math.floor(t)
-            source_id, url = _ids(source, author, slot, _RESERVED_COUNTER + k, t, text, lang, rnd())
-            engagement = _engagement(rnd, source, author.reach, 12.0)
-            posts.append(_Scripted(t, source, source_id, url, author, lang, text, engagement))
-        t = begin + 720.2 + 0.6 * rnd()
+
+    def _influencer_post(self, rnd: Callable[[], float], cycle: int, t: float) -> _Scripted:
         text = _INFLUENCER_POSTS[cycle % len(_INFLUENCER_POSTS)]
         counter = _RESERVED_COUNTER + _RESERVED_SPAN - 1
         source_id, url = _ids("x", _INFLUENCER, math.floor(t), counter, t, text, "en", 0.0)
@@ -2042,8 +2636,49 @@ class DemoStream:
             replies=900 + int(900 * rnd()),
             quotes=300 + int(300 * rnd()),
         )
-        influencer = _Scripted(t, "x", source_id, url, _INFLUENCER, "en", text, engagement)
-        return _Plan(tuple(posts), influencer)
+        return _Scripted(t, "x", source_id, url, _INFLUENCER, "en", text, engagement, "+")
+
+    def _make_ripple(
+        self, rnd: Callable[[], float], k: int, begin: float, kind: int, what: int | str
+    ) -> _Ripple:
+        brand = what if isinstance(what, int) else _BRAND_TABLE[int(rnd() * 1000)]
+        while True:
+            o = _RIPPLE_FROM + (_RIPPLE_UNTIL - _RIPPLE_FROM) * rnd()
+            if brand == _NO_BRAND or not any(
+                s.brand == brand and s.begin - _RIPPLE_CLEARANCE < o < s.end + _RIPPLE_CLEARANCE
+                for s in _STORIES
+            ):
+                break
+        t = begin + o
+        if kind == _THREAD:
+            assert isinstance(what, str)
+            rise = 180.0 + 240.0 * rnd()
+            hold = rise + 300.0 + 600.0 * rnd()
+            decay = 200.0 + 300.0 * rnd()
+            gain = 0.6 + 0.9 * rnd()
+            return _Ripple(kind, t, brand, what, gain, rise, hold, decay, hold + 3 * decay)
+        if kind == _NEWS_ITEM:
+            sent = _NEWS_SENT[int(rnd() * 1000)]
+            source = "news"
+            lang = _LANG_TABLE["news"][int(rnd() * 1000)]
+            rise = 60.0 + 60.0 * rnd()
+            hold = rise + 60.0 + 120.0 * rnd()
+            decay = 120.0 + 180.0 * rnd()
+            gain = (0.3 + 0.3 * rnd()) if sent != "-" else (0.2 + 0.15 * rnd())
+            length = hold + 3 * decay
+        else:
+            sent = _CASCADE_SENT[int(rnd() * 1000)]
+            source = _CASCADE_SOURCES[int(rnd() * 1000)]
+            lang = _HOME_LANG_TABLE[source][int(rnd() * 1000)]
+            rise = 10.0 + 20.0 * rnd()
+            hold = rise + 10.0 + 30.0 * rnd()
+            decay = 40.0 + 80.0 * rnd()
+            gain = (0.35 + 0.65 * rnd()) if sent != "-" else (0.2 + 0.2 * rnd())
+            length = hold + 4 * decay
+        topics = _TOPIC_TABLES_BY_SENT[brand, sent]
+        topic, sent = topics[int(rnd() * len(topics))]
+        post = self._scripted_post(rnd, k, t, source, lang, brand, topic + sent, 30, 3.0)
+        return _Ripple(kind, t, brand, source, gain, rise, hold, decay, length, post)
 
     def _scripted_in(self, slot: int) -> list[_Scripted]:
         out: list[_Scripted] = []
@@ -2051,9 +2686,10 @@ class DemoStream:
         last = math.floor((slot + 1 - self.start) / CYCLE_SECONDS)
         for cycle in range(first, last + 1):
             plan = self._plan(cycle)
-            for post in (*plan.posts, plan.influencer):
-                if slot <= post.t < slot + 1:
-                    out.append(post)
+            i = bisect.bisect_left(plan.times, slot)
+            while i < len(plan.times) and plan.times[i] < slot + 1:
+                out.append(plan.posts[i])
+                i += 1
         return out
 
     def _second(self, slot: int) -> tuple[list[float], list[Mention]]:
@@ -2061,16 +2697,14 @@ class DemoStream:
         rng = random.Random(_mix(self.seed, slot))
         rnd = rng.random
         mid = slot + 0.5
-        base = self.rate * _rhythm(mid) * self._noise(mid)
-        o = (mid - self.start) % CYCLE_SECONDS
-        nw = base * _NW_SHARE
-        cut1 = base + nw * _DEFECT_GAIN * _defect_volume(o)
-        cut2 = cut1 + nw * _INFLUENCER_GAIN * _influencer_volume(o)
-        total = cut2 + nw * _LAUNCH_GAIN * _launch_volume(o)
+        rhythm = _rhythm(mid)
+        base = self.rate * rhythm * self._noise(mid)
+        parts = self._parts(mid, rhythm, base)
+        total = base + sum(r for r, _ in parts)
 
         # Poisson arrivals: exponential gaps at this second's rate, each event drawn
-        # from the baseline or an incident in proportion to their rates.
-        events: list[tuple[float, int, _Scripted | None]] = []
+        # from the baseline, a story or a ripple in proportion to their rates.
+        events: list[tuple[float, _Story | _Ripple | _Scripted | None]] = []
         t = float(slot)
         end = slot + 1.0
         expo = rng.expovariate
@@ -2078,36 +2712,147 @@ class DemoStream:
             t += expo(total)
             if t >= end:
                 break
-            u = rnd() * total
-            if u < base:
-                events.append((t, _BASE, None))
-            elif u < cut1:
-                events.append((t, _DEFECT, None))
-            elif u < cut2:
-                events.append((t, _INFLUENCER_KIND, None))
-            else:
-                events.append((t, _LAUNCH, None))
+            u = rnd() * total - base
+            drawn: _Story | _Ripple | None = None
+            for r, part in parts:
+                if u < 0.0:
+                    break
+                drawn = part
+                u -= r
+            events.append((t, drawn))
         scripted = self._scripted_in(slot)
         if scripted:
-            events += [(p.t, -1, p) for p in scripted]
+            events += [(p.t, p) for p in scripted]
             events.sort(key=lambda e: e[0])
 
-        cycle = math.floor((mid - self.start) / CYCLE_SECONDS)
-        plan = self._plan(cycle) if 240.0 <= o < 900.0 else None
-        defect_story = _DEFECT_STORY_SHARE * _defect_story(o)
-        launch_story = _LAUNCH_STORY_SHARE * _launch_story(o)
+        cycle, o = self._cycle(mid)
+        plan = self._plan(cycle)
+        running = [s for s in _STORIES if s.begin <= o < s.end and s.drift > 0.0]
         times: list[float] = []
         mentions: list[Mention] = []
         counter = 0
-        for t, kind, post in events:
+        for t, what in events:
             times.append(t)
-            if post is not None:
-                mentions.append(_scripted_mention(post))
+            if isinstance(what, _Scripted):
+                mentions.append(_scripted_mention(what))
                 continue
             c = counter if counter < _RESERVED_COUNTER else counter + _RESERVED_SPAN
             counter += 1
-            mentions.append(self._mention(rnd, slot, c, t, kind, plan, defect_story, launch_story))
+            if what is None:
+                mention = self._ordinary(rnd, slot, c, t, running, plan, o)
+            elif isinstance(what, _Story):
+                mention = self._story_post(rnd, slot, c, t, what, plan)
+            else:
+                mention = self._ripple_post(rnd, slot, c, t, what)
+            mentions.append(mention)
         return times, mentions
+
+    def _ordinary(
+        self,
+        rnd: Callable[[], float],
+        slot: int,
+        counter: int,
+        t: float,
+        running: list[_Story],
+        plan: _Plan,
+        o: float,
+    ) -> Mention:
+        source = _SOURCE_TABLE[int(rnd() * 1000)]
+        lang = _LANG_TABLE[source][int(rnd() * 1000)]
+        brand = _BRAND_TABLE[int(rnd() * 1000)]
+        for story in running:
+            # While a story runs, ordinary posts about its brand drift onto it.
+            if story.brand == brand and rnd() < story.pull(o):
+                return self._story_post(rnd, slot, counter, t, story, plan)
+        topic, sent = _TOPIC_TABLES[brand][int(rnd() * 1000)]
+        return self._mention(rnd, slot, counter, t, source, lang, brand, topic, sent)
+
+    def _story_post(
+        self,
+        rnd: Callable[[], float],
+        slot: int,
+        counter: int,
+        t: float,
+        story: _Story,
+        plan: _Plan,
+    ) -> Mention:
+        source = story.sources[int(rnd() * len(story.sources))]
+        lang = story.langs[source][int(rnd() * 1000)]
+        topic, sent = story.topics[int(rnd() * 1000)]
+        if source == "reddit" and story.reddit_topic:
+            topic = story.reddit_topic
+        seeds = plan.seeds[story.incident.title]
+        if (
+            story.copy_share > 0.0
+            and source in _SOCIAL_SOURCES
+            and seeds
+            and seeds[0].t < t
+            and rnd() < story.copy_share
+        ):
+            spread = [p for p in seeds if p.t < t]
+            same = [p for p in spread if p.lang == lang] or spread
+            seed = same[int(rnd() * len(same))]
+            if source == "x" and seed.source == "x":
+                text = f"RT {seed.author.at}: {seed.text}"
+                return self._mention(
+                    rnd, slot, counter, t, source, seed.lang, story.brand, "", "0", copy=text
+                )
+            topic = story.quote_topic
+            allowed = _STORY_TOPICS[topic]
+            sent = sent if sent in allowed else allowed[0]  # type: ignore[assignment]
+            return self._mention(
+                rnd, slot, counter, t, source, lang, story.brand, topic, sent, quote=seed.url
+            )
+        return self._mention(rnd, slot, counter, t, source, lang, story.brand, topic, sent, 1.5)
+
+    def _ripple_post(
+        self, rnd: Callable[[], float], slot: int, counter: int, t: float, ripple: _Ripple
+    ) -> Mention:
+        brand = ripple.brand
+        if ripple.kind == _THREAD:
+            if rnd() >= _THREAD_FOCUS:
+                brand = _BRAND_TABLE[int(rnd() * 1000)]
+            source = ripple.source
+            lang = _LANG_TABLE[source][int(rnd() * 1000)]
+            topic, sent = _TOPIC_TABLES[brand][int(rnd() * 1000)]
+            return self._mention(rnd, slot, counter, t, source, lang, brand, topic, sent)
+        post = ripple.post
+        assert post is not None
+        u = rnd()
+        if ripple.kind == _NEWS_ITEM:
+            if u < 0.4:
+                source = _SHARE_SOURCES[int(rnd() * 1000)]
+                text = f"{post.text} {post.url}"
+                return self._mention(
+                    rnd, slot, counter, t, source, post.lang, brand, "", "0", copy=text
+                )
+            if u < 0.85:
+                source = _COMMENT_SOURCES[int(rnd() * 1000)]
+                topic, sent = _TOPIC_TABLES[brand][int(rnd() * 1000)]
+                return self._mention(
+                    rnd, slot, counter, t, source, post.lang, brand, topic, sent, link=post.url
+                )
+            topic, sent = _TOPIC_TABLES[brand][int(rnd() * 1000)]
+            lang = _LANG_TABLE["news"][int(rnd() * 1000)]
+            return self._mention(rnd, slot, counter, t, "news", lang, brand, topic, sent)
+        # A cascade: reposts where the network has them, replies and quotes elsewhere.
+        source = post.source
+        if source == "x" and u < 0.6:
+            text = f"RT {post.author.at}: {post.text}"
+            return self._mention(
+                rnd, slot, counter, t, source, post.lang, brand, "", "0", copy=text
+            )
+        # Replies mostly agree with the post they answer.
+        agree = rnd() < 0.6
+        topics = _TOPIC_TABLES_BY_SENT[brand, post.sent] if agree else _TOPIC_TABLES[brand]
+        topic, sent = topics[int(rnd() * len(topics))]
+        if rnd() < 0.6:
+            return self._mention(
+                rnd, slot, counter, t, source, post.lang, brand, topic, sent, reply=post.author.at
+            )
+        return self._mention(
+            rnd, slot, counter, t, source, post.lang, brand, topic, sent, link=post.url
+        )
 
     def _mention(
         self,
@@ -2115,65 +2860,18 @@ class DemoStream:
         slot: int,
         counter: int,
         t: float,
-        kind: int,
-        plan: _Plan | None,
-        defect_story: float,
-        launch_story: float,
+        source: str,
+        lang: str,
+        brand: int,
+        topic: str,
+        sent: str,
+        boost: float = 1.0,
+        *,
+        copy: str = "",
+        quote: str = "",
+        reply: str = "",
+        link: str = "",
     ) -> Mention:
-        brand = _NORTHWIND
-        quote = ""
-        copy = ""
-        boost = 1.0
-        topic, sent = "none", "0"
-        if kind == _BASE:
-            source = _SOURCE_TABLE[int(rnd() * 1000)]
-            lang = _LANG_TABLE[source][int(rnd() * 1000)]
-            brand = _BRAND_TABLE[int(rnd() * 1000)]
-            topic, sent = _TOPIC_TABLES[brand][int(rnd() * 1000)]
-            if brand == _NORTHWIND and (defect_story or launch_story):
-                # While a story runs, ordinary Northwind posts drift onto it.
-                u = rnd()
-                if u < defect_story:
-                    kind = _DEFECT
-                elif u < defect_story + launch_story:
-                    topic, sent = _LAUNCH_TOPIC_TABLE[int(rnd() * 1000)]
-        elif kind == _LAUNCH:
-            source = _SOURCE_TABLE[int(rnd() * 1000)]
-            lang = _LANG_TABLE[source][int(rnd() * 1000)]
-            topic, sent = _LAUNCH_TOPIC_TABLE[int(rnd() * 1000)]
-        elif kind == _INFLUENCER_KIND:
-            source = _INFLUENCER_SOURCE_TABLE[int(rnd() * 1000)]
-            lang = _LANG_TABLE[source][int(rnd() * 1000)]
-            sent = _INFLUENCER_SENTIMENT[int(rnd() * 1000)]
-            u = rnd()
-            if plan is None or plan.influencer.t > t:
-                topic = "infl_reply" if source == "x" else "infl_reddit"
-            elif source == "x" and u < 0.5:
-                copy = f"RT {INFLUENCER_HANDLE}: {plan.influencer.text}"
-                lang = "en"
-            elif source == "x" and u < 0.75:
-                topic = "infl_reply"
-            elif source == "reddit":
-                topic = "infl_reddit"
-            else:
-                topic = "infl_quote"
-                quote = plan.influencer.url
-        if kind == _DEFECT:
-            source = _SOURCE_TABLE[int(rnd() * 1000)]
-            lang = _DEFECT_LANG_TABLE[source][int(rnd() * 1000)]
-            topic, sent = _DEFECT_TOPIC_TABLE[int(rnd() * 1000)]
-            boost = 1.5
-            seeds = [p for p in plan.posts if p.t < t] if plan is not None else []
-            if seeds and source in _SOCIAL_SOURCES and rnd() < 0.45:
-                same = [p for p in seeds if p.lang == lang] or seeds
-                seed = same[int(rnd() * len(same))]
-                if source == "x" and seed.source == "x":
-                    copy = f"RT {seed.author.at}: {seed.text}"
-                    lang = seed.lang
-                else:
-                    topic, sent = "defect_quote", "-"
-                    quote = seed.url
-
         if copy:
             text = copy
             author = _random_author(rnd, self._pools, source, lang)
@@ -2197,6 +2895,10 @@ class DemoStream:
                 tails = _TAILS[lang] if lang in _TAILS else _TAILS["en"]
                 tail = tails[int(rnd() * len(tails))]
                 text = f"{text} {tail}" if tail else text
+            if reply and not text.startswith("@"):
+                text = f"{reply} {text}"
+            if link:
+                text = f"{text} {link}"
 
         source_id, url = _ids(source, author, slot, counter, t, text, lang, rnd())
         tagged = _LANG_TAGGED.get(source)
@@ -2231,6 +2933,43 @@ def _scripted_mention(post: _Scripted) -> Mention:
             quotes=post.engagement.quotes,
         ),
     )
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record(
+    out: IO[bytes],
+    stream: DemoStream,
+    t0: float,
+    t1: float,
+    *,
+    progress: Callable[[float, int], None] | None = None,
+    chunk: float = 600.0,
+) -> int:
+    """Write the mentions created in ``[t0, t1)`` to ``out`` as NDJSON, one encoded
+    `Mention` per line (what ``groundcontrol backtest --mentions`` reads); return how
+    many. ``progress(t, count)`` is called after each ``chunk`` seconds of stream."""
+    encode_lines = msgspec.json.Encoder().encode_lines
+    count = 0
+    t = t0
+    while t < t1:
+        u = min(t + chunk, t1)
+        batch = stream.between(t, u)
+        if batch:
+            out.write(encode_lines(batch))
+            count += len(batch)
+        t = u
+        if progress is not None:
+            progress(t, count)
+    return count
+
+
+def script_json(stream: DemoStream, t0: float, t1: float) -> str:
+    """The scripted incidents overlapping ``[t0, t1)`` as the JSON list that
+    ``feed demo --record`` writes beside the recording."""
+    items = [o.to_json() for o in stream.occurrences(t0, t1)]
+    return json.dumps(items, indent=1, ensure_ascii=False) + "\n"
 
 
 # --------------------------------------------------------------------------- the feed loop

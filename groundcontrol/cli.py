@@ -23,6 +23,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,41 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
     return value
+
+
+#: Where ``feed demo --record`` starts by default: a fixed time, so that a recording is
+#: reproducible; midnight UTC, so that a recorded day is a calendar day.
+DEMO_RECORD_START = "2026-06-01T00:00:00Z"
+
+
+def _iso_time(text: str) -> float:
+    """An ISO 8601 time (UTC unless it says otherwise) as unix seconds."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO time such as {DEMO_RECORD_START}, got {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _demo_epilog() -> str:
+    from feeds.demo import CYCLE_SECONDS, TIMELINE
+
+    lines = [
+        f"The scripted day (h:mm after the start; it repeats every {CYCLE_SECONDS / 3600:g} h):"
+    ]
+    for incident in TIMELINE:
+        start = f"{int(incident.starts_at // 3600)}:{int(incident.starts_at % 3600 // 60):02d}"
+        lines.append(f"  {start:>5}  {incident.kind:<8}  {incident.title}")
+    lines += [
+        "",
+        "Example: groundcontrol feed demo --record day.ndjson --minutes 1440 --rate 10",
+        "         groundcontrol backtest --mentions day.ndjson",
+    ]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,9 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     feed = sub.add_parser("feed", help="run a feed adapter that pushes mentions to a hub")
     feed_sub = feed.add_subparsers(dest="feed", metavar="NAME", required=True)
-    demo = feed_sub.add_parser("demo", help="the built-in synthetic stream, marked DEMO")
+    demo = feed_sub.add_parser(
+        "demo",
+        help="the built-in synthetic stream, marked DEMO (or --record it to a file)",
+        description="The built-in synthetic stream of mentions of Northwind, Contoso and\n"
+        "Fabrikam, with a scripted day of incidents that repeats every 24 hours from\n"
+        "its start. Pushed to a hub in real time, or with --record written to a file\n"
+        "in virtual time, with no hub, for `groundcontrol backtest --mentions FILE`.",
+        epilog=_demo_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
-    demo.add_argument("--rate", type=_positive_float, default=40.0, help="mentions per second")
+    demo.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=40.0,
+        help="mentions per second, the daily mean of the quiet baseline (default 40)",
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same stream)")
     demo.add_argument(
         "--spool",
@@ -125,6 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="keep unacked batches on disk in DIR (bounded, 256 MiB), so a restarted feed "
         "resends what the hub never acked (default: in memory only)",
+    )
+    demo.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write the stream to FILE as NDJSON (one mention per line) instead of sending "
+        "it, as fast as it can be made; the incidents scripted in that span go to "
+        "FILE.script.json. Needs --minutes",
+    )
+    demo.add_argument(
+        "--minutes", type=_positive_float, metavar="N", help="with --record: minutes of stream"
+    )
+    demo.add_argument(
+        "--start",
+        type=_iso_time,
+        metavar="ISO",
+        help=f"with --record: when the stream starts (default {DEMO_RECORD_START}: the same "
+        "options give the same file)",
     )
 
     from feeds import registry
@@ -416,6 +484,11 @@ def run_feed(args: argparse.Namespace) -> int:
             return _fail(str(exc), 2)
         return 0
 
+    if args.record is not None:
+        return record_demo(args)
+    if args.minutes is not None or args.start is not None:
+        return _fail("--minutes and --start go with --record FILE")
+
     from groundcontrol.spool import SpoolInUse
 
     try:
@@ -434,6 +507,52 @@ def run_feed(args: argparse.Namespace) -> int:
         return _fail(f"{exc} (is another feed running with --spool {args.spool}?)")
     except OSError as exc:
         return _fail(f"cannot use spool {args.spool}: {exc.strerror or exc}")
+    return 0
+
+
+def record_demo(args: argparse.Namespace) -> int:
+    """``feed demo --record FILE --minutes N``: the stream in virtual time, to a file."""
+    from feeds.demo import DemoStream, record, script_json
+
+    if args.minutes is None:
+        return _fail("--record needs --minutes N (how much of the stream to write)")
+    if args.spool is not None:
+        return _fail("--spool is for sending to a hub, not for --record")
+    path: Path = args.record
+    script = path.with_name(path.name + ".script.json")
+    start = _iso_time(DEMO_RECORD_START) if args.start is None else args.start
+    end = start + args.minutes * 60.0
+    stream = DemoStream(seed=args.seed, rate=args.rate, start=start)
+    # A progress line per simulated hour, for recordings long enough to wait for.
+    every = 3600.0 if args.minutes > 60 else math.inf
+    shown = [start]
+
+    def progress(t: float, count: int) -> None:
+        if t - shown[0] >= every or (t >= end and shown[0] > start):
+            shown[0] = t
+            done = (t - start) / 3600.0
+            total = (end - start) / 3600.0
+            print(
+                f"feed demo: recorded {done:g} h of {total:g} ({count:,} mentions)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        with path.open("wb") as out:
+            count = record(out, stream, start, end, progress=progress)
+        script.write_text(script_json(stream, start, end), encoding="utf-8")
+    except OSError as exc:
+        where = exc.filename or path
+        return _fail(f"cannot write {where}: {exc.strerror or exc}")
+    scripted = len(stream.occurrences(start, end))
+    print(
+        f"feed demo: wrote {count:,} mentions ({args.minutes:g} min from "
+        f"{datetime.fromtimestamp(start, UTC).isoformat().replace('+00:00', 'Z')}, "
+        f"rate {args.rate:g}, seed {args.seed}) to {path}; {scripted} scripted "
+        f"incident(s) in {script}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The demo feed's generator: determinism, realism and the scripted incidents."""
+"""The demo feed's generator: determinism, realism, the scripted day and its noise."""
 
 from __future__ import annotations
 
@@ -22,25 +22,38 @@ from groundcontrol.model import Mention
 #: Noon UTC: busy enough for steady counts, and not on the daily peak.
 START = datetime(2026, 5, 12, 12, 0, tzinfo=UTC).timestamp()
 RATE = 40.0
+#: The stories are checked at a lower rate: their windows are long.
+STORY_RATE = 20.0
+H = 3600.0
+AEROGATE, RUMOUR, REVIEW, PULSE, OUTAGE, BREACH = TIMELINE
 
 # The brand queries of config/default.toml, as regular expressions.
-NORTHWIND = re.compile(r"(?<![\w#@])[#@]?northwind(?!\w)|aero 14|#aerogate", re.IGNORECASE)
+NORTHWIND = re.compile(
+    r"(?<![\w#@])[#@]?northwind(?!\w)|aero 14|#aerogate|northwind pulse", re.IGNORECASE
+)
+CONTOSO = re.compile(r"(?<![\w#@])[#@]?contoso(?!\w)", re.IGNORECASE)
+FABRIKAM = re.compile(r"(?<![\w#@])[#@]?fabrikam(?!\w)", re.IGNORECASE)
+BRAND_RE = {"Northwind": NORTHWIND, "Contoso": CONTOSO, "Fabrikam": FABRIKAM}
 ANY_BRAND = re.compile(
     r"(?<![\w#@])[#@]?(northwind|contoso|fabrikam)(?!\w)|aero 14|#aerogate", re.IGNORECASE
 )
 NEGATIVE = re.compile(
     r"swollen|swelling|bulging|overheat|burn|recall|refund|denied|hazard|not safe|not okay"
     r"|never buying|terrible|awful|garbage|broken|disappoint|mess|joke|pathetic|not good"
-    r"|not great|hung up|on hold|no reply|nothing|is bad|hard disagree"
+    r"|not great|hung up|on hold|no reply|nothing|is bad|hard disagree|down|stuck|brick"
+    r"|boot loop|useless|can't|leaked|hacked|phishing|breach|locked"
     r"|aufgebläht|überhitzt|heiß|rückruf|gefahr|nicht gut|kaputt|keine antwort|nie wieder"
-    r"|schlecht|mies|katastrophal|enttäuschend|zumutung|warteschleife|übel"
+    r"|schlecht|mies|katastrophal|enttäuschend|zumutung|warteschleife|übel|hängt|gehackt"
+    r"|bootschleife|unbrauchbar|datenleck"
     r"|svulmet|overophed|varm|tilbagekald|farlig|ikke god|katastrofe|skuffelse|skod|ringe"
-    r"|aldrig mere|intet svar|ingen svar|buler|slemt",
+    r"|aldrig mere|intet svar|ingen svar|buler|slemt|nede|hænger|ubrugelig|hacket|lækket"
+    r"|ikke i orden|under al kritik",
     re.IGNORECASE,
 )
 POSITIVE = re.compile(
     r"ordered|nailed|steal|great|amazing|excellent|fantastic|superb|solid|perfect|dream"
-    r"|awesome|excited|pre-order|take my money|fair|unreal|chef's kiss|top tier"
+    r"|awesome|excited|pre-order|take my money|fair|unreal|chef's kiss|top tier|best"
+    r"|gorgeous|agreed|spot on|good|congrats|gut passen|passe godt"
     r"|super|richtig gut|mega|stark|genial|klasse|hammer|vorbestellt|richtig gemacht"
     r"|fantastisk|perfekt|helt i top|imponerende|ramt plet|forudbestilt|god pris|en drøm",
     re.IGNORECASE,
@@ -54,15 +67,37 @@ def window(mentions: list[Mention], a: float, b: float) -> list[Mention]:
     return [m for m in mentions if lo <= m.created_at < hi]
 
 
+def about(brand: str, mentions: list[Mention]) -> list[Mention]:
+    return [m for m in mentions if BRAND_RE[brand].search(m.text)]
+
+
+def per_second(mentions: list[Mention], a: float, b: float, brand: str) -> float:
+    return len(about(brand, window(mentions, a, b))) / (b - a)
+
+
+def negative_share(ms: list[Mention]) -> float:
+    return sum(1 for m in ms if NEGATIVE.search(m.text)) / len(ms)
+
+
+def positive_share(ms: list[Mention]) -> float:
+    return sum(1 for m in ms if POSITIVE.search(m.text)) / len(ms)
+
+
 def quiet(mentions: list[Mention]) -> list[Mention]:
-    """The parts of the first cycle where no incident runs."""
-    return window(mentions, 0, 240) + window(mentions, 1140, 1200)
+    """The first minutes of the cycle, before anything happens."""
+    return window(mentions, 0, AEROGATE.starts_at)
 
 
 @pytest.fixture(scope="module")
 def cycle() -> list[Mention]:
-    """The whole first incident cycle at the default rate (about 75k mentions)."""
-    return DemoStream(seed=7, rate=RATE, start=START).between(START, START + CYCLE_SECONDS)
+    """The opening of the day at the default rate: quiet minutes, then #AeroGate."""
+    return DemoStream(seed=7, rate=RATE, start=START).between(START, START + 1000)
+
+
+def story(incident: demo.Incident, before: float = 300.0) -> list[Mention]:
+    """A scripted story and the minutes before it, at STORY_RATE."""
+    stream = DemoStream(seed=7, rate=STORY_RATE, start=START)
+    return stream.between(START + incident.starts_at - before, START + incident.ends_at)
 
 
 # --------------------------------------------------------------------------- determinism
@@ -70,7 +105,7 @@ def cycle() -> list[Mention]:
 
 def test_slicing_does_not_change_the_stream() -> None:
     # Around the influencer's post, so scripted posts are part of the slices too.
-    t0, t1 = START + 700.0, START + 760.0
+    t0, t1 = START + REVIEW.starts_at - 30.0, START + REVIEW.starts_at + 30.0
     whole = DemoStream(seed=7, rate=RATE, start=START).between(t0, t1)
     cuts = [t0, t0 + 0.25, t0 + 7.9, t0 + 10.0, t0 + 20.5, t0 + 20.5, t0 + 33.333, t1]
     other = DemoStream(seed=7, rate=RATE, start=START)
@@ -93,7 +128,7 @@ def test_mentions_are_in_time_order_inside_the_interval(cycle: list[Mention]) ->
     times = [m.created_at for m in cycle]
     assert times == sorted(times)
     assert times[0] >= datetime.fromtimestamp(START, UTC)
-    assert times[-1] < datetime.fromtimestamp(START + CYCLE_SECONDS, UTC)
+    assert times[-1] < datetime.fromtimestamp(START + 1000, UTC)
     assert all(t.tzinfo is not None and t.utcoffset() == timedelta(0) for t in times)
 
 
@@ -169,15 +204,20 @@ def test_ids_urls_and_handles_have_each_source_s_shape(cycle: list[Mention]) -> 
 # --------------------------------------------------------------------------- rate
 
 
+def is_quiet(stream: DemoStream, t: float) -> bool:
+    """No story and no ripple runs at ``t``."""
+    return not stream._parts(t, demo._rhythm(t), 1.0)
+
+
 def test_expected_rate_follows_a_daily_rhythm_that_averages_to_rate() -> None:
     stream = DemoStream(seed=7, rate=RATE, start=START)
     day = datetime(2026, 5, 12, tzinfo=UTC).timestamp()
-    # Sample the quiet parts of every cycle across one day.
     samples = [
         stream.expected_rate(t) / RATE
         for t in range(int(day), int(day) + 86400, 7)
-        if (t - START) % CYCLE_SECONDS < 240
+        if is_quiet(stream, t)
     ]
+    assert len(samples) > 0.6 * 86400 / 7
     assert statistics.fmean(samples) == pytest.approx(1.0, abs=0.05)
     assert 0.35 < min(samples) < 0.5
     assert 1.3 < max(samples) < 1.55
@@ -187,17 +227,18 @@ def test_expected_rate_follows_a_daily_rhythm_that_averages_to_rate() -> None:
 def test_quiet_volume_matches_the_rate_after_the_rhythm(hour: int) -> None:
     start = datetime(2026, 5, 12, hour, 0, tzinfo=UTC).timestamp()
     stream = DemoStream(seed=11, rate=RATE, start=start)
-    count = len(stream.between(start, start + 240))
-    expected = sum(stream.expected_rate(start + s + 0.5) for s in range(240))
+    span = AEROGATE.starts_at
+    count = len(stream.between(start, start + span))
+    expected = sum(stream.expected_rate(start + s + 0.5) for s in range(int(span)))
     assert count == pytest.approx(expected, rel=0.15)
     # And the rhythm itself: quiet at 05:00 UTC, busy at 17:00 UTC.
-    per_second = count / 240 / RATE
+    per_second = count / span / RATE
     assert (0.3 < per_second < 0.55) if hour == 5 else (1.25 < per_second < 1.6)
 
 
 def test_quiet_buckets_are_steady(cycle: list[Mention]) -> None:
     counts = Counter(int(m.created_at.timestamp() - START) // 10 for m in quiet(cycle))
-    series = [counts[i] for i in range(24)]
+    series = [counts[i] for i in range(int(AEROGATE.starts_at) // 10)]
     mean = statistics.fmean(series)
     # Poisson noise is sqrt(mean); allow some slow drift, not bursts.
     assert statistics.pstdev(series) < 2.0 * mean**0.5
@@ -301,30 +342,41 @@ def test_engagement_grows_with_reach(cycle: list[Mention]) -> None:
     assert mean_big > 10 * mean_small
 
 
-# --------------------------------------------------------------------------- incidents
+# --------------------------------------------------------------------------- the script
 
 
 def test_timeline_is_published() -> None:
     stream = DemoStream(seed=7, rate=RATE, start=START)
     incidents = stream.incidents()
     assert incidents == list(TIMELINE)
-    assert [i.kind for i in incidents] == ["defect", "influencer", "launch"]
-    for incident in incidents:
-        assert 0 <= incident.starts_at < incident.ends_at <= CYCLE_SECONDS
-    assert (incidents[0].starts_at, incidents[0].ends_at) == (240.0, 600.0)
+    assert [(i.brand, i.kind) for i in incidents] == [
+        ("Northwind", "negative"),
+        ("Fabrikam", "neutral"),
+        ("Contoso", "positive"),
+        ("Northwind", "positive"),
+        ("Contoso", "negative"),
+        ("Fabrikam", "negative"),
+    ]
+    assert CYCLE_SECONDS == 24 * H
+    assert (AEROGATE.starts_at, AEROGATE.ends_at) == (200.0, 960.0)
     text = timeline_markdown()
-    assert all(i.name in text for i in incidents)
-    assert "4:00 to 10:00" in text
+    assert all(i.title in text for i in incidents)
+    assert (
+        "| 0:03:20 | 0:16:00 | Northwind | negative | Aero 14 battery defect (#AeroGate) |" in text
+    )
+
+
+def test_the_readme_shows_the_timeline() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert timeline_markdown() in readme
 
 
 def test_defect_story_raises_northwind_volume_and_negativity(cycle: list[Mention]) -> None:
-    before = [m for m in window(cycle, 0, 240) if NORTHWIND.search(m.text)]
-    peak = [m for m in window(cycle, 300, 360) if NORTHWIND.search(m.text)]
-    story = [m for m in window(cycle, 240, 600) if NORTHWIND.search(m.text)]
-    assert (len(peak) / 60) / (len(before) / 240) > 3.5
-
-    def negative_share(ms: list[Mention]) -> float:
-        return sum(1 for m in ms if NEGATIVE.search(m.text)) / len(ms)
+    before = about("Northwind", quiet(cycle))
+    peak = about("Northwind", window(cycle, 300, 400))
+    story_ = about("Northwind", window(cycle, 200, 960))
+    ratio = (len(peak) / 100) / (len(before) / AEROGATE.starts_at)
+    assert 4.0 < ratio < 8.0
 
     def about_defect(ms: list[Mention]) -> float:
         hits = sum(1 for m in ms if "#aerogate" in m.text.lower() or NEGATIVE.search(m.text))
@@ -334,77 +386,146 @@ def test_defect_story_raises_northwind_volume_and_negativity(cycle: list[Mention
     assert negative_share(peak) > 0.6
     assert about_defect(peak) > 0.85
     assert not any("#aerogate" in m.text.lower() for m in before)
-    assert sum(1 for m in story if "#aerogate" in m.text.lower()) / len(story) > 0.5
+    assert sum(1 for m in story_ if "#aerogate" in m.text.lower()) / len(story_) > 0.5
     # Late in the window volume has settled, but the talk is still about the defect.
-    late = [m for m in window(cycle, 450, 540) if NORTHWIND.search(m.text)]
+    late = about("Northwind", window(cycle, 700, 900))
     assert about_defect(late) > 0.65
-    assert {m.lang for m in story} >= {"en", "de", "da"}
-    texts = [m.text for m in story]
+    assert {m.lang for m in story_} >= {"en", "de", "da"}
+    texts = [m.text for m in story_]
     assert sum(1 for t in texts if t.startswith("RT @")) > 100
     assert any(re.search(r"recall|rückruf|tilbagekald", t, re.I) for t in texts)
     assert any(re.search(r"support|kundeservice", t, re.I) for t in texts)
     assert any("pic.twitter.com/" in t or "📷" in t or "📸" in t for t in texts)
 
 
-def test_influencer_post_goes_viral(cycle: list[Mention]) -> None:
-    originals = [m for m in cycle if m.author == INFLUENCER_HANDLE]
+def test_the_rumour_is_talked_about_more_than_judged() -> None:
+    mentions = story(RUMOUR)
+    before = per_second(mentions, RUMOUR.starts_at - 300, RUMOUR.starts_at, "Fabrikam")
+    peak = per_second(mentions, RUMOUR.starts_at + 90, RUMOUR.starts_at + 240, "Fabrikam")
+    assert 3.5 < peak / before < 8.0
+    talk = [m for m in about("Fabrikam", window(mentions, RUMOUR.starts_at, RUMOUR.ends_at))]
+    rumour = [m for m in talk if "litware" in m.text.lower()]
+    assert len(rumour) / len(talk) > 0.6
+    # Mostly questions, news and speculation: few angry posts, some hopeful ones.
+    assert negative_share(rumour) < 0.1
+    assert 0.1 < positive_share(rumour) < 0.4
+    assert sum(1 for m in rumour if "?" in m.text) / len(rumour) > 0.3
+    assert {m.source for m in rumour} >= {"news", "reddit", "hackernews", "x"}
+    assert not any(CONTOSO.search(m.text) or NORTHWIND.search(m.text) for m in rumour)
+
+
+def test_the_influencer_review_goes_viral() -> None:
+    mentions = story(REVIEW)
+    originals = [m for m in mentions if m.author == INFLUENCER_HANDLE]
     assert len(originals) == 1
     post = originals[0]
     assert post.source == "x"
     assert post.author_reach > 1_000_000
-    assert 720 <= post.created_at.timestamp() - START < 721
-    assert NORTHWIND.search(post.text)
-    echoes = [m for m in window(cycle, 720, 900) if "bigtechguy" in m.text]
-    assert len(echoes) > 300
-    assert sum(1 for m in echoes if m.text.startswith(f"RT {INFLUENCER_HANDLE}:")) > 100
+    assert 0 <= post.created_at.timestamp() - START - REVIEW.starts_at < 1
+    assert CONTOSO.search(post.text)
+    echoes = [
+        m for m in window(mentions, REVIEW.starts_at, REVIEW.ends_at) if "bigtechguy" in m.text
+    ]
+    assert len(echoes) > 1000
+    assert sum(1 for m in echoes if m.text.startswith(f"RT {INFLUENCER_HANDLE}:")) > 500
     assert any(post.url in m.text for m in echoes)  # quotes link the post
-    before = len([m for m in window(cycle, 0, 240) if NORTHWIND.search(m.text)]) / 240
-    after = len([m for m in window(cycle, 725, 755) if NORTHWIND.search(m.text)]) / 30
-    assert after / before > 2.3
+    before = per_second(mentions, REVIEW.starts_at - 300, REVIEW.starts_at, "Contoso")
+    after = per_second(mentions, REVIEW.starts_at + 20, REVIEW.starts_at + 80, "Contoso")
+    assert 4.0 < after / before < 10.0
+    assert positive_share(about("Contoso", echoes)) > 0.6
 
 
-def test_launch_is_loud_and_positive(cycle: list[Mention]) -> None:
+def test_the_launch_is_loud_positive_and_bigger_than_the_defect() -> None:
     def pulse(ms: list[Mention]) -> list[Mention]:
         return [m for m in ms if "#northwindpulse" in m.text.lower()]
 
-    assert not pulse(window(cycle, 0, 240))
-    launch = pulse(window(cycle, 900, 1140))
-    assert len(launch) > 1000
+    mentions = story(PULSE)
+    assert not pulse(window(mentions, PULSE.starts_at - 300, PULSE.starts_at))
+    launch = pulse(window(mentions, PULSE.starts_at, PULSE.ends_at))
+    assert len(launch) > 5000
     assert all(NORTHWIND.search(m.text) for m in launch)  # it counts for the brand
-    positive = sum(1 for m in launch if POSITIVE.search(m.text)) / len(launch)
-    negative = sum(1 for m in launch if NEGATIVE.search(m.text)) / len(launch)
-    assert positive > 0.5 > 0.15 > negative
-    before = len([m for m in window(cycle, 0, 240) if NORTHWIND.search(m.text)]) / 240
-    peak = len([m for m in window(cycle, 940, 970) if NORTHWIND.search(m.text)]) / 30
-    assert peak / before > 2.0
+    assert not any(CONTOSO.search(m.text) or FABRIKAM.search(m.text) for m in launch)
+    assert positive_share(launch) > 0.5 > 0.15 > negative_share(launch)
+    before = per_second(mentions, PULSE.starts_at - 300, PULSE.starts_at, "Northwind")
+    peak = per_second(mentions, PULSE.starts_at + 60, PULSE.starts_at + 300, "Northwind")
+    assert peak / before > 5.0
+    # In absolute numbers the launch outdoes the morning's defect peak (a hub's
+    # detector compares a burst with the series' own records, not with the hour).
+    opening = DemoStream(seed=7, rate=STORY_RATE, start=START).between(START + 300, START + 400)
+    assert peak > 1.3 * len(about("Northwind", opening)) / 100
 
 
-def robust_alerts(series: list[int], warmup: int = 12, z_threshold: float = 4.0) -> list[int]:
-    """Buckets a robust z-score detector flags: median and MAD of all earlier buckets.
+@pytest.mark.parametrize(
+    ("incident", "tag"), [(OUTAGE, "#contosodown"), (BREACH, "#fabrikambreach")]
+)
+def test_the_negative_stories_are_angry(incident: demo.Incident, tag: str) -> None:
+    mentions = story(incident)
+    brand = incident.brand
+    before = about(brand, window(mentions, incident.starts_at - 300, incident.starts_at))
+    peak_a, peak_b = incident.starts_at + 120, incident.starts_at + 300
+    peak = about(brand, window(mentions, peak_a, peak_b))
+    assert 3.5 < (len(peak) / (peak_b - peak_a)) / (len(before) / 300) < 9.0
+    assert negative_share(before) < 0.4
+    assert negative_share(peak) > 0.6
+    assert not any(tag in m.text.lower() for m in before)
+    talk = about(brand, window(mentions, incident.starts_at, incident.ends_at))
+    tagged = [m for m in talk if tag in m.text.lower()]
+    assert len(tagged) / len(talk) > 0.4
+    assert {m.lang for m in tagged} >= {"en", "de", "da"}
+    assert {m.source for m in talk} == set(demo.SOURCES)
+    assert sum(1 for m in talk if m.text.startswith("RT @")) > 50
 
-    The scale never drops below the Poisson noise sqrt(median): a MAD from a dozen
-    buckets can be tiny by chance, and the hub should not alert on that.
-    """
-    flagged = []
-    for i in range(warmup, len(series)):
-        history = series[max(0, i - 360) : i]
-        median = statistics.median(history)
-        mad = statistics.median(abs(x - median) for x in history)
-        scale = max(1.4826 * mad, median**0.5, 1.0)
-        if series[i] >= 15 and (series[i] - median) / scale >= z_threshold:
-            flagged.append(i)
-    return flagged
+
+# --------------------------------------------------------------------------- the noise
 
 
-def test_a_spike_detector_catches_every_incident_and_nothing_else(cycle: list[Mention]) -> None:
-    counts = Counter(
-        int(m.created_at.timestamp() - START) // 10 for m in cycle if NORTHWIND.search(m.text)
+def ripples(stream: DemoStream, cycle: int = 0) -> list[demo._Ripple]:
+    plan = stream._plan(cycle)
+    unique = {id(r): r for rs in plan.ripples.values() for r in rs}
+    return sorted(unique.values(), key=lambda r: r.t)
+
+
+def test_every_day_has_unscripted_bursts_on_every_brand_and_source() -> None:
+    stream = DemoStream(seed=7, rate=RATE, start=START)
+    day = ripples(stream)
+    assert 20 <= len(day) <= 50
+    for brand in (demo._NORTHWIND, demo._CONTOSO, demo._FABRIKAM):
+        assert sum(1 for r in day if r.brand == brand and r.kind != demo._THREAD) >= 4
+    assert {r.source for r in day if r.kind == demo._THREAD} >= {"reddit", "hackernews"}
+    # Small: a brand gains up to about its own volume again, a source up to 1.5 times.
+    for r in day:
+        limit = 1.5 if r.kind == demo._THREAD else 1.0
+        assert 0.15 < r.gain <= limit
+        if r.post is not None and r.post.sent == "-":
+            assert r.gain <= 0.4  # an angry post is reposted less
+        assert r.length <= 50 * 60
+    # Never near a story of the same brand, and each day draws its own.
+    for r in day:
+        o = r.t - START
+        for s in TIMELINE:
+            if r.brand >= 0 and demo._BRAND_NAMES[r.brand] == s.brand and r.kind != demo._THREAD:
+                assert not s.starts_at - 2400 < o < s.ends_at + 2400
+    assert [r.t - START for r in ripples(stream, 1)] != [r.t - START for r in day]
+
+
+def test_a_repost_wave_lifts_its_brand_without_an_incident() -> None:
+    stream = DemoStream(seed=7, rate=RATE, start=START)
+    wave = max(
+        (r for r in ripples(stream) if r.kind == demo._CASCADE and r.brand == demo._NORTHWIND),
+        key=lambda r: r.gain,
     )
-    series = [counts[i] for i in range(int(CYCLE_SECONDS) // 10)]
-    flagged = [i * 10 for i in robust_alerts(series)]
-    for incident in TIMELINE:
-        assert any(incident.starts_at <= t < incident.ends_at for t in flagged), incident.name
-    assert all(any(i.starts_at <= t < i.ends_at for i in TIMELINE) for t in flagged), flagged
+    assert wave.post is not None
+    mentions = stream.between(wave.t - 600, wave.t + 180)
+    at = wave.t - START
+
+    def minute(a: float) -> int:
+        return len(about("Northwind", window(mentions, a, a + 60)))
+
+    usual = statistics.median(minute(at - 600 + 60 * k) for k in range(10))
+    top = max(minute(at + 10 * k) for k in range(12))
+    assert 1.3 < top / usual < 2.6
+    copies = [m for m in window(mentions, at, at + 180) if wave.post.text in m.text]
+    assert len(copies) > 20 or wave.post.source != "x"
 
 
 # --------------------------------------------------------------------------- internals
@@ -436,12 +557,14 @@ def test_every_template_renders_in_its_own_language() -> None:
                         assert ANY_BRAND.search(text), (style, lang, key, text)
 
 
-#: What DESIGN.md lets a feed use from the core: the model, the protocol and the clients.
+#: What DESIGN.md lets a feed use from the core: the model, the protocol and the clients
+#: (and msgspec, the model's own codec, for ``record``).
 FEED_MAY_IMPORT = (
     "groundcontrol.model",
     "groundcontrol.protocol",
     "groundcontrol.client",
     "groundcontrol.feedclient",
+    "msgspec",
 )
 
 
