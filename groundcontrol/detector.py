@@ -29,7 +29,8 @@ spread; it compares each bucket with the upper tail of the series itself:
   single extreme bucket can reach a top score on its own, and one threshold serves
   series from near zero to hundreds per bucket because everything is a ratio.
 * **Onsets only.** A series reports the bucket a burst starts in and, for
-  :attr:`~DetectorConfig.onset_buckets` buckets, its growth; then it stays quiet for
+  :attr:`~DetectorConfig.onset_buckets` buckets, its growth; then, if the onset
+  counts (:attr:`~DetectorConfig.quiet_from`, the alert threshold), it stays quiet for
   :attr:`~DetectorConfig.quiet` (six hours by default). Inside a burst the score is 0:
   an alert is the onset, not every bucket of the episode. Only a burst twice as high as
   anything before it, the episode included (:attr:`~DetectorConfig.escalate`), speaks
@@ -112,6 +113,9 @@ class DetectorConfig:
     escalate: float = 0.7
     """Inside the quiet time, a burst that beats the record (which by then holds the
     episode's own peak) by this much (log units: 0.7 is twice) is reported after all."""
+    quiet_from: float = ALERT_SCORE
+    """Only an onset scoring this much starts the quiet time: a record too small to
+    count must not silence the series before the burst that does."""
     learning: float = DAY
     """The extremes of a series' first this-many seconds are forgotten once they are
     over: a new series' first bursts are no standard for the weeks after."""
@@ -303,7 +307,8 @@ class BurstDetector:
             onset = True
             score = self._reported = g
             self._onset_at = t
-            self._quiet_until = t + self._quiet - 1
+            span = self._quiet if g >= c.quiet_from else c.onset_buckets
+            self._quiet_until = t + span - 1
 
         self._learn(logs)
         return Reading(score, excess, expected, rate, active, onset)

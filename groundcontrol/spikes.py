@@ -36,6 +36,7 @@ def detector_config(config: SpikeConfig) -> DetectorConfig:
         min_ratio=config.min_ratio,
         quiet=config.quiet_hours * HOUR,
         warmup=config.warmup_seconds,
+        quiet_from=config.alert_score,
     )
 
 

@@ -344,3 +344,18 @@ def test_state_survives_a_restart_through_json() -> None:
     broken = BurstDetector(STEP)
     assert not broken.restore({**saved, "per_scale": [{"blocks": "x"}] * 2})
     assert broken.buckets_seen == 0
+
+
+def test_a_record_too_small_to_count_does_not_silence_the_series() -> None:
+    # Ten-second buckets: a blip just over three times the usual level scores under
+    # the threshold; the ten-times burst an hour later must still be reported.
+    det = BurstDetector(10.0)
+    for _ in range(720):
+        det.update(50.0)
+    blip = max(det.update(158.0).score for _ in range(6))
+    assert 0 < blip < ALERT_SCORE
+    for _ in range(360):
+        det.update(50.0)
+    burst = [det.update(500.0).score for _ in range(12)]
+    assert max(burst) >= 0.8
+    assert sum(score > 0 for score in burst) <= 3  # its onset, then quiet
