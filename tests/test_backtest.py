@@ -68,8 +68,9 @@ def test_scores_the_fixture_and_finds_the_labelled_burst(
     for label in labels:  # each labelled burst alerted within fifteen minutes
         onset = datetime.fromisoformat(label)
         assert any(0 <= (s - onset).total_seconds() <= 900 for s in starts), printed.out
-    # ... and few others in ten days, most of them on the first day (learning).
-    assert len(starts) <= len(labels) + 3
+    # ... and few others in ten days: the first days' (learning) and an unlabelled
+    # burst nine times its level, a new record that any reader would look at too.
+    assert len(starts) <= len(labels) + 4
 
 
 def test_without_out_the_csv_goes_to_stdout(

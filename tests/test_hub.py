@@ -20,8 +20,8 @@ from groundcontrol.hub import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     Ack,
-    IncidentEvent,
     ErrorReply,
+    IncidentEvent,
     MentionsEvent,
     Snapshot,
     StreamHello,

@@ -345,7 +345,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
             db.execute(f"ALTER TABLE mentions DROP COLUMN {column}")
         db.execute("DROP TABLE mention_authors")
         db.execute("DROP TABLE store_meta")
-        for table in ("incidents", "incident_actions", "notifications"):  # v4's
+        for table in ("incidents", "incident_actions", "notifications", "detector_state"):
             db.execute(f"DROP TABLE {table}")
         db.execute(  # v1 had the alerts table, which v4 keeps
             "CREATE TABLE alerts (id TEXT PRIMARY KEY, kind TEXT NOT NULL, series TEXT NOT NULL,"
