@@ -841,11 +841,12 @@ class Analytics:
         leads: list[tuple[str, Topic]] = []
         for story in self._topics:
             # One detector per story, on its hashtag if it has one (people name a
-            # story by it), else on its first word that carries meaning; never on a
-            # watched brand's own name, a stopword, an edit marker or a generic word.
+            # story by it), else on its lead word when the story has more than one
+            # word (one hot word alone is no story); never on a watched brand's own
+            # name, a stopword, an edit marker or a generic word.
             tags = [t for t in story.terms if t.startswith("#")]
-            words = [t for t in [*tags, *story.terms] if meaningful(t)]
-            words = [t for t in words if t.lstrip("#") not in own]
+            words = tags if tags else story.terms[:1] if len(story.terms) >= 2 else []
+            words = [t for t in words if meaningful(t) and t.lstrip("#") not in own]
             if words:
                 leads.append((words[0], story))
         for term, story in leads[:limit]:
@@ -936,6 +937,7 @@ class Analytics:
         why = self._why(bucket, series, negative)
         topics = [s.series[6:] for s in incident.signals if s.kind == "topic"]
         terms = [t for t in dict.fromkeys([*topics, *why.top_terms]) if meaningful(t)]
+        terms.sort(key=lambda t: not t.startswith("#"))  # a story's hashtag names it
         return msgspec.structs.replace(
             incident,
             top_terms=terms[:TOP_TERMS_PER_ALERT] or incident.top_terms,

@@ -53,6 +53,9 @@ from groundcontrol.protocol import (
 #: A topic, source or total burst joins an incident when this share of its sampled
 #: mentions name the incident's brand.
 JOIN_SHARE = 0.5
+#: A topic is a signal of a brand's incident when it carries at least this share of
+#: the brand's mentions.
+TOPIC_SHARE = 0.05
 #: Fewest mentions of the brand in the surge before its tone is read (before, neutral).
 TONE_MIN_MENTIONS = 20
 #: The surge's extra mentions must be this negative (or positive) for that tone.
@@ -66,8 +69,9 @@ MAX_IN_TICK = 20
 MAX_KEPT = 200
 #: Most steps of history an incident carries.
 MAX_HISTORY = 30
-#: Most signals an incident lists.
-MAX_SIGNALS = 12
+#: Most signals of each kind an incident lists: a launch lifts every source, and the
+#: story's hashtag, coming last, must still find room.
+MAX_SIGNALS: dict[str, int] = {"volume": 2, "negative": 1, "topic": 6, "source": 3}
 
 _OPENERS: tuple[SignalKind, ...] = ("volume", "negative")
 #: The order bursts of one bucket are taken in: the ones that may open an incident
@@ -233,8 +237,11 @@ class IncidentBook:
         ]
         bursts.sort(key=lambda p: (_ORDER[p.kind], p.series))
         brands_known = any(p.kind in _OPENERS and p.brand for p in points)
+        by_series: dict[str, SeriesPoint] = {p.series: p for p in points}
         for p in bursts:
             home = self._home_for(p, bucket_end)
+            if home is not None and p.kind == "topic" and not self._carries(home, p, by_series):
+                continue
             if home is None:
                 may_open = p.kind in _OPENERS and (p.brand or not brands_known)
                 if not may_open:
@@ -247,7 +254,6 @@ class IncidentBook:
             if self._add_signal(home, p, bucket_end):
                 touched.setdefault(home.incident.id, "updated")
 
-        by_series: dict[str, SeriesPoint] = {p.series: p for p in points}
         for live in list(self._live.values()):
             inc = live.incident
             if inc.status == "resolved":
@@ -382,6 +388,15 @@ class IncidentBook:
                 best_live, best_share = live, share
         return best_live if best_share >= JOIN_SHARE else None
 
+    @staticmethod
+    def _carries(live: _Live, p: SeriesPoint, points: dict[str, SeriesPoint]) -> bool:
+        """Whether a topic carries enough of the incident's talk to be one of its
+        signals (a word in a few dozen of thousands of posts is not)."""
+        brand = points.get(f"brand:{live.incident.brand}")
+        if brand is None or brand.reading.rate <= 0:
+            return True
+        return p.reading.rate >= TOPIC_SHARE * brand.reading.rate
+
     def _open(self, p: SeriesPoint, at: float) -> _Live:
         started = at - self._bs
         brand = p.brand
@@ -424,7 +439,8 @@ class IncidentBook:
         inc = live.incident
         if p.series in live.signal_at:
             return False
-        if len(inc.signals) >= MAX_SIGNALS:
+        same = [sig for sig in inc.signals if sig.kind == p.kind]
+        if len(same) >= MAX_SIGNALS.get(p.kind, 3):
             return False
         r = p.reading
         rate = r.rate * self._per_minute
@@ -437,10 +453,11 @@ class IncidentBook:
             baseline=round(r.expected * self._per_minute, 2),
             peak=round(rate, 2),
         )
-        live.signal_at[p.series] = len(inc.signals)
+        signals = sorted([*inc.signals, signal], key=_signal_order)
+        live.signal_at = {sig.series: i for i, sig in enumerate(signals)}
         live.incident = msgspec.structs.replace(
             inc,
-            signals=[*inc.signals, signal],
+            signals=signals,
             score=max(inc.score, round(r.score, 3)),
             updated_at=at,
         )
@@ -564,6 +581,12 @@ def _ratio(r: Reading) -> float:
     return r.rate / r.expected if r.expected > 0 else r.rate
 
 
+def _signal_order(sig: Signal) -> tuple[int, bool]:
+    """The brand's volume and negative mentions, then topics (hashtags first), then
+    sources."""
+    return (_ORDER[sig.kind], not sig.label.startswith("#"))
+
+
 def _urgency(inc: Incident) -> tuple[int, int, float, str]:
     resolved = 1 if inc.status == "resolved" else 0
     return (resolved, -SEVERITY_RANK[inc.severity], -inc.started_at, inc.id)
@@ -593,5 +616,7 @@ def _title(brand: str, kind: Tone, signals: Sequence[Signal], terms: Sequence[st
     """ "Northwind negative surge: #aerogate, battery" """
     head = f"{brand or 'Total'} {_KIND_WORDS[kind]}"
     topics = [s.label for s in signals if s.kind == "topic"]
-    words = list(dict.fromkeys([*topics, *terms]))[:3]
+    words = list(dict.fromkeys([*topics, *terms]))
+    words.sort(key=lambda t: not t.startswith("#"))  # a story's hashtag names it
+    words = words[:3]
     return f"{head}: {', '.join(words)}" if words else head

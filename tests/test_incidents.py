@@ -303,3 +303,28 @@ def test_restored_incidents_keep_who_acknowledged_them() -> None:
         ],
     )
     assert [e.incident.id for e in ev2] == [acked.id]
+
+
+def test_a_word_in_a_few_posts_is_no_signal_and_the_hashtag_always_finds_room() -> None:
+    b = Book()
+    learn_baselines(b)
+    ours = [mention(["Northwind"], f"m{i}") for i in range(10)]
+    b.step(brand("Northwind", score=0.9, rate=400.0, positive=300, negative=10))
+    sources = [
+        point(f"source:s{i}", "source", score=0.8, rate=80.0, members=ours) for i in range(6)
+    ]
+    b.step(
+        brand("Northwind", rate=400.0, positive=300, negative=10),
+        point("topic:top", "topic", score=0.9, rate=8.0, expected=0.2, members=ours),
+        *sources,
+    )
+    b.step(
+        brand("Northwind", rate=400.0, positive=300, negative=10),
+        point("topic:#pulse", "topic", score=0.9, rate=120.0, expected=0.1, members=ours),
+    )
+    (inc,) = b.book.all()
+    kinds = [(s.kind, s.label) for s in inc.signals]
+    assert ("topic", "top") not in kinds  # 2% of the brand's talk
+    assert kinds[:2] == [("volume", "Northwind"), ("topic", "#pulse")]
+    assert sum(kind == "source" for kind, _ in kinds) == 3
+    assert inc.title.startswith("Northwind positive surge: #pulse")
