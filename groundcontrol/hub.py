@@ -453,6 +453,12 @@ class Hub:
             )
         if not self.config.store.rebuild:
             self.analytics.restore_incidents(store.incidents_to_restore(self.clock()))
+        if self.notifier is not None:
+            # Who heard about the incidents taken back, so they hear how they end.
+            for inc in self.analytics.incidents.all():
+                told = store.notifications(inc.id)
+                delivered = {n["channel"] for n in told if n["outcome"] == "delivered"}
+                self.notifier.remember(inc, delivered)
         # The detectors take back what they had learnt (two weeks of extremes), not
         # just the last hour the rebuild replayed: a restart is no cold start.
         saved_at, states = store.detector_states()

@@ -33,7 +33,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -492,6 +492,18 @@ class Notifier:
                 self._spawn(_Delivery(ch, event, message))
         except Exception:  # one bad change must not stop the worker
             log.exception("notifying incident %s (%s) failed", event.incident.id, event.change)
+
+    def remember(self, incident: Incident, channels: Iterable[str]) -> None:
+        """Channels that heard about ``incident`` before a restart (from the store), so
+        its acknowledgement and end still reach them and its severity is not sent
+        again."""
+        names = {ch.name for ch in self._channels}
+        heard = {name: SEVERITY_RANK[incident.severity] for name in channels if name in names}
+        if heard:
+            self._heard[incident.id] = heard
+            self._heard.move_to_end(incident.id)
+            while len(self._heard) > REMEMBERED_INCIDENTS:
+                self._heard.popitem(last=False)
 
     def _route(self, event: IncidentEvent) -> list[_Channel]:
         """The channels that hear about ``event``; remembers who heard what."""

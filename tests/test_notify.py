@@ -516,3 +516,32 @@ async def test_the_hub_notifies_and_keeps_the_record_in_its_store(
     finally:
         store.close()
     assert (stored["channel"], stored["outcome"]) == ("ops", "delivered")
+
+
+async def test_after_a_restart_the_people_told_still_hear_how_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "gc.db"
+    async with WebhookSink() as sink:
+        monkeypatch.setenv("GC_NOTIFY_OPS", sink.url("ops"))
+        config = dataclasses.replace(small_config(), notify=(channel("ops"),))
+        hub, runner, _port = await start_hub(config, port=0, store_path=db)
+        try:
+            hub._incident_changed(event("opened"))
+            await sink.wait_for(1, path="ops")
+            deadline = time.monotonic() + TIMEOUT
+            while not hub.writer or not await hub.writer.read(
+                lambda s: s.notifications("inc-aerogate")
+            ):
+                assert time.monotonic() < deadline, "no notification record in the store"
+                await asyncio.sleep(0.05)
+        finally:
+            await runner.cleanup()
+        hub2, runner2, _port2 = await start_hub(config, port=0, store_path=db)
+        try:
+            assert hub2.analytics.incidents.get("inc-aerogate") is not None
+            done = hub2.analytics.incidents.resolve("inc-aerogate", by="ana", at=time.time())
+            hub2._incident_changed(done)
+            await sink.wait_for(2, path="ops")
+        finally:
+            await runner2.cleanup()
