@@ -1,4 +1,4 @@
-"""Agreement and speed of ``groundcontrol.sentiment`` on the labelled fixtures.
+"""Agreement and speed of ``groundcontrol.listen.sentiment`` on the labelled fixtures.
 
     .venv/bin/python benchmarks/sentiment_bench.py eval    # agreement per language
     .venv/bin/python benchmarks/sentiment_bench.py speed   # texts per second, with baselines
@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from groundcontrol.lang import detect_language
+from groundcontrol.listen.lang import detect_language
+from groundcontrol.listen.sentiment import SentimentScorer
 from groundcontrol.model import label_for
-from groundcontrol.sentiment import SentimentScorer
 from groundcontrol.text import analyse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sentiment"

@@ -19,11 +19,11 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, overload
 
-from groundcontrol.client import Access
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.spool import Spool
+from groundcontrol.client.stream import Access
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Ack, FeedStatus, Retraction
-from groundcontrol.spool import Spool
 
 __all__ = [
     "Changes",

@@ -41,7 +41,7 @@ from feeds.base import (
     retry_after,
     setting,
 )
-from groundcontrol.client import Backoff, http_to_ws
+from groundcontrol.client.stream import Backoff, http_to_ws
 from groundcontrol.model import MAX_TEXT_CHARS, Mention
 from groundcontrol.protocol import Retraction
 from groundcontrol.query import QuerySyntaxError, parse_query

@@ -46,7 +46,7 @@ from groundcontrol.model import Engagement, Mention
 from groundcontrol.protocol import IncidentKind
 
 if TYPE_CHECKING:
-    from groundcontrol.client import Access
+    from groundcontrol.client.stream import Access
 
 __all__ = [
     "CYCLE_SECONDS",
@@ -2994,7 +2994,7 @@ async def run_demo_feed(
     well, so a restarted feed resends what the hub never acked. Runs until
     cancelled (or for ``stop_after`` seconds).
     """
-    from groundcontrol.feedclient import IngestClient, Spool
+    from groundcontrol.client.ingest import IngestClient, Spool
 
     say = on_event or (lambda _m: None)
     start = time.time()

@@ -29,7 +29,7 @@ from feeds.base import (
     setting,
 )
 from feeds.html import html_to_text
-from groundcontrol.client import Backoff
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import Engagement, Mention
 
 log = logging.getLogger("groundcontrol.feeds.hackernews")

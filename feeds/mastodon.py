@@ -45,8 +45,8 @@ from feeds.base import (
     setting,
 )
 from feeds.html import html_to_text
-from groundcontrol.client import Backoff
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import MAX_TEXT_CHARS, Engagement, Mention
 from groundcontrol.protocol import Retraction
 from groundcontrol.query import Query, QuerySyntaxError, parse_query

@@ -46,7 +46,7 @@ from feeds.base import (
     retry_after,
     setting,
 )
-from groundcontrol.client import Backoff
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, MAX_TEXT_CHARS, Engagement, Mention
 from groundcontrol.protocol import Retraction
 

@@ -44,7 +44,7 @@ from feeds.base import (
     SourceHealth,
     setting,
 )
-from groundcontrol.client import Backoff
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, Mention
 from groundcontrol.protocol import Ack
 

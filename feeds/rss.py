@@ -38,7 +38,7 @@ import feedparser
 
 from feeds.base import Emitter, FeedConfigError, FeedContext, SourceHealth, retry_after, setting
 from feeds.html import html_to_text
-from groundcontrol.client import Backoff
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, Mention
 from groundcontrol.query import Query, parse_query
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from feeds.base import FeedConfigError, FeedContext
 from feeds.registry import FeedSpec
-from groundcontrol.client import Access, Backoff
+from groundcontrol.client.stream import Access, Backoff
 
 log = logging.getLogger("groundcontrol.feeds")
 

@@ -52,8 +52,8 @@ from feeds.base import (
     setting,
 )
 from feeds.html import html_to_text
-from groundcontrol.client import Backoff
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Backoff
 from groundcontrol.model import MAX_SHORT_CHARS, MAX_TEXT_CHARS, MAX_URL_CHARS, Engagement, Mention
 from groundcontrol.protocol import Ack, Retraction
 

@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from feeds.base import Emitter, FeedConfigError, FeedContext, Skipped, SourceHealth, setting
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
 from groundcontrol.model import MAX_TEXT_CHARS, Engagement, Mention
 
 NAME = SOURCE = "x"

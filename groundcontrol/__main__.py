@@ -2,6 +2,6 @@
 
 import sys
 
-from groundcontrol.cli import main
+from groundcontrol.cli.main import main
 
 sys.exit(main())

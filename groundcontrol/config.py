@@ -452,7 +452,7 @@ def _check(cfg: Config) -> None:
             parse_query(brand.query)
         except QuerySyntaxError as exc:
             raise ConfigError(file, f"brands[{i}].query", f"expected a valid query: {exc}") from exc
-    from groundcontrol.triage import CATEGORIES, ComplianceRules
+    from groundcontrol.listen.triage import CATEGORIES, ComplianceRules
 
     if not 0.0 <= cfg.triage.review_below <= 1.0:
         raise ConfigError(

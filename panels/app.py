@@ -40,7 +40,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
-from groundcontrol.client import Access, StreamClient, StreamEvent, stream_url
+from groundcontrol.client.stream import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.protocol import Incident
 from panels.base import Panel
 from panels.compliance import CompliancePanel

@@ -23,7 +23,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Literal
 
-from groundcontrol.client import BadMessage, Connected, Disconnected, StreamEvent
+from groundcontrol.client.stream import BadMessage, Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import (
     SEVERITY_RANK,
     Incident,

@@ -16,10 +16,10 @@ import pytest
 import trustme
 import websockets
 
-from groundcontrol.auth import Role, Tokens
-from groundcontrol.client import Access, Connected, Disconnected, StreamClient, stream_url
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Access, Connected, Disconnected, StreamClient, stream_url
+from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from tests.test_hub import mention, small_config
 

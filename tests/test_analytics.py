@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from groundcontrol.analytics import MAX_LANGS, MAX_SOURCES, OTHER, Analytics
 from groundcontrol.config import AnalyticsConfig, BrandConfig, Config, HubConfig
 from groundcontrol.model import Mention
 from groundcontrol.protocol import IncidentEvent, Tick, encode
+from groundcontrol.signals.analytics import MAX_LANGS, MAX_SOURCES, OTHER, Analytics
 
 BRANDS = ("Northwind", "Contoso", "Fabrikam")
 #: A round hub time (a multiple of every bucket width used here).
@@ -494,7 +494,7 @@ def test_state_stays_bounded_over_hours() -> None:
 
 def test_the_core_never_imports_textual() -> None:
     code = (
-        "import sys, groundcontrol.analytics, groundcontrol.spikes; "
+        "import sys, groundcontrol.signals.analytics, groundcontrol.signals.series; "
         "sys.exit('textual' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

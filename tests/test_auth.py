@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundcontrol.auth import (
+from groundcontrol.hub.auth import (
     CLIENT_ENV,
     ENV_PREFIX,
     MIN_TOKEN_LENGTH,

@@ -1,4 +1,4 @@
-"""``groundcontrol backtest`` (groundcontrol.backtest): parsing, scoring, alerts, errors."""
+"""``groundcontrol backtest`` (groundcontrol.lab.backtest): parsing, scoring, alerts, errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol import backtest
-from groundcontrol.detector import Reading
+from groundcontrol.lab import backtest
+from groundcontrol.signals.detector import Reading
 
 FIXTURES = Path(__file__).parent / "fixtures" / "series"
 

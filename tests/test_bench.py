@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from groundcontrol.bench import run_bench
+from groundcontrol.lab.bench import run_bench
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol.cli import main
+from groundcontrol.cli.main import main
 from groundcontrol.config import ConfigError, load_config, parse_config
 
 

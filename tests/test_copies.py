@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from groundcontrol.copies import CopyIndex, fingerprint
+from groundcontrol.listen.copies import CopyIndex, fingerprint
 from groundcontrol.model import Mention
 
 T = datetime(2026, 11, 2, 12, tzinfo=UTC)

@@ -562,8 +562,8 @@ def test_every_template_renders_in_its_own_language() -> None:
 FEED_MAY_IMPORT = (
     "groundcontrol.model",
     "groundcontrol.protocol",
-    "groundcontrol.client",
-    "groundcontrol.feedclient",
+    "groundcontrol.client.stream",
+    "groundcontrol.client.ingest",
     "msgspec",
 )
 

@@ -18,9 +18,9 @@ import msgspec
 import pytest
 
 from feeds.demo import CYCLE_SECONDS, TIMELINE, DemoStream
-from groundcontrol.cli import DEMO_RECORD_START, main
+from groundcontrol.cli.main import DEMO_RECORD_START, main
 from groundcontrol.config import load_config
-from groundcontrol.mention_backtest import run_mentions
+from groundcontrol.lab.mention_backtest import run_mentions
 from groundcontrol.model import Mention
 
 START = datetime.fromisoformat(DEMO_RECORD_START).timestamp()

@@ -1,4 +1,4 @@
-"""The online burst detector (groundcontrol.detector) and the NAB scorer (groundcontrol.nab).
+"""The burst detector (groundcontrol.signals.detector) and the NAB scorer (lab.nab).
 
 The series here are built in the test with a known generating process, so each test
 knows exactly where the bursts are. The detector's quality is measured on real,
@@ -13,19 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from groundcontrol.detector import (
-    ALERT_SCORE,
-    DAY,
-    HOUR,
-    BurstDetector,
-    DetectorConfig,
-    Reading,
-    excess_of,
-    scale_buckets,
-    score_of,
-    severity_for_ratio,
-)
-from groundcontrol.nab import (
+from groundcontrol.lab.nab import (
     STANDARD,
     LabelledFile,
     optimise_threshold,
@@ -36,6 +24,18 @@ from groundcontrol.nab import (
     score_file,
     window_length,
     windows_for,
+)
+from groundcontrol.signals.detector import (
+    ALERT_SCORE,
+    DAY,
+    HOUR,
+    BurstDetector,
+    DetectorConfig,
+    Reading,
+    excess_of,
+    scale_buckets,
+    score_of,
+    severity_for_ratio,
 )
 from tests.fixtures.series.evaluate import Labelled, burst_scores, evaluate
 from tests.fixtures.series.synth import generate, poisson

@@ -30,11 +30,11 @@ from typing import IO
 import aiohttp
 import pytest
 
-from groundcontrol.bench import free_port
-from groundcontrol.client import Access, Backoff
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.spool import Spool
+from groundcontrol.client.stream import Access, Backoff
+from groundcontrol.lab.bench import free_port
 from groundcontrol.model import Mention
-from groundcontrol.spool import Spool
 from tests.fakes.netcut import NetCut
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol.bench import free_port
+from groundcontrol.lab.bench import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from groundcontrol.config import BrandConfig, QueryConfig, load_config
-from groundcontrol.enrich import Enricher
+from groundcontrol.listen.enrich import Enricher
 from groundcontrol.model import Mention
 from groundcontrol.query import QuerySyntaxError
 
@@ -222,7 +222,7 @@ def test_mentions_are_triaged_and_own_posts_checked_for_compliance() -> None:
 
 
 async def test_worker_processes_triage_as_the_hub_does() -> None:
-    from groundcontrol.workers import EnrichPool
+    from groundcontrol.hub.workers import EnrichPool
 
     config = load_config()
     pool = EnrichPool(

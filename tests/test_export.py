@@ -14,12 +14,12 @@ import msgspec
 import polars as pl
 import pytest
 
-from groundcontrol import export as export_module
-from groundcontrol.cli import main
-from groundcontrol.export import ExportError, export, parse_time
+from groundcontrol.cli.main import main
 from groundcontrol.model import Mention
 from groundcontrol.query import QuerySyntaxError
-from groundcontrol.store import Store
+from groundcontrol.store import export as export_module
+from groundcontrol.store.database import Store
+from groundcontrol.store.export import ExportError, export, parse_time
 from tests.test_store import T0, make
 
 N = 40
@@ -230,7 +230,7 @@ def test_cli_missing_db_and_bad_time(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 _PEAK = """
 import resource, sys
-from groundcontrol.cli import main
+from groundcontrol.cli.main import main
 rc = main(sys.argv[1:])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 sys.exit(rc)

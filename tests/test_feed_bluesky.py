@@ -28,9 +28,9 @@ from feeds.bluesky import (
     run,
     subscribe_url,
 )
-from groundcontrol.client import Backoff
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import start_hub
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from groundcontrol.query import parse_query

@@ -13,8 +13,8 @@ from aiohttp import web
 from feeds.base import CursorFile, FeedContext
 from feeds.hackernews import Settings, parse_page, run
 from feeds.html import html_to_text
-from groundcontrol.client import Backoff
-from groundcontrol.hub import start_hub
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import start_hub
 from tests.fakes.hn_algolia import FakeAlgolia, comment, story
 from tests.test_hub import small_config
 

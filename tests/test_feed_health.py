@@ -19,11 +19,11 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from groundcontrol.bench import free_port
-from groundcontrol.client import Backoff
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Backoff
 from groundcontrol.config import Config, load_config
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import start_hub
+from groundcontrol.hub.server import start_hub
+from groundcontrol.lab.bench import free_port
 from groundcontrol.model import Mention
 from groundcontrol.protocol import FeedInfo
 

@@ -27,9 +27,9 @@ from feeds.mastodon import (
     parse_ws_message,
     run,
 )
-from groundcontrol.client import Backoff
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from tests.fakes.mastodon import FIRST_ID, FakeMastodon, make_status

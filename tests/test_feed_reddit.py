@@ -29,8 +29,8 @@ from feeds.reddit import (
     run,
 )
 from feeds.registry import settings_from_table
-from groundcontrol.client import Backoff
-from groundcontrol.hub import start_hub
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from tests.fakes.reddit import FakeReddit, post

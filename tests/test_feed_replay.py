@@ -32,8 +32,8 @@ from feeds.replay import (
     retime,
     run,
 )
-from groundcontrol.client import Backoff
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Engagement, Mention
 from tests.fakes.netcut import NetCut
 from tests.test_hub import small_config

@@ -31,8 +31,8 @@ from feeds.rss import (
     unwrap_google_alerts,
     unwrap_google_news,
 )
-from groundcontrol.client import Backoff
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from tests.fakes.rss import (

@@ -32,8 +32,8 @@ from feeds.webhook import (
     verify_github,
     verify_standard,
 )
-from groundcontrol.client import Backoff
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from tests.fakes.webhook import (

@@ -39,7 +39,7 @@ from feeds.x import (
     snowflake_ms,
     sync_rules,
 )
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.hub.server import Hub, start_hub
 from tests.fakes.x import (
     OPERATIONAL_DISCONNECT,
     TOKEN,

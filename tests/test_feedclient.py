@@ -21,12 +21,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from groundcontrol.bench import free_port
-from groundcontrol.client import Backoff
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.spool import Spool
+from groundcontrol.client.stream import Backoff
+from groundcontrol.hub.server import Hub, start_hub
+from groundcontrol.lab.bench import free_port
 from groundcontrol.model import Mention
-from groundcontrol.spool import Spool
 from tests.test_hub import small_config
 
 TIMEOUT = 10.0
@@ -213,10 +213,10 @@ FEED_SCRIPT = textwrap.dedent(
 
     import msgspec
 
-    from groundcontrol.client import Backoff
-    from groundcontrol.feedclient import IngestClient
+    from groundcontrol.client.stream import Backoff
+    from groundcontrol.client.ingest import IngestClient
     from groundcontrol.model import Mention
-    from groundcontrol.spool import Spool
+    from groundcontrol.client.spool import Spool
 
     url, spool_dir, n, per_batch = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), 5
     cursor_file = spool_dir.parent / "cursor"
@@ -387,7 +387,7 @@ async def test_demo_feed_sends_through_its_spool(tmp_path: Path) -> None:
 
 
 def test_cli_feed_demo_takes_a_spool_dir() -> None:
-    from groundcontrol.cli import build_parser
+    from groundcontrol.cli.main import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["feed", "demo", "--spool", "/var/spool/gc"])

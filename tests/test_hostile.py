@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from groundcontrol.config import load_config
-from groundcontrol.hub import Hub
+from groundcontrol.hub.server import Hub
 from groundcontrol.protocol import Ack, ErrorReply, decode_feed_reply
 
 NOW = 1_795_000_000.0

@@ -13,10 +13,10 @@ import msgspec
 import pytest
 import websockets
 
-from groundcontrol.client import Connected, Disconnected, StreamClient, stream_url
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Connected, Disconnected, StreamClient, stream_url
 from groundcontrol.config import Config, load_config
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import Hub, start_hub
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     Ack,
@@ -279,7 +279,7 @@ async def test_ingest_client_resends_after_the_hub_comes_back() -> None:
 
 
 async def test_stream_client_reports_an_unreachable_hub_and_retries() -> None:
-    from groundcontrol.bench import free_port
+    from groundcontrol.lab.bench import free_port
 
     port = free_port()
     client = StreamClient(stream_url(f"ws://127.0.0.1:{port}"))
@@ -389,7 +389,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_ticking(
 
 
 def test_dedupe_forgets_the_oldest_tenth_when_full() -> None:
-    from groundcontrol.hub import Dedupe
+    from groundcontrol.hub.server import Dedupe
 
     d = Dedupe(capacity=100)
     assert all(d.add(f"x:{i}") for i in range(100))

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from feeds import registry
 from feeds.base import FeedConfigError, FeedContext, setting
-from groundcontrol.auth import Role, Tokens
 from groundcontrol.config import ConfigError, parse_config
-from groundcontrol.hub import start_hub
-from groundcontrol.metrics import render
+from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.metrics import render
+from groundcontrol.hub.server import start_hub
 from tests.fakes.hn_algolia import FakeAlgolia, story
 from tests.test_hub import small_config
 
@@ -147,7 +147,7 @@ async def test_the_hub_runs_its_configured_feeds_and_shows_their_health(
 
 
 async def test_a_named_feed_that_goes_away_is_shown_as_down(tmp_path: Path) -> None:
-    from groundcontrol.feedclient import IngestClient
+    from groundcontrol.client.ingest import IngestClient
 
     hub, runner, port = await start_hub(small_config(), port=0)
     client = IngestClient(f"ws://127.0.0.1:{port}", name="reddit-eu", source="reddit")

@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 import websockets
 
-from groundcontrol.auth import Role, Tokens
-from groundcontrol.cli import main as cli_main
-from groundcontrol.detector import Reading
-from groundcontrol.hub import Hub, start_hub
-from groundcontrol.incidents import SeriesPoint
+from groundcontrol.cli.main import main as cli_main
+from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.protocol import IncidentEvent, decode_stream
+from groundcontrol.signals.detector import Reading
+from groundcontrol.signals.incidents import SeriesPoint
 from tests.test_hub import small_config
 
 TOKENS = {

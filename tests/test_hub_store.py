@@ -15,15 +15,15 @@ import pytest
 import websockets
 
 from feeds.demo import TIMELINE, DemoStream
-from groundcontrol.analytics import Analytics
+from groundcontrol.client.ingest import IngestClient
 from groundcontrol.config import Config, load_config
-from groundcontrol.enrich import Enricher
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import start_hub
+from groundcontrol.hub.server import start_hub
+from groundcontrol.listen.enrich import Enricher
 from groundcontrol.model import Mention
-from groundcontrol.persist import StoreWriter, rebuild
 from groundcontrol.protocol import Ack, ErrorReply, IncidentEvent, Retraction
-from groundcontrol.store import Store
+from groundcontrol.signals.analytics import Analytics
+from groundcontrol.store.database import Store
+from groundcontrol.store.writer import StoreWriter, rebuild
 from tests.test_hub import batch, mention, reply, small_config
 from tests.test_hub import feed as connect_feed
 
@@ -137,7 +137,7 @@ async def test_a_store_that_fails_closes_the_feed_without_an_ack(tmp_path: Path)
         # Another connection takes the write lock and keeps it: commits time out.
         blocker = sqlite3.connect(db, timeout=0, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
-        import groundcontrol.store as store_module
+        import groundcontrol.store.database as store_module
 
         ws = await connect_feed(f"ws://127.0.0.1:{port}")
         assert store_module.BUSY_TIMEOUT_MS == 10_000
@@ -364,8 +364,8 @@ def test_a_backlog_after_an_outage_is_not_a_spike(tells_the_wait: bool) -> None:
     feed had it (``queued``), it fills the gap in the series and raises nothing; taken
     as arriving now, the same mentions look like a surge in one bucket (which the
     detector takes for the outlier it is)."""
-    from groundcontrol.hub import Hub
-    from groundcontrol.simulate import VirtualClock
+    from groundcontrol.hub.server import Hub
+    from groundcontrol.lab.simulate import VirtualClock
 
     config = quiet_config()
     start = STREAM_START + 1500  # after the demo day's first story, traffic is steady
@@ -436,7 +436,7 @@ def test_rebuild_replays_at_most_the_newest_mentions(tmp_path: Path) -> None:
 
 
 async def test_metrics_report_store_and_per_feed_spool_and_lag(tmp_path: Path) -> None:
-    from groundcontrol.spool import Spool
+    from groundcontrol.client.spool import Spool
 
     hub, runner, port = await start_hub(small_config(), port=0, store_path=tmp_path / "gc.db")
     spool = Spool(tmp_path / "spool", fsync=False)
@@ -492,7 +492,7 @@ async def test_a_feed_reports_skipped_items_and_its_health(tmp_path: Path) -> No
 
 
 async def test_a_store_path_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
-    from groundcontrol.store import StoreError
+    from groundcontrol.store.database import StoreError
 
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -1,4 +1,4 @@
-"""Incidents from bursts (groundcontrol.incidents): grouping, kind, severity, lifecycle."""
+"""Incidents from bursts (groundcontrol.signals.incidents): grouping, kind, severity, lifecycle."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from groundcontrol.config import SpikeConfig
-from groundcontrol.detector import Reading
-from groundcontrol.incidents import IncidentBook, IncidentError, SeriesPoint, tone_of
 from groundcontrol.model import Mention
 from groundcontrol.protocol import IncidentEvent, SignalKind
+from groundcontrol.signals.detector import Reading
+from groundcontrol.signals.incidents import IncidentBook, IncidentError, SeriesPoint, tone_of
 
 BS = 10.0
 T0 = 1_765_000_800.0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol.lang import LANGUAGES, detect_language, detect_text_language
+from groundcontrol.listen.lang import LANGUAGES, detect_language, detect_text_language
 from groundcontrol.text import analyse
 
 EN = [
@@ -175,7 +175,7 @@ def test_takes_analysed_text() -> None:
 
 
 def test_function_words() -> None:
-    from groundcontrol.lang import function_words
+    from groundcontrol.listen.lang import function_words
 
     assert {"und", "nicht", "ist"} <= function_words("de")
     assert "så" in function_words("da") and "så" in function_words("sv")

@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from groundcontrol.cli import main
+from groundcontrol.cli.main import main
 from groundcontrol.model import Mention
 
 T0 = 1_765_000_800.0

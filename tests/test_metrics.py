@@ -10,8 +10,8 @@ import aiohttp
 import websockets
 
 from groundcontrol.config import load_config
-from groundcontrol.hub import start_hub
-from groundcontrol.metrics import Metric, render
+from groundcontrol.hub.metrics import Metric, render
+from groundcontrol.hub.server import start_hub
 from groundcontrol.protocol import Welcome, decode_feed_reply
 
 SAMPLE = re.compile(r'^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? \S+$')

@@ -22,10 +22,10 @@ import msgspec
 import pytest
 
 from groundcontrol.config import ConfigError, NotifyConfig, parse_config
-from groundcontrol.hub import Hub, start_hub
-from groundcontrol.notify import Delivery, DeliveryFailed, Message, Notifier, render_message
+from groundcontrol.hub.notify import Delivery, DeliveryFailed, Message, Notifier, render_message
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.protocol import Incident, IncidentChange, IncidentEvent, Signal
-from groundcontrol.store import Store
+from groundcontrol.store.database import Store
 from tests.fakes.webhook_sink import WebhookSink
 from tests.test_hub import small_config
 

@@ -19,14 +19,14 @@ import msgspec
 import polars as pl
 import pytest
 
-import groundcontrol.persist as persist_module
-from groundcontrol import review_cli
-from groundcontrol.auth import Role, Tokens
-from groundcontrol.export import export
-from groundcontrol.feedclient import IngestClient
-from groundcontrol.hub import Hub, start_hub
+import groundcontrol.store.writer as persist_module
+from groundcontrol.cli import review as review_cli
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Engagement, Mention
-from groundcontrol.store import SCHEMA_VERSION, Store
+from groundcontrol.store.database import SCHEMA_VERSION, Store
+from groundcontrol.store.export import export
 from tests.test_hub import small_config
 
 T0 = 1_790_000_000.0

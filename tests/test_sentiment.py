@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol import sentiment_cli
+from groundcontrol.cli import sentiment as sentiment_cli
+from groundcontrol.listen.sentiment import SentimentScorer, normalize
 from groundcontrol.model import label_for
-from groundcontrol.sentiment import SentimentScorer, normalize
 from groundcontrol.text import analyse
 
 vader = pytest.importorskip("vaderSentiment.vaderSentiment")
@@ -972,7 +972,7 @@ def test_cli_streams_through_a_pipe() -> None:
     # Each result comes out while the input is still open.
     script = (
         "import argparse, sys\n"
-        "from groundcontrol import sentiment_cli\n"
+        "from groundcontrol.cli import sentiment as sentiment_cli\n"
         "p = argparse.ArgumentParser(); s = p.add_subparsers(dest='command')\n"
         "sentiment_cli.add_parser(s)\n"
         "sys.exit(sentiment_cli.run(p.parse_args(['sentiment'])))\n"

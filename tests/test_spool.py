@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from groundcontrol.spool import Spool, SpoolFull, SpoolInUse
+from groundcontrol.client.spool import Spool, SpoolFull, SpoolInUse
 
 
 def segments(directory: Path) -> list[Path]:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import groundcontrol.store as store_module
+import groundcontrol.store.database as store_module
 from feeds.demo import DemoStream
 from groundcontrol.config import load_config
-from groundcontrol.enrich import Enricher
+from groundcontrol.listen.enrich import Enricher
 from groundcontrol.model import Engagement, Mention
 from groundcontrol.protocol import Incident, IncidentAction, IncidentEvent
-from groundcontrol.store import SCHEMA_VERSION, DeadLetter, Store, StoreError
+from groundcontrol.store.database import SCHEMA_VERSION, DeadLetter, Store, StoreError
 
 T0 = 1_790_000_000.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from groundcontrol.analytics import Analytics
 from groundcontrol.model import Engagement, Mention
+from groundcontrol.signals.analytics import Analytics
 from tests.test_analytics import T0, Traffic, make_config, mention, run
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from groundcontrol.terms import MAX_TERMS, STOPWORDS, extract_terms
+from groundcontrol.listen.terms import MAX_TERMS, STOPWORDS, extract_terms
 from groundcontrol.text import analyse
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from groundcontrol.sentiment import SentimentScorer
-from groundcontrol.triage import (
+from groundcontrol.listen.sentiment import SentimentScorer
+from groundcontrol.listen.triage import (
     ComplianceRules,
     Triager,
     TriageRule,

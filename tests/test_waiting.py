@@ -22,7 +22,7 @@ import msgspec
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from groundcontrol.client import Connected, Disconnected, StreamEvent
+from groundcontrol.client.stream import Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import (
     FeedInfo,
     Influencer,

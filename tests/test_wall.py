@@ -24,7 +24,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Digits, Label
 
-from groundcontrol.client import BadMessage, Connected, Disconnected, StreamEvent
+from groundcontrol.client.stream import BadMessage, Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import Incident, IncidentEvent, RiverItem, Snapshot, Tick
 from panels.app import WallApp, WallScreen, hub_label_for, make_wall
 from panels.base import Panel

@@ -15,10 +15,10 @@ from typing import Any
 
 from textual.app import App
 
-from groundcontrol.client import StreamEvent
+from groundcontrol.client.stream import StreamEvent
 from groundcontrol.config import load_config
+from groundcontrol.lab.simulate import simulate_demo
 from groundcontrol.protocol import IncidentEvent, StreamMessage, Tick
-from groundcontrol.simulate import simulate_demo
 from panels.takeover import IncidentTakeover
 from tests.test_wall import COMPACT, WIDE, _run_before, settle, status_text, wall
 from tests.wall_fixtures import scripted

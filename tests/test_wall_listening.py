@@ -16,8 +16,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher
 
-from groundcontrol import cli
-from groundcontrol.client import Connected, Disconnected, StreamEvent
+from groundcontrol.cli import main as cli
+from groundcontrol.client.stream import Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import FlaggedPost, IncidentEvent, Snapshot, Topic, TriageView
 from panels.app import WallApp, WallScreen, make_wall
 from panels.base import Panel

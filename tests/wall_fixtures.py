@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import msgspec
 
-from groundcontrol.client import Connected, StreamEvent
+from groundcontrol.client.stream import Connected, StreamEvent
 from groundcontrol.protocol import (
     BrandStat,
     FeedInfo,

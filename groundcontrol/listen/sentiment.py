@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
-from groundcontrol.lang import detect_language, function_words
+from groundcontrol.listen.lang import detect_language, function_words
 from groundcontrol.text import TextInfo, analyse
 
 __all__ = ["SentimentScorer", "normalize"]

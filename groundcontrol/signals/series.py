@@ -2,10 +2,10 @@
 
 The analytics watch the total volume, each brand's volume and its negative mentions,
 each source, and the lead terms of the hottest stories. :class:`SeriesWatch` pairs one
-:class:`~groundcontrol.detector.BurstDetector` (the detector ``groundcontrol backtest``
+:class:`~groundcontrol.signals.detector.BurstDetector` (the detector ``groundcontrol backtest``
 scores, with the same defaults) with what the series is, and feeds it one completed
 bucket at a time. What the bursts mean, and which of them make an incident, is
-:mod:`groundcontrol.incidents`' business.
+:mod:`groundcontrol.signals.incidents`' business.
 
 Pure code: no clock, no I/O.
 """
@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from groundcontrol.config import SpikeConfig
-from groundcontrol.detector import HOUR, BurstDetector, DetectorConfig, Reading
 from groundcontrol.protocol import SignalKind
+from groundcontrol.signals.detector import HOUR, BurstDetector, DetectorConfig, Reading
 
 
 class Explanation(NamedTuple):

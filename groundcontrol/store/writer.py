@@ -1,7 +1,7 @@
 """The hub's side of the durable store: a writer thread with group commit, and the
 rebuild of the windows from stored history after a restart.
 
-The writer thread owns the hub's one writing :class:`~groundcontrol.store.Store`.
+The writer thread owns the hub's one writing :class:`~groundcontrol.store.database.Store`.
 The event loop hands it jobs; the thread takes every job queued at that moment and
 commits them in ONE transaction (group commit), so the cost of a commit is shared by
 every batch waiting for it, and then resolves each job's future on the loop. A batch
@@ -39,12 +39,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from groundcontrol.analytics import Analytics
 from groundcontrol.model import Mention
 from groundcontrol.protocol import IncidentEvent
-from groundcontrol.store import DeadLetter, Store
+from groundcontrol.signals.analytics import Analytics
+from groundcontrol.store.database import DeadLetter, Store
 
-log = logging.getLogger("groundcontrol.persist")
+log = logging.getLogger("groundcontrol.store.writer")
 
 _T = TypeVar("_T")
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from groundcontrol.client import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.cli.review import _one_line, fit
+from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
 from groundcontrol.protocol import Incident
-from groundcontrol.review_cli import _one_line, fit
 
 __all__ = ["add_parsers", "format_incidents", "parse_duration", "run"]
 

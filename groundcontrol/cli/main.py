@@ -267,14 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-store", action="store_true", help="run the hub without its durable store"
     )
 
-    from groundcontrol.export import add_arguments as add_export_arguments
+    from groundcontrol.store.export import add_arguments as add_export_arguments
 
     export = sub.add_parser(
         "export", help="write stored mentions as NDJSON, CSV or Parquet (streamed in chunks)"
     )
     add_export_arguments(export)
 
-    from groundcontrol import backtest, incidents_cli, review_cli, sentiment_cli
+    from groundcontrol.cli import incidents as incidents_cli
+    from groundcontrol.cli import review as review_cli
+    from groundcontrol.cli import sentiment as sentiment_cli
+    from groundcontrol.lab import backtest
 
     backtest.add_parser(sub)
     sentiment_cli.add_parser(sub)
@@ -307,27 +310,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "triage":
             return run_triage(args)
         if args.command == "export":
-            from groundcontrol.export import run_export
+            from groundcontrol.store.export import run_export
 
             return run_export(args)
         if args.command == "review":
-            from groundcontrol import review_cli
+            from groundcontrol.cli import review as review_cli
 
             return review_cli.run(args)
         if args.command in ("incidents", "ack", "snooze", "resolve"):
-            from groundcontrol import incidents_cli
+            from groundcontrol.cli import incidents as incidents_cli
 
             return incidents_cli.run(args)
         if args.command == "backtest":
-            from groundcontrol import backtest
+            from groundcontrol.lab import backtest
 
             return backtest.run(args)
         if args.command == "sentiment":
-            from groundcontrol import sentiment_cli
+            from groundcontrol.cli import sentiment as sentiment_cli
 
             return sentiment_cli.run(args)
         if args.command == "bench":
-            from groundcontrol.bench import run_bench
+            from groundcontrol.lab.bench import run_bench
 
             return run_bench(
                 seconds=args.seconds,
@@ -375,9 +378,9 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 def run_hub(args: argparse.Namespace) -> int:
-    from groundcontrol.auth import TokenConfigError, Tokens
-    from groundcontrol.hub import start_hub, tune_gc
-    from groundcontrol.store import StoreError
+    from groundcontrol.hub.auth import TokenConfigError, Tokens
+    from groundcontrol.hub.server import start_hub, tune_gc
+    from groundcontrol.store.database import StoreError
 
     config = load_config(args.config)
     store_path = _store_path(args, config)
@@ -459,7 +462,7 @@ def run_hub(args: argparse.Namespace) -> int:
 
 def run_feed(args: argparse.Namespace) -> int:
     from feeds.demo import run_demo_feed
-    from groundcontrol.client import Access
+    from groundcontrol.client.stream import Access
 
     def say(message: str) -> None:
         print(f"feed {args.feed}: {message}", file=sys.stderr, flush=True)
@@ -489,7 +492,7 @@ def run_feed(args: argparse.Namespace) -> int:
     if args.minutes is not None or args.start is not None:
         return _fail("--minutes and --start go with --record FILE")
 
-    from groundcontrol.spool import SpoolInUse
+    from groundcontrol.client.spool import SpoolInUse
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -564,7 +567,7 @@ def _wall_module() -> Any:
 
 
 def run_wall(hub: str, *, rotate: float = 30.0) -> int:
-    from groundcontrol.client import Access
+    from groundcontrol.client.stream import Access
 
     app = _wall_module().make_wall(hub, access=Access.from_env(), rotate_seconds=rotate)
     app.run()
@@ -574,9 +577,9 @@ def run_wall(hub: str, *, rotate: float = 30.0) -> int:
 def run_embedded(config: Config, *, rate: float | None, seed: int | None) -> int:
     """Hub, demo feed and wall in one process, over loopback websockets."""
     from feeds.demo import run_demo_feed
-    from groundcontrol.auth import Tokens
-    from groundcontrol.client import Access
-    from groundcontrol.hub import start_hub
+    from groundcontrol.client.stream import Access
+    from groundcontrol.hub.auth import Tokens
+    from groundcontrol.hub.server import start_hub
 
     # The screen belongs to the wall: logs go to a file, not the terminal.
     log_path = Path(tempfile.gettempdir()) / f"groundcontrol-{os.getuid()}.log"
@@ -627,7 +630,7 @@ def run_triage(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    from groundcontrol.client import Access, http_url
+    from groundcontrol.client.stream import Access, http_url
 
     access = Access.from_env()
     url = http_url(args.hub, "/triage")
@@ -665,7 +668,7 @@ def run_triage(args: argparse.Namespace) -> int:
 def run_tail(hub: str, query: str | None) -> int:
     import msgspec
 
-    from groundcontrol.client import (
+    from groundcontrol.client.stream import (
         Access,
         BadMessage,
         Connected,

@@ -2,7 +2,7 @@
 
 The analytics watch many series per bucket: the total volume, each brand's volume and
 its negative mentions, each source, and the hottest stories' lead terms. Each has a
-:class:`~groundcontrol.detector.BurstDetector`. A burst that counts (a score of at
+:class:`~groundcontrol.signals.detector.BurstDetector`. A burst that counts (a score of at
 least ``alert_score`` and at least ``min_rate`` mentions a minute) becomes part of an
 incident here:
 
@@ -17,7 +17,7 @@ incident here:
 * **Kind and severity.** The mentions of the brand since the incident started, less
   what the brand would have had anyway, say whether the surge is negative, positive or
   neutral (:func:`tone_of`). Severity grows with the size of the surge and with how
-  negative it is (:func:`groundcontrol.detector.severity_for_ratio`); a positive surge
+  negative it is (:func:`groundcontrol.signals.detector.severity_for_ratio`); a positive surge
   is never critical. Severity only goes up while an incident lives.
 * **Ending.** When every signal has been back to normal for ``end_after_seconds`` the
   incident is over: resolved by itself.
@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 import msgspec
 
 from groundcontrol.config import SpikeConfig
-from groundcontrol.detector import Reading, Tone, severity_for_ratio
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     SEVERITY_RANK,
@@ -49,6 +48,7 @@ from groundcontrol.protocol import (
     Signal,
     SignalKind,
 )
+from groundcontrol.signals.detector import Reading, Tone, severity_for_ratio
 
 #: A topic, source or total burst joins an incident when this share of its sampled
 #: mentions name the incident's brand.

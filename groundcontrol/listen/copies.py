@@ -13,7 +13,7 @@ text it has seen and the url of every post, and marks a mention as a copy
 * it quotes a post the hub has seen (the text links to that post's url).
 
 Volume still counts copies (many people did share it); hot topics do not count their
-terms (:mod:`groundcontrol.analytics`), so one copied text does not look like a trend.
+terms (:mod:`groundcontrol.signals.analytics`), so one copied text does not look like a trend.
 
 Memory is bounded: the oldest fingerprints and urls are forgotten first, after
 :data:`MAX_REMEMBERED` of each. Pure code, no I/O; the hub calls :meth:`CopyIndex.mark`

@@ -1,6 +1,6 @@
 """``groundcontrol review``: the hub's review queue as a table for a person.
 
-Wired into :mod:`groundcontrol.cli` with :func:`add_parser` and :func:`run`. It asks
+Wired into :mod:`groundcontrol.cli.main` with :func:`add_parser` and :func:`run`. It asks
 the hub's ``GET /triage/queue`` with the analyst token from ``GROUNDCONTROL_TOKEN``
 (and, for https, the CA in ``GROUNDCONTROL_CA_FILE``), as ``groundcontrol triage``
 does, and prints one line per mention. :func:`format_queue` is pure, for tests.
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 
 import msgspec
 
-from groundcontrol.client import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.listen.triage import CATEGORIES
 from groundcontrol.model import Mention
-from groundcontrol.triage import CATEGORIES
 
 __all__ = ["QueueAnswer", "add_parser", "fetch_queue", "format_queue", "run"]
 
 DEFAULT_HUB = "ws://127.0.0.1:8765"
-#: What the hub accepts for ?limit= (groundcontrol.hub.MAX_QUEUE_LIMIT).
+#: What the hub accepts for ?limit= (groundcontrol.hub.server.MAX_QUEUE_LIMIT).
 MAX_LIMIT = 500
 #: Fewer columns than this left for the text beside the id: it goes on its own line.
 MIN_TEXT_COLUMNS = 24

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from groundcontrol.detector import (
+from groundcontrol.signals.detector import (
     ALERT_SCORE,
     DEFAULT_CONFIG,
     BurstDetector,
@@ -431,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_mentions(args: argparse.Namespace) -> int:
     from groundcontrol.config import ConfigError, load_config
-    from groundcontrol.mention_backtest import MentionsError, as_json, as_text, run_mentions
+    from groundcontrol.lab.mention_backtest import MentionsError, as_json, as_text, run_mentions
 
     try:
         config = load_config(args.config)

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import msgspec
 
-from groundcontrol.client import Access, StreamClient, stream_url
-from groundcontrol.feedclient import IngestClient
+from groundcontrol.client.ingest import IngestClient
+from groundcontrol.client.stream import Access, StreamClient, stream_url
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Ack, Snapshot, Tick
 
@@ -342,7 +342,7 @@ def run_bench(
     if baseline:
         say("bench: baseline run (bare websockets server that only decodes)")
         base = _measure(
-            ["-m", "groundcontrol.bench"],
+            ["-m", "groundcontrol.lab.bench"],
             pool,
             seconds=seconds,
             batch=batch,
@@ -463,5 +463,5 @@ if __name__ == "__main__":  # pragma: no cover - run by run_bench in a subproces
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_baseline_server(int(sys.argv[2])))
     else:
-        print("usage: python -m groundcontrol.bench --baseline-port PORT", file=sys.stderr)
+        print("usage: python -m groundcontrol.lab.bench --baseline-port PORT", file=sys.stderr)
         sys.exit(2)

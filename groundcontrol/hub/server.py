@@ -29,20 +29,19 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import MultiMapping
 
 from groundcontrol import __version__
-from groundcontrol.analytics import Analytics
-from groundcontrol.auth import Denied, Permission, Principal, Tokens
 from groundcontrol.config import Config
-from groundcontrol.copies import CopyIndex
-from groundcontrol.incidents import IncidentError
-from groundcontrol.metrics import (
+from groundcontrol.hub.auth import Denied, Permission, Principal, Tokens
+from groundcontrol.hub.metrics import (
     CONTENT_TYPE,
     Metric,
     process_rss_bytes,
     render,
     sqlite_memory_bytes,
 )
+from groundcontrol.hub.workers import EnrichPool
+from groundcontrol.listen.copies import CopyIndex
+from groundcontrol.listen.triage import CATEGORIES
 from groundcontrol.model import Mention, utc
-from groundcontrol.persist import StoreWriter, rebuild
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -63,16 +62,17 @@ from groundcontrol.protocol import (
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
-from groundcontrol.store import DeadLetter, Store, StoreError
+from groundcontrol.signals.analytics import Analytics
+from groundcontrol.signals.incidents import IncidentError
+from groundcontrol.store.database import DeadLetter, Store, StoreError
+from groundcontrol.store.writer import StoreWriter, rebuild
 from groundcontrol.text import TextInfo, analyse
-from groundcontrol.triage import CATEGORIES
-from groundcontrol.workers import EnrichPool
 
 if TYPE_CHECKING:
     from feeds.supervisor import FeedRun, FeedSupervisor
-    from groundcontrol.notify import Notifier
+    from groundcontrol.hub.notify import Notifier
 
-log = logging.getLogger("groundcontrol.hub")
+log = logging.getLogger("groundcontrol.hub.server")
 
 HUB_NAME = f"groundcontrol/{__version__}"
 #: Past this size aiohttp drops the connection (close code 1009); between the soft
@@ -354,7 +354,7 @@ class Hub:
         elif config.notify:
             # Here, not at startup: a channel whose URL variable is unset stops the hub
             # (ConfigError) before it binds a socket.
-            from groundcontrol.notify import Delivery, Notifier
+            from groundcontrol.hub.notify import Delivery, Notifier
 
             def record(d: Delivery) -> None:
                 if self.writer is not None:  # without a store the notifier's log says it
@@ -1749,8 +1749,8 @@ async def _start_feeds(hub: Hub, supervisor: FeedSupervisor, runner: web.AppRunn
     import secrets
     import socket
 
-    from groundcontrol.auth import Role
-    from groundcontrol.client import Access
+    from groundcontrol.client.stream import Access
+    from groundcontrol.hub.auth import Role
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -1,6 +1,6 @@
 """``groundcontrol export``: stream stored mentions to NDJSON, CSV or Parquet.
 
-The export reads the store in chunks (:meth:`groundcontrol.store.Store.iter_mentions`)
+The export reads the store in chunks (:meth:`groundcontrol.store.database.Store.iter_mentions`)
 and writes each chunk before reading the next, so memory stays bounded by the chunk
 size whatever the number of rows:
 
@@ -36,7 +36,7 @@ import msgspec
 
 from groundcontrol.model import Mention
 from groundcontrol.query import QuerySyntaxError, parse_query
-from groundcontrol.store import Store, StoreError
+from groundcontrol.store.database import Store, StoreError
 from groundcontrol.text import analyse
 
 if TYPE_CHECKING:

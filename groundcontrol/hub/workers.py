@@ -20,10 +20,10 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 
 from groundcontrol.config import BrandConfig, ComplianceConfig, QueryConfig, TriageConfig
-from groundcontrol.enrich import Enricher
+from groundcontrol.listen.enrich import Enricher
 from groundcontrol.model import Mention, label_for
 
-log = logging.getLogger("groundcontrol.workers")
+log = logging.getLogger("groundcontrol.hub.workers")
 
 #: (lang, sentiment, brands, queries, terms, category, confidence, needs_review).
 Enriched = tuple[str, float, list[str], list[str], list[str], str, float, bool]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from feeds.demo import DemoStream
 from groundcontrol.config import Config
-from groundcontrol.hub import Hub
+from groundcontrol.hub.server import Hub
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Snapshot,

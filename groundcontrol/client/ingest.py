@@ -25,7 +25,8 @@ import msgspec
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from groundcontrol.client import Access, Backoff, describe_error, http_to_ws
+from groundcontrol.client.spool import MiB, Spool, SpoolFull
+from groundcontrol.client.stream import Access, Backoff, describe_error, http_to_ws
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
@@ -41,7 +42,6 @@ from groundcontrol.protocol import (
     decode_feed_reply,
     encode,
 )
-from groundcontrol.spool import MiB, Spool, SpoolFull
 
 # Spool is re-exported: feeds may import the client module, not the core's internals.
 __all__ = ["FeedStats", "IngestClient", "Spool", "SpoolFull", "ingest_url"]

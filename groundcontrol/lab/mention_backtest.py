@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 
 from groundcontrol.config import Config
-from groundcontrol.hub import Hub
+from groundcontrol.hub.server import Hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Incident
 

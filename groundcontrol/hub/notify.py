@@ -42,7 +42,7 @@ from typing import Literal, Protocol
 from groundcontrol.config import ConfigError, NotifyConfig
 from groundcontrol.protocol import SEVERITY_RANK, Incident, IncidentChange, IncidentEvent
 
-log = logging.getLogger("groundcontrol.notify")
+log = logging.getLogger("groundcontrol.hub.notify")
 
 #: Seconds one delivery attempt may take (connect, send, answer).
 ATTEMPT_TIMEOUT = 10.0

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from groundcontrol.config import BrandConfig, ComplianceConfig, QueryConfig, TriageConfig
-from groundcontrol.lang import detect_language
+from groundcontrol.listen.lang import detect_language
+from groundcontrol.listen.sentiment import SentimentScorer
+from groundcontrol.listen.terms import extract_terms
+from groundcontrol.listen.triage import ComplianceRules, Triager, TriageRule, compliance_flags
 from groundcontrol.model import Mention, label_for
 from groundcontrol.query import Query, parse_query
-from groundcontrol.sentiment import SentimentScorer
-from groundcontrol.terms import extract_terms
 from groundcontrol.text import analyse
-from groundcontrol.triage import ComplianceRules, Triager, TriageRule, compliance_flags
 
 __all__ = ["Enricher"]
 

@@ -1,6 +1,6 @@
 """``groundcontrol sentiment``: score texts, one per line, as JSON lines.
 
-Wired into :mod:`groundcontrol.cli` with :func:`add_parser` and :func:`run`.
+Wired into :mod:`groundcontrol.cli.main` with :func:`add_parser` and :func:`run`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 from collections.abc import Iterable
 from typing import BinaryIO, TextIO
 
-from groundcontrol.lang import LANGUAGES, detect_language
+from groundcontrol.listen.lang import LANGUAGES, detect_language
+from groundcontrol.listen.sentiment import SentimentScorer
 from groundcontrol.model import label_for
-from groundcontrol.sentiment import SentimentScorer
 from groundcontrol.text import analyse
 
 __all__ = ["UNDETERMINED", "add_parser", "run", "score_lines"]

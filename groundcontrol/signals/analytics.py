@@ -29,8 +29,8 @@ import msgspec
 import polars as pl
 
 from groundcontrol.config import Config
-from groundcontrol.detector import Reading
-from groundcontrol.incidents import IncidentBook, SeriesPoint
+from groundcontrol.listen.terms import meaningful
+from groundcontrol.listen.triage import CATEGORIES
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     BrandStat,
@@ -51,9 +51,9 @@ from groundcontrol.protocol import (
     Volume,
     encode,
 )
-from groundcontrol.spikes import Explanation, SeriesWatch, detector_config
-from groundcontrol.terms import meaningful
-from groundcontrol.triage import CATEGORIES
+from groundcontrol.signals.detector import Reading
+from groundcontrol.signals.incidents import IncidentBook, SeriesPoint
+from groundcontrol.signals.series import Explanation, SeriesWatch, detector_config
 
 #: Named sources tracked one by one; later newcomers are counted as :data:`OTHER`
 #: until a named one has been silent for the whole history and frees its slot.

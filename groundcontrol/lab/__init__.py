@@ -1,0 +1,1 @@
+"""Tools, not the product path: backtests, the NAB scorer, simulation and bench."""
