@@ -1,6 +1,7 @@
 # Ground Control: the two commands a new user needs.
 #   make demo   -- create/reuse .venv, install, show the wall on the built-in demo
-#   make test   -- create/reuse .venv, install, run ruff, mypy and the test suite
+#   make test   -- create/reuse .venv, install, run ruff, mypy, the import contract
+#                  (import-linter: the layers in pyproject.toml) and the test suite
 # Both are safe to run twice: the venv is reused and reinstalled only when
 # pyproject.toml changes.
 
@@ -14,7 +15,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo   show the wall on the built-in demo (hub + demo feed + wall, one process)"
-	@echo "make test   run ruff, mypy and the tests"
+	@echo "make test   run ruff, mypy, the import contract and the tests"
 	@echo "make bench  run the throughput/latency benchmark"
 
 $(STAMP): pyproject.toml
@@ -32,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, cast
 
 from feeds.base import FeedConfigError, FeedContext
+from groundcontrol.config import Config, ConfigError
 
 __all__ = [
     "ADAPTERS",
@@ -35,6 +36,7 @@ __all__ = [
     "load",
     "settings_from_args",
     "settings_from_table",
+    "specs_from_config",
 ]
 
 #: Adapter type name -> module. The order is the order of ``groundcontrol feed --help``.
@@ -202,3 +204,15 @@ def settings_from_args(module: FeedModule, args: argparse.Namespace) -> Any:
         if getattr(args, f.name, None) is not None
     }
     return _build(module, values, f"feed {module.NAME}")
+
+
+def specs_from_config(config: Config) -> tuple[FeedSpec, ...]:
+    """The config's ``[feeds.NAME]`` tables read by their adapters; ConfigError names
+    the file and the bad key (checked before the hub starts)."""
+    specs = []
+    for feed in config.feeds:
+        try:
+            specs.append(settings_from_table(feed.name, feed.table))
+        except FeedConfigError as exc:
+            raise ConfigError(config.source, "", str(exc)) from None
+    return tuple(specs)

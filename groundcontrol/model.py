@@ -22,6 +22,9 @@ MAX_URL_CHARS = 2048
 
 SentimentLabel = Literal["positive", "neutral", "negative", ""]
 
+#: What a mention can be triaged as (``Mention.category``), in display order.
+CATEGORIES = ("support", "sales", "product_problem", "praise", "compliance_risk", "other")
+
 SourceName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$")]
 SourceId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SHORT_CHARS)]
 ShortText = Annotated[str, msgspec.Meta(max_length=MAX_SHORT_CHARS)]

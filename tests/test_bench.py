@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from feeds.demo import DemoStream
 from groundcontrol.lab.bench import run_bench
 
 pytestmark = pytest.mark.slow
 
 
 def test_bench_json_report(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_bench(seconds=1.0, as_json=True, batch=200, window=4) == 0
+    def demo(size: int) -> DemoStream:
+        return DemoStream(seed=1, rate=max(200.0, size / 300), start=time.time() - 3600)
+
+    assert run_bench(demo, seconds=1.0, as_json=True, batch=200, window=4) == 0
     report = json.loads(capsys.readouterr().out)
     for key in (
         "events_per_s",

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from feeds import registry
 from feeds.base import FeedConfigError, FeedContext, setting
+from groundcontrol.cli.hosting import start_hub_with_feeds
 from groundcontrol.config import ConfigError, parse_config
 from groundcontrol.hub.auth import Role, Tokens
 from groundcontrol.hub.metrics import render
@@ -32,19 +33,24 @@ def config_with_feeds(text: str) -> str:
     return '[[brands]]\nname = "Northwind"\nquery = "northwind"\n' + text
 
 
+def read(text: str) -> tuple[registry.FeedSpec, ...]:
+    """What the command line does before it starts a hub: the config, then each feed's
+    table read by its adapter."""
+    return registry.specs_from_config(parse_config(text, "gc.toml"))
+
+
 def test_feed_tables_are_validated_with_the_config() -> None:
-    cfg = parse_config(
+    specs = read(
         config_with_feeds(
             '[feeds.hackernews]\nquery = "northwind"\ninterval = 10\n'
             '[feeds.hn-eu]\ntype = "hackernews"\nquery = "northwind eu"\n'
-        ),
-        "gc.toml",
+        )
     )
-    assert [(f.name, f.type) for f in cfg.feeds] == [
+    assert [(f.name, f.type) for f in specs] == [
         ("hackernews", "hackernews"),
         ("hn-eu", "hackernews"),
     ]
-    assert cfg.feeds[0].settings.interval == 10.0
+    assert specs[0].settings.interval == 10.0
     bad = {
         "[feeds.hackernews]\ninterval = 10\n": "feeds.hackernews: query is required",
         '[feeds.hackernews]\nquery = "x"\ninterval = "soon"\n': (
@@ -60,7 +66,7 @@ def test_feed_tables_are_validated_with_the_config() -> None:
     }
     for text, expected in bad.items():
         with pytest.raises(ConfigError, match=r"gc\.toml") as info:
-            parse_config(config_with_feeds(text), "gc.toml")
+            read(config_with_feeds(text))
         assert expected in str(info.value), (text, str(info.value))
         assert "s3cret" not in str(info.value)
 
@@ -109,17 +115,17 @@ async def test_the_hub_runs_its_configured_feeds_and_shows_their_health(
         ),
         registry.settings_from_table("boom", {}),
     )
-    config = dataclasses.replace(small_config(), feeds=specs)
+    config = small_config()
     db = tmp_path / "gc.db"
     # Only a display token: the feeds get the hub's own token for this run.
     tokens = Tokens.from_pairs([(Role.DISPLAY, DISPLAY_TOKEN, "wall")])
-    hub, runner, _port = await start_hub(
+    hub, runner, _port, _feeds = await start_hub_with_feeds(
         config,
+        specs,
         port=0,
         store_path=db,
         tokens=tokens,
-        run_feeds=True,
-        feed_state_dir=tmp_path / "state",
+        state_dir=tmp_path / "state",
     )
     try:
         for _ in range(200):
@@ -190,6 +196,7 @@ def test_the_example_config_names_every_adapter() -> None:
     example = DEFAULT_CONFIG.parent / "feeds.example.toml"
     cfg = load_config(example)
     text = example.read_text("utf-8")
-    types_named = {f.type for f in cfg.feeds} | ({"replay"} if 'type = "replay"' in text else set())
+    specs = registry.specs_from_config(cfg)
+    types_named = {f.type for f in specs} | ({"replay"} if 'type = "replay"' in text else set())
     assert types_named == set(registry.ADAPTERS)
     assert [b.name for b in cfg.brands] == ["Northwind", "Contoso", "Fabrikam"]

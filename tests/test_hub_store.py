@@ -17,13 +17,14 @@ import websockets
 from feeds.demo import TIMELINE, DemoStream
 from groundcontrol.client.ingest import IngestClient
 from groundcontrol.config import Config, load_config
+from groundcontrol.hub.rebuild import rebuild
 from groundcontrol.hub.server import start_hub
 from groundcontrol.listen.enrich import Enricher
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Ack, ErrorReply, IncidentEvent, Retraction
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.store.database import Store
-from groundcontrol.store.writer import StoreWriter, rebuild
+from groundcontrol.store.writer import StoreWriter
 from tests.test_hub import batch, mention, reply, small_config
 from tests.test_hub import feed as connect_feed
 

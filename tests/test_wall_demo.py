@@ -15,6 +15,7 @@ from typing import Any
 
 from textual.app import App
 
+from feeds.demo import DemoStream
 from groundcontrol.client.stream import StreamEvent
 from groundcontrol.config import load_config
 from groundcontrol.lab.simulate import simulate_demo
@@ -30,8 +31,10 @@ START = 1_795_179_600.0
 @lru_cache(maxsize=4)
 def seeded(minutes: float) -> tuple[StreamMessage, ...]:
     """What a wall connected at START receives during the first ``minutes``."""
+    config = load_config()
+    stream = DemoStream(seed=7, rate=config.demo.rate, start=START)
     messages, _hub = simulate_demo(
-        load_config(), seed=7, start=START, seconds=minutes * 60, tick_every=5.0
+        config, stream, start=START, seconds=minutes * 60, tick_every=5.0
     )
     return tuple(messages)
 

@@ -22,6 +22,7 @@ import signal
 import ssl
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,6 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_site(path: str | None) -> tuple[Config, tuple[Any, ...]]:
+    """The config and its feeds, each ``[feeds.NAME]`` table read by its adapter:
+    ConfigError names the file and key of whatever is wrong, before anything starts."""
+    from feeds.registry import specs_from_config
+
+    config = load_config(path)
+    return config, specs_from_config(config)
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"groundcontrol: {message}", file=sys.stderr)
     return code
@@ -296,9 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "bench" and args.config:
-            load_config(args.config)  # fail now, with the file and key, not inside the subprocess
+            load_site(args.config)  # fail now, with the file and key, not inside the subprocess
         if args.command is None:
-            return run_embedded(load_config(args.config), rate=args.rate, seed=args.seed)
+            return run_embedded(load_site(args.config)[0], rate=args.rate, seed=args.seed)
         if args.command == "hub":
             return run_hub(args)
         if args.command == "feed":
@@ -330,9 +340,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return sentiment_cli.run(args)
         if args.command == "bench":
+            from feeds.demo import DemoStream
             from groundcontrol.lab.bench import run_bench
 
+            def demo(size: int) -> DemoStream:
+                # Fast enough that the pool is a minute of a busy hour, not a day.
+                return DemoStream(seed=1, rate=max(200.0, size / 300), start=time.time() - 3600)
+
             return run_bench(
+                demo,
                 seconds=args.seconds,
                 as_json=args.json,
                 batch=args.batch,
@@ -378,11 +394,12 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 def run_hub(args: argparse.Namespace) -> int:
+    from groundcontrol.cli.hosting import start_hub_with_feeds
     from groundcontrol.hub.auth import TokenConfigError, Tokens
-    from groundcontrol.hub.server import start_hub, tune_gc
+    from groundcontrol.hub.server import tune_gc
     from groundcontrol.store.database import StoreError
 
-    config = load_config(args.config)
+    config, specs = load_site(args.config)
     store_path = _store_path(args, config)
     try:
         tokens = Tokens.load(environ=os.environ, file=config.auth.tokens_file or None)
@@ -401,15 +418,15 @@ def run_hub(args: argparse.Namespace) -> int:
 
     async def serve() -> None:
         try:
-            hub, runner, port = await start_hub(
+            hub, runner, port, hosted = await start_hub_with_feeds(
                 config,
+                specs,
                 host=args.host,
                 port=args.port,
                 demo=args.demo,
                 store_path=store_path,
                 tokens=tokens,
                 ssl_context=tls,
-                run_feeds=True,
             )
         except StoreError as exc:
             raise SystemExit(_fail(f"cannot use the store: {exc}")) from None
@@ -435,8 +452,8 @@ def run_hub(args: argparse.Namespace) -> int:
             log.warning("no store (--no-store): nothing is kept on disk")
         else:
             log.info("store %s (%d mentions rebuilt into the windows)", store_path, hub.rebuilt)
-        if hub.feed_supervisor is not None:
-            for run in hub.feed_supervisor.runs.values():
+        if hosted is not None:
+            for run in hosted.supervisor.runs.values():
                 where = (
                     f" at {http}://{host}:{port}/webhooks/{run.spec.name}"
                     if run.spec.type == "webhook"

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 import msgspec
 
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
-from groundcontrol.listen.triage import CATEGORIES
-from groundcontrol.model import Mention
+from groundcontrol.model import CATEGORIES, Mention
 
 __all__ = ["QueueAnswer", "add_parser", "fetch_queue", "format_queue", "run"]
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import re
 import ssl
 import time
@@ -22,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -30,7 +29,7 @@ from multidict import MultiMapping
 
 from groundcontrol import __version__
 from groundcontrol.config import Config
-from groundcontrol.hub.auth import Denied, Permission, Principal, Tokens
+from groundcontrol.hub.auth import Denied, Permission, Principal, Role, Tokens
 from groundcontrol.hub.metrics import (
     CONTENT_TYPE,
     Metric,
@@ -38,10 +37,10 @@ from groundcontrol.hub.metrics import (
     render,
     sqlite_memory_bytes,
 )
+from groundcontrol.hub.rebuild import rebuild
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
-from groundcontrol.listen.triage import CATEGORIES
-from groundcontrol.model import Mention, utc
+from groundcontrol.model import CATEGORIES, Mention, utc
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -65,11 +64,10 @@ from groundcontrol.query import Query, QuerySyntaxError, parse_query
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.signals.incidents import IncidentError
 from groundcontrol.store.database import DeadLetter, Store, StoreError
-from groundcontrol.store.writer import StoreWriter, rebuild
+from groundcontrol.store.writer import StoreWriter
 from groundcontrol.text import TextInfo, analyse
 
 if TYPE_CHECKING:
-    from feeds.supervisor import FeedRun, FeedSupervisor
     from groundcontrol.hub.notify import Notifier
 
 log = logging.getLogger("groundcontrol.hub.server")
@@ -337,7 +335,6 @@ class Hub:
         self.departed: dict[str, FeedState] = {}
         #: Feeds this hub runs itself (from the config): name -> (state, problem).
         self.configured: dict[str, tuple[str, str]] = {}
-        self.feed_supervisor: FeedSupervisor | None = None
         self._ingest_sockets: set[web.WebSocketResponse] = set()
         self.subscribers: set[StreamSubscriber] = set()
         self.tick_seq = 0
@@ -1043,9 +1040,10 @@ class Hub:
         -1 with no store or before the first count."""
         return -1 if self.writer is None else self.writer.review_pending
 
-    def feed_changed(self, run: FeedRun) -> None:
-        """The supervisor's news about a feed this hub runs."""
-        self.configured[run.spec.name] = (run.state, run.problem)
+    def feed_changed(self, name: str, state: str, problem: str) -> None:
+        """News about a feed this hub runs: starting, running, restarting, failed or
+        finished, and what is wrong with it."""
+        self.configured[name] = (state, problem)
 
     def feed_infos(self, now: float) -> list[FeedInfo]:
         """Every feed the wall should know of: connected ones, named ones that went
@@ -1674,6 +1672,20 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+class HostedFeeds(Protocol):
+    """Feeds a hub runs in its own process. The command line composes them
+    (``feeds/supervisor.py``); the hub only mounts, starts and stops them."""
+
+    def mount(self, app: web.Application) -> None:
+        """Add any routes of their own (webhook receivers) before the hub starts."""
+
+    async def start(self, hub_url: str, token: str | None) -> None:
+        """Start them, talking to the hub at ``hub_url`` with ``token``."""
+
+    async def stop(self) -> None:
+        """Stop them, before the hub closes its connections."""
+
+
 async def start_hub(
     config: Config,
     *,
@@ -1683,29 +1695,21 @@ async def start_hub(
     store_path: str | Path | None = None,
     tokens: Tokens | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    run_feeds: bool = False,
-    feed_state_dir: Path | None = None,
+    hosted: Callable[[Hub], HostedFeeds] | None = None,
 ) -> tuple[Hub, web.AppRunner, int]:
     """Start a hub on the running loop; returns the hub, its runner and the bound port.
 
     ``tokens=None`` turns access control off (in-process use only; see Hub).
-    ``ssl_context`` serves https and wss. ``run_feeds`` runs the config's
-    ``[feeds.NAME]`` feeds in this process (cursors in ``feed_state_dir``, else
-    ``hub.feed_state_dir``, else the default). Raises StoreError if ``store_path`` cannot
-    be used as a store.
+    ``ssl_context`` serves https and wss. ``hosted`` makes the feeds this hub runs in
+    its process, given the hub (they report to :meth:`Hub.feed_changed`). Raises
+    StoreError if ``store_path`` cannot be used as a store.
     """
     hub = Hub(config, demo=demo, store_path=store_path, tokens=tokens)
     app = hub.app()
-    if run_feeds and config.feeds:
-        from feeds.supervisor import FeedSupervisor
-
-        hub.feed_supervisor = FeedSupervisor(
-            config.feeds,
-            state_dir=feed_state_dir or _feed_state_dir(config),
-            on_change=hub.feed_changed,
-        )
-        hub.feed_supervisor.mount(app)
-    runner = _HubRunner(hub, app, access_log=None, handle_signals=False)
+    feeds = hosted(hub) if hosted is not None else None
+    if feeds is not None:
+        feeds.mount(app)
+    runner = _HubRunner(hub, app, feeds, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
         runner,
@@ -1716,8 +1720,8 @@ async def start_hub(
     )
     await site.start()
     bound: int = runner.addresses[0][1]  # the real port, when 0 asked for a free one
-    if hub.feed_supervisor is not None:
-        await _start_feeds(hub, hub.feed_supervisor, runner)
+    if feeds is not None:
+        await _start_hosted(hub, feeds, runner)
     return hub, runner, bound
 
 
@@ -1725,40 +1729,32 @@ class _HubRunner(web.AppRunner):
     """Stops the hub's own feeds before the server closes its connections, so each
     says goodbye to the hub properly instead of waiting out its close timeout."""
 
-    def __init__(self, hub: Hub, app: web.Application, **kwargs: Any) -> None:
+    def __init__(
+        self, hub: Hub, app: web.Application, feeds: HostedFeeds | None, **kwargs: Any
+    ) -> None:
         super().__init__(app, **kwargs)
         self.hub = hub
+        self.feeds = feeds
 
     async def cleanup(self) -> None:
-        supervisor, self.hub.feed_supervisor = self.hub.feed_supervisor, None
-        if supervisor is not None:
-            await supervisor.stop()
+        feeds, self.feeds = self.feeds, None
+        if feeds is not None:
+            await feeds.stop()
         await super().cleanup()
 
 
-def _feed_state_dir(config: Config) -> Path:
-    from feeds.base import default_state_dir
-
-    configured = config.hub.feed_state_dir
-    return Path(os.path.expanduser(configured)) if configured else default_state_dir()
-
-
-async def _start_feeds(hub: Hub, supervisor: FeedSupervisor, runner: web.AppRunner) -> None:
-    """Start the configured feeds on a loopback listener of their own (plain ws on
+async def _start_hosted(hub: Hub, feeds: HostedFeeds, runner: web.AppRunner) -> None:
+    """Start the hosted feeds on a loopback listener of their own (plain ws on
     127.0.0.1, whatever the public one is), with a token made for this run."""
     import secrets
     import socket
-
-    from groundcontrol.client.stream import Access
-    from groundcontrol.hub.auth import Role
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     await web.SockSite(runner, sock).start()
-    access = None
+    token = None
     if hub.tokens is not None:
         token = secrets.token_urlsafe(32)
         hub.tokens = hub.tokens.plus(Role.FEED, token, "hub-feeds")
-        access = Access(token=token)
-    await supervisor.start(f"ws://127.0.0.1:{port}", access)
+    await feeds.start(f"ws://127.0.0.1:{port}", token)

@@ -25,8 +25,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
@@ -55,18 +57,25 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def make_pool(size: int, seed: int = 1) -> list[Mention]:
-    """Realistic demo mentions to push, generated before any clock starts."""
-    from feeds.demo import DemoStream
-
-    start = time.time() - 3600
-    stream = DemoStream(seed=seed, rate=max(200.0, size / 300), start=start)
+def make_pool(source: MentionSource, size: int, start: float) -> list[Mention]:
+    """``size`` mentions to push, taken from ``source`` a minute at a time from
+    ``start`` (the demo's, from the command line), before any clock starts."""
     pool: list[Mention] = []
     t = start
     while len(pool) < size:
-        pool.extend(stream.between(t, t + 60))
+        pool.extend(source.between(t, t + 60))
         t += 60
     return pool[:size]
+
+
+class MentionSource(Protocol):
+    """Something that makes mentions for a span of time (the demo stream)."""
+
+    def between(self, t0: float, t1: float) -> list[Mention]: ...
+
+
+#: Mentions generated before a run, then pushed round and round.
+POOL_SIZE = 60_000
 
 
 @dataclass
@@ -307,6 +316,7 @@ def scrape_metrics(url: str, token: str) -> dict[str, float]:
 
 
 def run_bench(
+    source: Callable[[int], MentionSource],
     *,
     seconds: float,
     as_json: bool,
@@ -319,8 +329,9 @@ def run_bench(
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    say(f"bench: generating {60_000} demo mentions ...")
-    pool = make_pool(60_000)
+    say(f"bench: generating {POOL_SIZE} demo mentions ...")
+    start = time.time() - 3600
+    pool = make_pool(source(POOL_SIZE), POOL_SIZE, start)
     say(f"bench: hub run, {seconds:.0f}s (+1s warm-up), batches of {batch}, {window} in flight")
     token = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="groundcontrol-bench-") as tmp:

@@ -1,15 +1,17 @@
 """Run the seeded demo through the hub's own pipeline in virtual time, with no sockets.
 
 The result is the exact sequence of messages a wall connected to that hub would
-receive (hello, snapshot, ticks, alerts), which makes wall tests and screenshots
+receive (hello, snapshot, ticks, incidents), which makes wall tests and screenshots
 deterministic while still showing real enrichment and analytics.
 """
 
 from __future__ import annotations
 
-from feeds.demo import DemoStream
+from typing import Protocol
+
 from groundcontrol.config import Config
 from groundcontrol.hub.server import Hub
+from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
     Snapshot,
@@ -28,25 +30,30 @@ class VirtualClock:
         return self.now
 
 
+class MentionSource(Protocol):
+    """Something that makes mentions for a span of time (the demo stream)."""
+
+    def between(self, t0: float, t1: float) -> list[Mention]: ...
+
+
 def simulate_demo(
     config: Config,
+    stream: MentionSource,
     *,
-    seed: int = 7,
     start: float,
     seconds: float,
-    rate: float | None = None,
     batch_every: float = 1.0,
     tick_every: float = 5.0,
 ) -> tuple[list[StreamMessage], Hub]:
-    """Feed ``seconds`` of demo stream from ``start`` into a hub; collect what it publishes.
+    """Feed ``seconds`` of ``stream`` (the demo's) from ``start`` into a hub; collect
+    what it publishes.
 
     Mentions arrive every ``batch_every`` seconds of virtual time and the hub ticks
-    every ``tick_every``; every tick and alert event is returned in order after the
+    every ``tick_every``; every tick and incident event is returned in order after the
     hello and the snapshot a client gets on connect.
     """
     clock = VirtualClock(start)
     hub = Hub(config, demo=True, clock=clock)
-    stream = DemoStream(seed=seed, rate=config.demo.rate if rate is None else rate, start=start)
     messages: list[StreamMessage] = [
         StreamHello(
             protocol=PROTOCOL_VERSION,

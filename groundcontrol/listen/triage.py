@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from groundcontrol.config import parse_moment
+from groundcontrol.model import CATEGORIES
 from groundcontrol.query import Query, parse_query
 from groundcontrol.text import TextInfo, analyse
 
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 #: The categories, in the order the wall lists them.
-CATEGORIES = ("support", "sales", "product_problem", "praise", "compliance_risk", "other")
 
 #: Votes that stand for "none of these" when confidence is computed.
 PRIOR = 0.5
@@ -161,7 +161,7 @@ class ComplianceRules:
         """From config values; ValueError names a bad date."""
         periods = []
         for start, end in quiet_periods:
-            a, b = _day(start), _day(end)
+            a, b = parse_moment(start), parse_moment(end)
             if b <= a:
                 raise ValueError(f"quiet period {start} to {end} ends before it starts")
             periods.append(QuietPeriod(a, b))
@@ -172,16 +172,6 @@ class ComplianceRules:
             else cls.safe_harbour,
             quiet_periods=tuple(periods),
         )
-
-
-def _day(text: str) -> float:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date or time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def compliance_flags(author: str, text: str, at: float, rules: ComplianceRules) -> list[str]:

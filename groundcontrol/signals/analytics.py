@@ -30,8 +30,7 @@ import polars as pl
 
 from groundcontrol.config import Config
 from groundcontrol.listen.terms import meaningful
-from groundcontrol.listen.triage import CATEGORIES
-from groundcontrol.model import Mention
+from groundcontrol.model import CATEGORIES, Mention
 from groundcontrol.protocol import (
     BrandStat,
     FlaggedPost,
