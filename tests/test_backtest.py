@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from groundcontrol.cli import backtest as backtest_cli
 from groundcontrol.lab import backtest
 from groundcontrol.signals.detector import Reading
 
@@ -20,12 +21,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "series"
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="groundcontrol")
     sub = p.add_subparsers(dest="command")
-    backtest.add_parser(sub)
+    backtest_cli.add_parser(sub)
     return p
 
 
 def main(argv: list[str]) -> int:
-    return backtest.run(parser().parse_args(["backtest", *argv]))
+    return backtest_cli.run(parser().parse_args(["backtest", *argv]))
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -18,7 +18,8 @@ import msgspec
 import pytest
 
 from feeds.demo import CYCLE_SECONDS, TIMELINE, DemoStream
-from groundcontrol.cli.main import DEMO_RECORD_START, main
+from groundcontrol.cli.feed import DEMO_RECORD_START
+from groundcontrol.cli.main import main
 from groundcontrol.config import load_config
 from groundcontrol.lab.mention_backtest import run_mentions
 from groundcontrol.model import Mention

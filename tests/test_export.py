@@ -14,12 +14,13 @@ import msgspec
 import polars as pl
 import pytest
 
+from groundcontrol.cli.export import parse_time
 from groundcontrol.cli.main import main
 from groundcontrol.model import Mention
 from groundcontrol.query import QuerySyntaxError
 from groundcontrol.store import export as export_module
 from groundcontrol.store.database import Store
-from groundcontrol.store.export import ExportError, export, parse_time
+from groundcontrol.store.export import ExportError, export
 from tests.test_store import T0, make
 
 N = 40

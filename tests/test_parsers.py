@@ -15,10 +15,10 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from groundcontrol.cli.export import parse_time
 from groundcontrol.config import ConfigError, parse_config
 from groundcontrol.hub.auth import Role, TokenConfigError, Tokens
 from groundcontrol.protocol import decode_feed_reply, decode_stream
-from groundcontrol.store.export import parse_time
 
 SECTIONS = ["hub", "analytics", "spikes", "demo", "store", "auth"]
 KEYS = [

@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher
 
 from groundcontrol.cli import main as cli
+from groundcontrol.cli import wall as wall_cli
 from groundcontrol.client.stream import Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import FlaggedPost, IncidentEvent, Snapshot, Topic, TriageView
 from panels.app import WallApp, WallScreen, make_wall
@@ -413,7 +414,7 @@ def test_wall_rotate_option(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Non
         built.update(options, hub=hub)
         return SimpleNamespace(run=lambda: None)
 
-    monkeypatch.setattr(cli, "_wall_module", lambda: SimpleNamespace(make_wall=fake_make_wall))
+    monkeypatch.setattr(wall_cli, "wall_module", lambda: SimpleNamespace(make_wall=fake_make_wall))
     assert cli.main(["wall", "--hub", "ws://127.0.0.1:9", "--rotate", "12.5"]) == 0
     assert built["hub"] == "ws://127.0.0.1:9" and built["rotate_seconds"] == 12.5
     assert isinstance(parser, argparse.ArgumentParser)

@@ -1,4 +1,4 @@
-"""``groundcontrol export``: stream stored mentions to NDJSON, CSV or Parquet.
+"""The export: stream stored mentions to NDJSON, CSV or Parquet.
 
 The export reads the store in chunks (:meth:`groundcontrol.store.database.Store.iter_mentions`)
 and writes each chunk before reading the next, so memory stays bounded by the chunk
@@ -11,45 +11,32 @@ size whatever the number of rows:
   so each chunk becomes a small file in a temporary directory next to the output, and
   ``pl.scan_parquet(files).sink_parquet(out)`` combines them with the streaming engine.
 
-Times (``--since``/``--until``) select on the hub's ``received_at`` clock, the order
-the store keeps; polars is imported only for CSV and Parquet.
+Times (``since``/``until``) select on the hub's ``received_at`` clock, the order
+the store keeps; polars is imported only for CSV and Parquet. The ``groundcontrol
+export`` command (its options and times) is :mod:`groundcontrol.cli.export`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import errno
-import math
-import os
-import re
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from groundcontrol.model import Mention
-from groundcontrol.query import QuerySyntaxError, parse_query
+from groundcontrol.query import parse_query
 from groundcontrol.store.database import Store, StoreError
 from groundcontrol.text import analyse
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = [
-    "FORMATS",
-    "ExportError",
-    "add_arguments",
-    "export",
-    "parse_time",
-    "run_export",
-]
+__all__ = ["FORMATS", "ExportError", "Format", "export"]
 
 Format = Literal["ndjson", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("ndjson", "csv", "parquet")
@@ -57,59 +44,9 @@ FORMATS: tuple[Format, ...] = ("ndjson", "csv", "parquet")
 #: Rows per Parquet row group in the combined file.
 PARQUET_ROW_GROUP = 20_000
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-TIME_FORMS = (
-    "an ISO 8601 date or time (2026-11-22, 2026-11-22T10:00:00Z; UTC when no offset)"
-    " or a duration ago (90s, 15m, 2h, 7d, 2w)"
-)
-
 
 class ExportError(Exception):
     """The export cannot run: bad arguments for the format, unreadable store, ..."""
-
-
-def parse_time(text: str, *, now: float | None = None) -> float:
-    """Parse an absolute ISO 8601 time or a relative duration ("2h" = two hours ago).
-
-    Returns unix seconds. Raises ValueError naming the value and the accepted forms.
-    """
-    value = text.strip()
-    match = _RELATIVE.match(value)
-    if match:
-        ago = float(match[1]) * _UNITS[match[2]]
-        return (time.time() if now is None else now) - ago
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"bad time {text!r}: expected {TIME_FORMS}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    stamp = dt.timestamp()
-    if not math.isfinite(stamp):  # pragma: no cover - fromisoformat bounds the year
-        raise ValueError(f"bad time {text!r}: expected {TIME_FORMS}")
-    return stamp
-
-
-def _time_arg(text: str) -> float:
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the export options to ``parser`` (the ``export`` sub-command's parser)."""
-    parser.add_argument("--db", required=True, metavar="PATH", help="the store file")
-    parser.add_argument("--format", choices=FORMATS, default="ndjson", help="default ndjson")
-    parser.add_argument(
-        "--since", type=_time_arg, metavar="TIME", help="from this time on; " + TIME_FORMS
-    )
-    parser.add_argument("--until", type=_time_arg, metavar="TIME", help="before this time")
-    parser.add_argument("--query", metavar="Q", help="only mentions whose text matches Q")
-    parser.add_argument(
-        "--out", metavar="FILE", help="output file (default stdout; required for parquet)"
-    )
 
 
 # ---------------------------------------------------------------------- columns
@@ -311,41 +248,3 @@ def export(
                 sink = stack.enter_context(open(out, "wb"))
             writer = _write_ndjson if fmt == "ndjson" else _write_csv
             return writer(chunks, sink)
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """The ``groundcontrol export`` command; returns the exit status."""
-    if args.since is not None and args.until is not None and args.since >= args.until:
-        print("groundcontrol export: --since must be before --until", file=sys.stderr)
-        return 2
-    try:
-        n = export(
-            args.db,
-            fmt=args.format,
-            out=args.out,
-            since=args.since,
-            until=args.until,
-            query=args.query,
-        )
-    except QuerySyntaxError as exc:
-        print(f"groundcontrol export: bad query {args.query!r}: {exc}", file=sys.stderr)
-        return 2
-    except ExportError as exc:
-        print(f"groundcontrol export: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        # polars reports EPIPE as a plain OSError without errno, naming it in the message.
-        if exc.errno != errno.EPIPE and "os error 32" not in str(exc):
-            print(f"groundcontrol export: {exc}", file=sys.stderr)
-            return 1
-        # `export ... | head` closed the pipe: not an error. stdout must not be flushed
-        # again at exit, or Python prints a traceback after all.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    print(
-        f"exported {n} mentions to {args.out if args.out else 'stdout'}",
-        file=sys.stderr,
-        flush=True,
-    )
-    return 0
