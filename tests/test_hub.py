@@ -389,7 +389,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_ticking(
 
 
 def test_dedupe_forgets_the_oldest_tenth_when_full() -> None:
-    from groundcontrol.hub.server import Dedupe
+    from groundcontrol.hub.ingest import Dedupe
 
     d = Dedupe(capacity=100)
     assert all(d.add(f"x:{i}") for i in range(100))
