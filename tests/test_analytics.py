@@ -17,7 +17,8 @@ import pytest
 from groundcontrol.config import AnalyticsConfig, BrandConfig, Config, HubConfig
 from groundcontrol.model import Mention
 from groundcontrol.protocol import IncidentEvent, Tick, encode
-from groundcontrol.signals.analytics import MAX_LANGS, MAX_SOURCES, OTHER, Analytics
+from groundcontrol.signals.analytics import Analytics
+from groundcontrol.signals.windows import MAX_LANGS, MAX_SOURCES, OTHER
 
 BRANDS = ("Northwind", "Contoso", "Fabrikam")
 #: A round hub time (a multiple of every bucket width used here).
@@ -322,9 +323,9 @@ def test_shifted_term_sums_match_a_full_recount() -> None:
         ]
         a.add(batch)
         a.tick(t + 10)
-        shifted = a._term_agg.sort("term")
+        shifted = a._topics.term_agg.sort("term")
         full = (
-            a._summed_terms(a._term_hist.lazy())
+            a._topics.summed_terms(a._topics.term_hist.lazy(), a._cur)
             .collect()
             .filter((pl.col("rs") != 0) | (pl.col("p") != 0) | (pl.col("h") != 0))
         )
