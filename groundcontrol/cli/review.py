@@ -24,7 +24,7 @@ from groundcontrol.model import CATEGORIES, Mention
 __all__ = ["QueueAnswer", "add_parser", "fetch_queue", "format_queue", "run"]
 
 DEFAULT_HUB = "ws://127.0.0.1:8765"
-#: What the hub accepts for ?limit= (groundcontrol.hub.server.MAX_QUEUE_LIMIT).
+#: What the hub accepts for ?limit= (groundcontrol.hub.api.MAX_QUEUE_LIMIT).
 MAX_LIMIT = 500
 #: Fewer columns than this left for the text beside the id: it goes on its own line.
 MIN_TEXT_COLUMNS = 24
