@@ -21,6 +21,7 @@ from groundcontrol.client.stream import Access, Connected, Disconnected, StreamC
 from groundcontrol.hub.auth import Role, Tokens
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
+from tests.deadline import SAFETY
 from tests.test_hub import mention, small_config
 
 TOKENS = {
@@ -59,7 +60,7 @@ async def attempt(addr: str, what: str, token: str | None) -> tuple[int, str]:
     if what in ("ingest", "stream"):
         try:
             async with websockets.connect(
-                f"ws://{addr}/{what}", additional_headers=auth(token), open_timeout=5
+                f"ws://{addr}/{what}", additional_headers=auth(token), open_timeout=SAFETY
             ):
                 return 101, ""
         except websockets.InvalidStatus as exc:
@@ -217,7 +218,7 @@ def test_hub_command_refuses_bad_tls_and_token_setups(tmp_path: Path) -> None:
             [sys.executable, "-m", "groundcontrol", "hub", "--port", "0", "--no-store", *args],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=SAFETY,
             env={**os.environ, **(env or {})},
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from groundcontrol.lab.bench import free_port
+from tests.deadline import SAFETY, until_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -25,15 +27,28 @@ DISPLAY_TOKEN = "display-e2e-0123456789abcdef"
 HUB_ENV = {"GROUNDCONTROL_TOKEN_FEED": FEED_TOKEN, "GROUNDCONTROL_TOKEN_DISPLAY": DISPLAY_TOKEN}
 
 
-def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    *args: str, env: dict[str, str] | None = None, stderr: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """The command as a child; its stderr to a pipe, or to ``stderr`` to watch it run."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "groundcontrol", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
+    with open(stderr, "wb") if stderr else contextlib.nullcontext(subprocess.PIPE) as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "groundcontrol", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=env,
+        )
+
+
+def keeps_retrying(proc: subprocess.Popen[bytes], stderr: Path, says: bytes) -> None:
+    """Wait until ``proc`` has said ``says`` twice (it tried, then tried again)."""
+    until_sync(
+        lambda: stderr.read_bytes().count(says) >= 2 or proc.poll() is not None,
+        f"a second {says!r}",
     )
+    assert proc.poll() is None, f"gave up: {stderr.read_bytes()[-500:]!r}"
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -72,10 +87,12 @@ def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         # Start tail first: it must wait for the hub with a clear message, not crash.
-        tail = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": DISPLAY_TOKEN})
+        tail_err = tmp_path / "tail.stderr"
+        tail = spawn(
+            "tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": DISPLAY_TOKEN}, stderr=tail_err
+        )
         procs.append(tail)
-        time.sleep(1.0)
-        assert tail.poll() is None, "tail gave up on a hub that is not up yet"
+        keeps_retrying(tail, tail_err, b"unreachable")  # not up yet: tail waits for it
         hub = spawn("hub", "--port", str(port), "--db", str(tmp_path / "gc.db"), env=HUB_ENV)
         procs.append(hub)
         feed = spawn(
@@ -90,12 +107,14 @@ def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
             env={"GROUNDCONTROL_TOKEN": FEED_TOKEN},
         )
         procs.append(feed)
-        lines = list(read_lines(tail, seconds=25, want=300))
+        lines = list(read_lines(tail, seconds=SAFETY, want=300))
         # A tail without a token is refused with the reason, and keeps retrying.
-        anonymous = spawn("tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": ""})
+        anonymous_err = tmp_path / "anonymous.stderr"
+        anonymous = spawn(
+            "tail", "--hub", hub_url, env={"GROUNDCONTROL_TOKEN": ""}, stderr=anonymous_err
+        )
         procs.append(anonymous)
-        time.sleep(3.0)
-        assert anonymous.poll() is None, "a refused tail gave up"
+        keeps_retrying(anonymous, anonymous_err, b"HTTP 401: no token")
         assert len(lines) >= 300, f"only {len(lines)} mentions arrived"
         mentions = [json.loads(line) for line in lines]
         ids = [m["id"] for m in mentions]
@@ -113,14 +132,16 @@ def test_hub_demo_feed_and_tail(tmp_path: Path) -> None:
     finally:
         for p in reversed(procs):
             stop(p)
-    _out, err = tail.communicate()
+    tail.communicate()
+    err = tail_err.read_bytes()
     assert b"unreachable" in err and b"Traceback" not in err
-    _out, err = anonymous.communicate()
+    anonymous.communicate()
+    err = anonymous_err.read_bytes()
     assert b"HTTP 401: no token" in err, err[-500:]
 
 
 def test_tail_with_a_query_and_a_bad_query() -> None:
     bad = spawn("tail", "--hub", "ws://127.0.0.1:9", "(northwind")
-    _out, err = bad.communicate(timeout=30)
+    _out, err = bad.communicate(timeout=SAFETY)
     assert bad.returncode == 2
     assert b"bad query" in err and b"Traceback" not in err

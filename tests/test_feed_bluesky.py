@@ -34,6 +34,7 @@ from groundcontrol.hub.server import start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
 from groundcontrol.query import parse_query
+from tests.deadline import SAFETY
 from tests.fakes.bluesky import (
     FakeJetstream,
     account,
@@ -283,10 +284,11 @@ def dead_reasons(db: Path) -> list[str]:
 
 
 async def run_fast(settings: Settings, ctx: FeedContext, until_time_us: int | None = None) -> None:
-    """run() with short backoffs and batches, given at most 10 s."""
+    """run() with short backoffs and batches (a hang fails after SAFETY s)."""
     backoff = Backoff(initial=0.05, maximum=0.1)
     await asyncio.wait_for(
-        run(settings, ctx, until_time_us=until_time_us, backoff=backoff, batch_seconds=0.05), 10
+        run(settings, ctx, until_time_us=until_time_us, backoff=backoff, batch_seconds=0.05),
+        SAFETY,
     )
 
 

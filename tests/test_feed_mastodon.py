@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from groundcontrol.client.stream import Backoff
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
+from tests.deadline import SAFETY, until
 from tests.fakes.mastodon import FIRST_ID, FakeMastodon, make_status
 from tests.test_hub import small_config
 
@@ -280,14 +280,6 @@ def dead_reasons(db: Path) -> list[str]:
         return [r[0] for r in con.execute("SELECT reason FROM dead_letters")]
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 class Feed:
     """The adapter running as a task, with what it said."""
 
@@ -302,7 +294,9 @@ class Feed:
             on_event=self.events.append,
             env={"MASTODON_TOKEN": TOKEN} if env is None else env,
         )
-        self.task = asyncio.create_task(run(settings, self.ctx, backoff=FAST, idle_timeout=2.0))
+        # Short enough to matter in a test, long enough that a busy machine's late
+        # heartbeat is not taken for a dead stream.
+        self.task = asyncio.create_task(run(settings, self.ctx, backoff=FAST, idle_timeout=10.0))
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -352,12 +346,15 @@ async def test_stream_cut_backfill_and_restart_leave_no_gap_and_no_duplicate(
 
         # The stream is cut mid-event and the streaming server is away for a while:
         # 45 statuses (more than one 40-status page) are posted meanwhile.
+        streams = 2 if transport == "sse" else 1
+        await until(lambda: instance.open_streams == streams, "the streams")
         instance.streams_down = True
-        assert instance.cut_streams() == (2 if transport == "sse" else 1)
+        assert instance.cut_streams() == streams
         await until(lambda: instance.open_streams == 0, "the cut")
         posted += [instance.post(f"Northwind gap {i}", tags=["northwind"]) for i in range(45)]
         posted.append(instance.post("Aero 14 gap", tags=["aero14"]))
-        await asyncio.sleep(0.2)  # the feed retries against the dead streaming server
+        # The feed retries against the dead streaming server.
+        await until(lambda: any(code == 503 for _, code in instance.answers), "a refused retry")
         instance.streams_down = False
         await until(lambda: stored(db) == ids(host, posted), "the backfilled gap")
         newest = max(int(s["id"]) for s in posted if "northwind" in s["content"].lower())
@@ -454,8 +451,8 @@ async def test_hub_applies_edits_and_deletes(
         await until(lambda: len(stored(db)) == 2, "two statuses")
         instance.edit(kept, "Northwind charger replaced under warranty")
         instance.delete(gone)
-        await until(lambda: len(stored(db)) == 1, "the deletion", within=3)
-        await until(lambda: "warranty" in texts(db)[f"{host}/{kept['id']}"], "the edit", 3)
+        await until(lambda: len(stored(db)) == 1, "the deletion")
+        await until(lambda: "warranty" in texts(db)[f"{host}/{kept['id']}"], "the edit")
     finally:
         await feed.stop()
 
@@ -471,7 +468,7 @@ async def test_a_refused_token_is_a_clear_error_naming_the_variable(
     )
     feed = Feed(settings, port, tmp_path / "state", env={"MY_MASTO": "wrong-token-secret"})
     with pytest.raises(FeedConfigError, match="refused the access token in MY_MASTO") as err:
-        await asyncio.wait_for(feed.task, 5)
+        await asyncio.wait_for(feed.task, SAFETY)
     assert "401" in str(err.value) and "read:statuses" in str(err.value)
     assert ("/api/v1/streaming" + ("/hashtag" if transport == "sse" else ""), 401) in (
         instance.answers
@@ -481,7 +478,7 @@ async def test_a_refused_token_is_a_clear_error_naming_the_variable(
 
     missing = Feed(settings, port, tmp_path / "state", env={})
     with pytest.raises(FeedConfigError, match=r"MY_MASTO .* is not set"):
-        await asyncio.wait_for(missing.task, 5)
+        await asyncio.wait_for(missing.task, SAFETY)
 
 
 async def test_rate_limit_and_a_cut_timeline_response_are_retried(

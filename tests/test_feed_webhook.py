@@ -36,6 +36,7 @@ from groundcontrol.client.stream import Backoff
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
 from groundcontrol.protocol import Retraction
+from tests.deadline import SAFETY, until
 from tests.fakes.webhook import (
     Vendor,
     body,
@@ -343,7 +344,7 @@ async def serving(
     )
     served: Served | None = None
     try:
-        receiver, web_port = await asyncio.wait_for(listening, 5)
+        receiver, web_port = await asyncio.wait_for(listening, SAFETY)
         served = Served(
             f"http://127.0.0.1:{web_port}/webhooks/vendor",
             receiver,
@@ -372,13 +373,6 @@ def rows(db: Path, sql: str = "SELECT source, source_id FROM mentions ORDER BY i
 
 def dead_reasons(db: Path) -> list[str]:
     return [r[0] for r in rows(db, "SELECT reason FROM dead_letters ORDER BY rowid")]
-
-
-async def until(check: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def github(**kw: Any) -> Settings:
@@ -508,7 +502,8 @@ async def test_any_body_shape_maps_and_unsigned_mode_warns(tmp_path: Path) -> No
 
 async def test_hub_down_answers_503_and_the_vendor_retry_lands_once(tmp_path: Path) -> None:
     async with serving(tmp_path, github(ack_timeout=0.3), hub_up=False) as s:
-        vendor = Vendor(s.url, attempts=8, delay=0.05)
+        # It retries until the hub is back, however long starting one takes.
+        vendor = Vendor(s.url, attempts=10_000, delay=0.05, max_delay=0.2)
         docs = [document(i, T0 + i, f"Northwind outage {i}") for i in range(1, 6)]
         delivery = asyncio.create_task(vendor.post(body(docs), sign_github(GH_SECRET)))
         await until(lambda: s.receiver.unavailable >= 1)
@@ -516,7 +511,7 @@ async def test_hub_down_answers_503_and_the_vendor_retry_lands_once(tmp_path: Pa
         assert "did not ack within 0.3s" in vendor.log[0].text
         assert s.receiver.health.status().detail.startswith("503")
         _hub, s.hub_runner, _ = await start_hub(small_config(), port=s.hub_port, store_path=s.db)
-        final = await asyncio.wait_for(delivery, 10)
+        final = await asyncio.wait_for(delivery, SAFETY)
         assert final.status == 200, vendor.log
         # The batch of the first try waited in the feed and went when the hub came
         # back; the retry found it there: every document is stored exactly once.

@@ -9,7 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from feeds.x import (
     sync_rules,
 )
 from groundcontrol.hub.server import Hub, start_hub
+from tests.deadline import SAFETY, until
 from tests.fakes.x import (
     OPERATIONAL_DISCONNECT,
     TOKEN,
@@ -61,13 +62,15 @@ from tests.fakes.x import (
 from tests.test_hub import small_config
 
 ROOT = Path(__file__).resolve().parent.parent
-# Short waits for tests: the real ones are 20 s, 250 ms, 5 s and 60 s.
+# Short waits for tests: the real ones are 20 s, 250 ms, 5 s and 60 s. The stall
+# timeout stays long next to the fake's keep-alives (every 50 ms), so that a busy
+# machine's late keep-alive is never taken for a stall: a stall in a test is a Stall.
 FAST: dict[str, float] = {
-    "stall_timeout": 0.3,
+    "stall_timeout": 2.0,
     "network_base": 0.01,
     "http_base": 0.02,
     "rate_limit_base": 0.05,
-    "request_timeout": 5.0,
+    "request_timeout": SAFETY,
 }
 T_MS = 1_714_566_896_000  # 2024-05-01T12:34:56Z
 
@@ -321,14 +324,6 @@ def stored(db: Path) -> list[str]:
     return [r[0] for r in rows(db, "SELECT source_id FROM mentions WHERE source = 'x'")]
 
 
-async def until(check: Callable[[], bool], within: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 @asynccontextmanager
 async def feed(
     settings: Settings, ctx: FeedContext, **kw: float
@@ -405,13 +400,13 @@ async def test_invalid_rules_and_a_bad_token_stop_the_feed_with_a_clear_error(
     ctx = context("ws://127.0.0.1:9", tmp_path, events)
     bad = Settings(rules=["northwind", "brand:northwind"], endpoint=endpoint)
     with pytest.raises(FeedConfigError) as err:
-        await asyncio.wait_for(xfeed.run(bad, ctx, **FAST), 5)
+        await asyncio.wait_for(xfeed.run(bad, ctx, **FAST), SAFETY)
     assert "X refused the stream rules" in str(err.value)
     assert "'brand:northwind'" in str(err.value) and "invalid operator 'brand'" in str(err.value)
     assert x.rules == {}  # nothing added
     wrong = context("ws://127.0.0.1:9", tmp_path, events, token="wrong-token-value")
     with pytest.raises(FeedConfigError) as err:
-        await asyncio.wait_for(xfeed.run(Settings(rules=["a"], endpoint=endpoint), wrong), 5)
+        await asyncio.wait_for(xfeed.run(Settings(rules=["a"], endpoint=endpoint), wrong), SAFETY)
     assert "X_BEARER_TOKEN" in str(err.value) and "401" in str(err.value)
     assert "wrong-token-value" not in str(err.value) + "".join(events)
 
@@ -430,7 +425,7 @@ def test_missing_token_stops_the_command_with_a_clear_error(tmp_path: Path) -> N
         env={**env, "XDG_STATE_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=SAFETY,
     )
     assert out.returncode == 2
     assert "X_BEARER_TOKEN" in out.stderr and "not set" in out.stderr
@@ -461,7 +456,7 @@ async def test_stream_survives_limits_errors_cuts_and_stalls_with_no_gap(
             Hide(p[4]),
             Cut(p[5]),
         ],
-        [Send(p[6]), Hide(p[7]), Stall(1.0)],
+        [Send(p[6]), Hide(p[7]), Stall(SAFETY)],
         [Line(json.dumps(OPERATIONAL_DISCONNECT).encode() + b"\r\n"), End()],
         [Send(p[8])],
     ]
@@ -648,7 +643,6 @@ async def test_the_store_follows_an_edit(
             rows(db, "SELECT source_id, text FROM mentions WHERE source = 'x'")
             == [(first.id, edited.text)]
         ),
-        within=2.0,
     )
 
 

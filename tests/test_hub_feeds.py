@@ -3,7 +3,6 @@ the hub over its own loopback listener, and shown to the wall with their health.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import sqlite3
 import sys
@@ -22,6 +21,7 @@ from groundcontrol.config import ConfigError, parse_config
 from groundcontrol.hub.auth import Role, Tokens
 from groundcontrol.hub.metrics import render
 from groundcontrol.hub.server import start_hub
+from tests.deadline import until
 from tests.fakes.hn_algolia import FakeAlgolia, story
 from tests.test_hub import small_config
 
@@ -128,11 +128,13 @@ async def test_the_hub_runs_its_configured_feeds_and_shows_their_health(
         state_dir=tmp_path / "state",
     )
     try:
-        for _ in range(200):
+
+        def running() -> bool:
             infos = {f.name: f for f in hub.feed_infos(time.time())}
-            if hub.counters.ingested == 40 and "hn" in infos and infos["hn"].last_event_at:
-                break
-            await asyncio.sleep(0.05)
+            return hub.counters.ingested == 40 and "hn" in infos and bool(infos["hn"].last_event_at)
+
+        await until(running, "the feeds to run")
+        infos = {f.name: f for f in hub.feed_infos(time.time())}
         exposition = render(hub.metrics())
     finally:
         await runner.cleanup()
@@ -159,16 +161,10 @@ async def test_a_named_feed_that_goes_away_is_shown_as_down(tmp_path: Path) -> N
     client = IngestClient(f"ws://127.0.0.1:{port}", name="reddit-eu", source="reddit")
     client.start()
     try:
-        for _ in range(100):
-            if any(f.name == "reddit-eu" for f in hub.feed_infos(time.time())):
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: any(f.name == "reddit-eu" for f in hub.feed_infos(time.time())))
         await client.close()
-        for _ in range(100):
-            infos = hub.feed_infos(time.time())
-            if infos and not infos[0].connected:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: not hub.feed_infos(time.time())[0].connected, "the feed to go")
+        infos = hub.feed_infos(time.time())
     finally:
         await runner.cleanup()
     (info,) = infos

@@ -19,6 +19,7 @@ from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.protocol import IncidentEvent, decode_stream
 from groundcontrol.signals.detector import Reading
 from groundcontrol.signals.incidents import SeriesPoint
+from tests.deadline import SAFETY, until
 from tests.test_hub import small_config
 
 TOKENS = {
@@ -27,7 +28,7 @@ TOKENS = {
     Role.ANALYST: "analyst-token-0123456789abcdef",
     Role.ADMIN: "admin-token-0123456789abcdef",
 }
-TIMEOUT = 10.0
+TIMEOUT = SAFETY
 
 
 def tokens() -> Tokens:
@@ -142,12 +143,14 @@ async def test_people_act_on_incidents_and_every_wall_sees_who_and_when(
     assert status == 409 and "already resolved" in str(text)
 
     # The whole history, from the store, once the writer has committed it.
-    for _ in range(50):
+    async def committed() -> bool:
+        nonlocal status, body
         status, body = await get(base, f"/incidents/{iid}", Role.DISPLAY)
         assert status == 200 and isinstance(body, dict)
-        if len(body["history"]) >= 4:
-            break
-        await asyncio.sleep(0.1)
+        return len(body["history"]) >= 4
+
+    await until(committed, "the history in the store")
+    assert isinstance(body, dict)
     steps = [(s["action"], s["by"]) for s in body["history"]]
     assert steps == [
         ("opened", ""),

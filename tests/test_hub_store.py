@@ -25,10 +25,11 @@ from groundcontrol.protocol import Ack, ErrorReply, IncidentEvent, Retraction
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.store.database import Store
 from groundcontrol.store.writer import StoreWriter
+from tests.deadline import SAFETY, until
 from tests.test_hub import batch, mention, reply, small_config
 from tests.test_hub import feed as connect_feed
 
-TIMEOUT = 15.0
+TIMEOUT = SAFETY
 
 
 def count(db: Path, table: str = "mentions") -> int:
@@ -168,10 +169,7 @@ async def test_old_rows_are_pruned(tmp_path: Path) -> None:
     for m in fresh:
         m.received_at = writer.clock()
     assert await writer.write_mentions(fresh) == [True] * 5
-    for _ in range(100):
-        if writer.stats.pruned >= 10:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: writer.stats.pruned >= 10, "the prune")
     await asyncio.to_thread(writer.close)
     assert writer.stats.pruned == 10
     assert store.stats()["mentions"] == 5
@@ -448,16 +446,23 @@ async def test_metrics_report_store_and_per_feed_spool_and_lag(tmp_path: Path) -
     try:
         await client.submit([msgspec.convert(mention(i), Mention) for i in range(10)])
         assert await client.drain(TIMEOUT)
-        await asyncio.sleep(0.2)  # a status report after the ack
-        text = "\n".join(
-            f"{m.name}{s}{labels} {v}" for m in hub.metrics() for labels, v, s in m.samples
-        )
+
+        def exposition() -> str:
+            return "\n".join(
+                f"{m.name}{s}{labels} {v}" for m in hub.metrics() for labels, v, s in m.samples
+            )
+
+        # A status report after the ack says the feed has nothing left.
+        settled = [
+            "groundcontrol_feed_spool_depth{'feed': 'rss-1', 'source': 'rss'} 0",
+            "groundcontrol_feed_pending_batches{'feed': 'rss-1', 'source': 'rss'} 0",
+        ]
+        await until(lambda: all(line in exposition() for line in settled), "a status report")
+        text = exposition()
     finally:
         await client.close()
         spool.close()
         await runner.cleanup()
-    assert "groundcontrol_feed_spool_depth{'feed': 'rss-1', 'source': 'rss'} 0" in text
-    assert "groundcontrol_feed_pending_batches{'feed': 'rss-1', 'source': 'rss'} 0" in text
     assert "groundcontrol_feed_lag_seconds{'feed': 'rss-1'" in text
     assert "groundcontrol_store_mentions_written_total{} 10" in text
     assert "groundcontrol_store_commit_seconds_count{}" in text
@@ -477,10 +482,10 @@ async def test_a_feed_reports_skipped_items_and_its_health(tmp_path: Path) -> No
         client.report_dead("no 'name' field", '{"kind": "t3", "data": {}}')
         await client.submit([msgspec.convert(mention(1), Mention)])
         assert await client.drain(TIMEOUT)
-        for _ in range(100):
-            if count(tmp_path / "gc.db", "dead_letters") and hub.feed_infos(0)[0].detail:
-                break
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: count(tmp_path / "gc.db", "dead_letters") and hub.feed_infos(0)[0].detail,
+            "the dead letter and the feed's health",
+        )
         info = hub.feed_infos(0)[0]
     finally:
         await client.close()

@@ -12,9 +12,10 @@ import pytest
 import websockets
 from aiohttp import web
 
+from tests.deadline import SAFETY
 from tests.fakes.netcut import NetCut
 
-QUIET = 0.3  # how long "nothing happens" is observed
+QUIET = 0.3  # how long "nothing happens" is observed (a busy machine observes less)
 
 
 class EchoServer:
@@ -157,7 +158,7 @@ async def test_cut_really_stops_reading_so_the_sender_blocks(
     assert proxy.bytes_up == 1
 
     proxy.restore()
-    got = await asyncio.wait_for(reader.readexactly(len(payload)), 5)
+    got = await asyncio.wait_for(reader.readexactly(len(payload)), SAFETY)
     assert got == payload
     await writer.drain()
     assert proxy.bytes_up == proxy.bytes_down == 1 + len(payload)
@@ -176,8 +177,8 @@ async def test_connection_opened_during_cut_is_held_until_restore(
     assert reader.at_eof() is False and len(echo.received) == 0
 
     proxy.restore()
-    await asyncio.wait_for(echo.connected.wait(), 2)
-    assert await asyncio.wait_for(reader.readexactly(4), 2) == b"ping"
+    await asyncio.wait_for(echo.connected.wait(), SAFETY)
+    assert await asyncio.wait_for(reader.readexactly(4), SAFETY) == b"ping"
     assert echo.connections == 1
     await _close(writer)
 
@@ -189,11 +190,11 @@ async def test_reset_all_resets_both_sides(proxy: NetCut, echo: EchoServer) -> N
 
     proxy.reset_all()
     try:
-        data = await asyncio.wait_for(reader.read(10), 2)
+        data = await asyncio.wait_for(reader.read(10), SAFETY)
     except ConnectionResetError:
         data = b""
     assert data == b""
-    await asyncio.wait_for(echo.finished.wait(), 2)
+    await asyncio.wait_for(echo.finished.wait(), SAFETY)
     assert echo.events == ["reset"]
     await _close(writer)
 
@@ -213,12 +214,12 @@ async def test_client_close_during_cut_reaches_server_after_restore(
     assert bytes(echo.received) == b"a"
 
     proxy.restore()
-    await asyncio.wait_for(echo.finished.wait(), 2)
+    await asyncio.wait_for(echo.finished.wait(), SAFETY)
     assert echo.events == ["eof"]
     assert bytes(echo.received) == b"abye"
     # The echo of "bye" still travels back over the half-closed connection,
     # then the server's close arrives as EOF.
-    assert await asyncio.wait_for(reader.read(), 2) == b"bye"
+    assert await asyncio.wait_for(reader.read(), SAFETY) == b"bye"
     await _close(writer)
 
 
@@ -233,7 +234,7 @@ async def test_full_close_during_cut_reaches_server_after_restore(
     await asyncio.sleep(QUIET)
     assert echo.events == []
     proxy.restore()
-    await asyncio.wait_for(echo.finished.wait(), 2)
+    await asyncio.wait_for(echo.finished.wait(), SAFETY)
     assert echo.events == ["eof"]
 
 
@@ -251,10 +252,10 @@ async def test_server_half_close_is_forwarded() -> None:
     nc = await NetCut.start("127.0.0.1", server.sockets[0].getsockname()[1])
     try:
         reader, writer = await _open(nc)
-        assert await asyncio.wait_for(reader.read(), 2) == b"greeting"  # EOF seen
+        assert await asyncio.wait_for(reader.read(), SAFETY) == b"greeting"  # EOF seen
         writer.write(b"still talking")
         writer.write_eof()
-        assert await asyncio.wait_for(got, 2) == b"still talking"
+        assert await asyncio.wait_for(got, SAFETY) == b"still talking"
         await _close(writer)
     finally:
         await nc.close()
@@ -278,7 +279,7 @@ async def test_close_is_idempotent_and_leaves_no_tasks(echo: EchoServer) -> None
     assert asyncio.all_tasks() == before
     assert echo.connections == 1  # the held connection never reached the server
     with contextlib.suppress(ConnectionResetError):  # close() aborts (RST) connections
-        assert await asyncio.wait_for(reader.read(), 2) == b""
+        assert await asyncio.wait_for(reader.read(), SAFETY) == b""
     with pytest.raises(OSError):
         await _open(nc)
     await _close(writer)
@@ -305,17 +306,17 @@ async def test_websocket_session_survives_cut_and_restore() -> None:
     try:
         async with websockets.connect(nc.url("ws", "/ws"), ping_interval=None) as ws:
             await ws.send("one")
-            assert await asyncio.wait_for(ws.recv(), 2) == "one"
+            assert await asyncio.wait_for(ws.recv(), SAFETY) == "one"
 
             nc.cut()
             await ws.send("during cut")
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(ws.recv(), QUIET)
             nc.restore()
-            assert await asyncio.wait_for(ws.recv(), 2) == "during cut"
+            assert await asyncio.wait_for(ws.recv(), SAFETY) == "during cut"
 
             await ws.send("after")
-            assert await asyncio.wait_for(ws.recv(), 2) == "after"
+            assert await asyncio.wait_for(ws.recv(), SAFETY) == "after"
         assert nc.connections_total == 1
     finally:
         await nc.close()

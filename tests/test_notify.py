@@ -26,11 +26,12 @@ from groundcontrol.hub.notify import Delivery, DeliveryFailed, Message, Notifier
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.protocol import Incident, IncidentChange, IncidentEvent, Signal
 from groundcontrol.store.database import Store
+from tests.deadline import SAFETY
 from tests.fakes.webhook_sink import WebhookSink
 from tests.test_hub import small_config
 
 T0 = 1_796_000_000.0  # 2026-11-30T...Z: any fixed time will do
-TIMEOUT = 10.0
+TIMEOUT = SAFETY
 
 
 def incident(**changes: Any) -> Incident:
@@ -340,15 +341,15 @@ async def test_a_dead_channel_does_not_delay_a_healthy_one() -> None:
         dead.hang()
         channels = [channel("dead"), channel("ops")]
         environ = {channels[0].url_env: dead.url("dead"), channels[1].url_env: healthy.url("ops")}
-        n = Notifier(channels, record=records.append, environ=environ, timeout=5.0, grace=0.1)
+        # An attempt on the dead channel outlasts the test: a healthy channel that
+        # waited behind it would never be told before close.
+        n = Notifier(channels, record=records.append, environ=environ, timeout=3600, grace=0.1)
         await n.start()
-        started = time.monotonic()
         n.submit(event("opened"))
         await until(lambda: any(d.channel == "ops" for d in records))
-        took = time.monotonic() - started
         await dead.wait_for(1)  # the dead one was tried, and hangs
+        assert [d.channel for d in records] == ["ops"]  # while the dead one still hangs
         await n.close()  # gives up on it
-    assert took < 4.0, f"the healthy channel waited {took:.1f} s"  # < one attempt
     by_channel = {d.channel: d for d in records}
     assert by_channel["ops"].outcome == "delivered"
     assert by_channel["dead"].outcome == "failed"

@@ -19,6 +19,7 @@ from groundcontrol.cli import sentiment as sentiment_cli
 from groundcontrol.listen.sentiment import SentimentScorer, normalize
 from groundcontrol.model import label_for
 from groundcontrol.text import analyse
+from tests.deadline import SAFETY
 
 vader = pytest.importorskip("vaderSentiment.vaderSentiment")
 
@@ -987,14 +988,14 @@ def test_cli_streams_through_a_pipe() -> None:
     try:
         proc.stdin.write(b"Das ist wirklich schlecht\n")
         proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        ready, _, _ = select.select([proc.stdout], [], [], SAFETY)
         assert ready, "no output while the input was still open"
         row = json.loads(proc.stdout.readline())
         assert row["lang"] == "de" and row["label"] == "negative"
         proc.stdin.write(b"I love it\n")
         proc.stdin.close()
         assert json.loads(proc.stdout.readline())["label"] == "positive"
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=SAFETY) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -15,6 +15,7 @@ wire protocol's ``empty_tick``) with a fixed clock, and read what is on screen:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
 
@@ -41,6 +42,7 @@ from panels.app import WallApp
 from panels.base import WAITING, Drawn, Panel
 from panels.bigtext import BigNumber
 from panels.live import RiverView
+from tests.deadline import SAFETY
 
 #: Hub time of the scripted ticks, and the wall's fixed clock just after them.
 T0 = 1_749_736_980.0
@@ -198,12 +200,10 @@ def wall(script: Script, clock: Clock | None = None) -> WallApp:
 
 async def settle(app: WallApp, pilot: Pilot[None], count: int) -> None:
     """Wait until ``count`` events are applied, then redraw as the timer would."""
-    for _ in range(500):
-        if app.state.events >= count:
-            break
+    end = time.monotonic() + SAFETY
+    while app.state.events < count:
+        assert time.monotonic() < end, f"only {app.state.events} of {count} events applied"
         await pilot.pause(0.01)
-    else:
-        raise AssertionError(f"only {app.state.events} of {count} events applied")
     app.refresh_now()
     await pilot.pause()
 

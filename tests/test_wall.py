@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, timedelta, timezone
 from typing import Any
@@ -36,6 +37,7 @@ from panels.sentiment import SharesBar
 from panels.state import RIVER_CAP, WallState
 from panels.takeover import IncidentTakeover, replaces
 from panels.topics import TopicTable
+from tests.deadline import SAFETY
 from tests.wall_fixtures import (
     CRISIS,
     ENDED,
@@ -82,14 +84,18 @@ def last_tick(events: list[StreamEvent]) -> Tick:
     return [t for t in ticks if isinstance(t, Tick)][-1]
 
 
+async def run_until(pilot: Pilot[None], check: Callable[[], object], what: str) -> None:
+    """Let the app run until ``check`` holds (SAFETY s at most), then one more pause."""
+    end = time.monotonic() + SAFETY
+    while not check():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
 async def applied(app: WallApp, pilot: Pilot[None], count: int) -> None:
     """Wait until the stream worker has applied ``count`` events in all."""
-    for _ in range(500):
-        if app.state.events >= count:
-            await pilot.pause()
-            return
-        await pilot.pause(0.01)
-    raise AssertionError(f"only {app.state.events} of {count} events applied")
+    await run_until(pilot, lambda: app.state.events >= count, f"{count} events applied")
 
 
 async def settle(app: WallApp, pilot: Pilot[None], count: int) -> None:
@@ -274,7 +280,7 @@ async def test_a_failing_event_source_is_shown_and_does_not_crash() -> None:
     app = wall(broken, takeover_seconds=0)
     async with app.run_test(size=COMPACT) as pilot:
         await applied(app, pilot, 1)
-        await pilot.pause(0.05)
+        await run_until(pilot, lambda: "UNREACHABLE" in status_text(app), "the error")
         assert "HUB UNREACHABLE: stream error: boom" in status_text(app)
         assert app.is_running
 
@@ -287,11 +293,7 @@ async def test_make_wall_reports_an_unreachable_hub() -> None:
     app = make_wall(f"http://127.0.0.1:{port}")
     assert app.hub_label == f"127.0.0.1:{port}"
     async with app.run_test(size=COMPACT) as pilot:
-        for _ in range(300):
-            if app.state.link == "down":
-                break
-            await pilot.pause(0.01)
-        await pilot.pause()
+        await run_until(pilot, lambda: app.state.link == "down", "the link to go down")
         assert "HUB UNREACHABLE: connection refused" in status_text(app)
 
 
@@ -371,11 +373,7 @@ async def test_takeover_on_a_new_critical_incident_then_back_by_itself() -> None
         assert shown.query_one("#takeover-card").has_class("-critical")
 
         # Nobody touches a wall: it must come back by itself.
-        for _ in range(300):
-            if on_wall(app):
-                break
-            await pilot.pause(0.02)
-        assert on_wall(app)
+        await run_until(pilot, lambda: on_wall(app), "the wall to come back")
 
         # The same incident again (new numbers) does not take the screen a second time.
         update = msgspec.structs.replace(CRISIS, ratio=5.6, updated_at=T0 + 3.0)

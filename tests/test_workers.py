@@ -27,11 +27,12 @@ import pytest
 from groundcontrol.config import load_config
 from groundcontrol.hub.workers import CHUNK, IN_FLIGHT_PER_WORKER, EnrichPool
 from groundcontrol.model import Mention
+from tests.deadline import SAFETY
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 #: Only bounds how long a failing test takes to say so.
-DEADLINE = 60.0
+DEADLINE = SAFETY
 AT = datetime(2026, 11, 22, 10, tzinfo=UTC)
 TEXTS = [
     "My Aero 14 battery swelled and the case cracked #AeroGate",
@@ -273,17 +274,15 @@ async def test_the_loop_never_waits_on_a_full_worker_pipe(monkeypatch: pytest.Mo
     expected = [mentions(CHUNK, prefix=f"b{b}-") for b in range(12)]
     for batch in expected:
         pool.inline.enrich(batch)
-    gaps: list[float] = []
+    beats = 0
     pending: list[int] = []
     done = asyncio.Event()
 
     async def heartbeat() -> None:
-        last = time.perf_counter()
+        nonlocal beats
         while not done.is_set():
             await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
+            beats += 1
             if pool._pool is not None:
                 pending.append(len(pool._pool._pending_work_items))
 
@@ -293,9 +292,11 @@ async def test_the_loop_never_waits_on_a_full_worker_pipe(monkeypatch: pytest.Mo
         flood = asyncio.gather(*map(pool.enrich, batches))
         # The worker's task pipe fills up for real.
         assert await eventually(lambda: _full(task_pipe))
-        # The loop goes on ticking while it stays full, with every batch still waiting.
-        ticks = len(gaps)
-        assert await eventually(lambda: len(gaps) >= ticks + 50)
+        # The loop goes on ticking while it stays full, with every batch still waiting:
+        # a loop that waited on the pipe (or on a lock its writer holds) would wait
+        # here until the worker runs again, which it does only after these beats.
+        ticks = beats
+        assert await eventually(lambda: beats >= ticks + 50)
         assert _full(task_pipe) and not flood.done()
     finally:
         os.kill(worker.pid, signal.SIGCONT)
@@ -306,8 +307,9 @@ async def test_the_loop_never_waits_on_a_full_worker_pipe(monkeypatch: pytest.Mo
     # Before: the loop itself submitted to the pool, and submit writes to a pipe
     # (CPython 3.11 wakes the pool's manager thread through one): under load the loop
     # sat in that write, and with a full pipe it would sit there until it drained.
+    # (No bound on the longest pause between beats: with the worker and the pool's
+    # threads competing for the CPU and the GIL, that is the machine's load.)
     assert loop_thread not in writers
-    assert max(gaps) < 0.5, f"the loop stalled for {max(gaps):.2f} s"
     # What waits for the worker waits as coroutines, not as pickles in the pool.
     assert max(pending) <= IN_FLIGHT_PER_WORKER * pool.workers, max(pending)
     # Every batch enriched as inline enrichment would have, in order.

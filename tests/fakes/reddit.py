@@ -110,6 +110,8 @@ class Seen:
     authorization: str
     user_agent: str
     status: int = 200
+    window_start: float = 0.0
+    """time.monotonic() when the rate-limit window it was counted in began."""
 
 
 @dataclass
@@ -219,6 +221,7 @@ class FakeReddit:
                 headers={"WWW-Authenticate": 'Bearer realm="reddit", error="invalid_token"'},
             )
         headers = self._quota_headers()
+        seen.window_start = self._window_start
         if self._used > self.quota:
             seen.status = 429
             return web.json_response(

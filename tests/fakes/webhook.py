@@ -28,6 +28,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.deadline import SAFETY
+
 Signer = Callable[[bytes], dict[str, str]]
 
 
@@ -119,11 +121,13 @@ class Vendor:
     url: str
     attempts: int = 5
     delay: float = 0.1
+    max_delay: float = 3600.0
+    """The longest wait between two attempts (doubling from ``delay``)."""
     log: list[Attempt] = field(default_factory=list)
 
     async def post(self, raw: bytes, sign: Signer | None = None) -> Attempt:
         last = Attempt(0, "")
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SAFETY)) as http:
             for i in range(self.attempts):
                 headers = {"content-type": "application/json", **(sign(raw) if sign else {})}
                 try:
@@ -137,5 +141,5 @@ class Vendor:
                 if 200 <= last.status < 500:
                     return last
                 if i + 1 < self.attempts:
-                    await asyncio.sleep(self.delay * (2**i))
+                    await asyncio.sleep(min(self.max_delay, self.delay * (2**i)))
         return last

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.deadline import SAFETY
+
 
 @dataclass(frozen=True)
 class Received:
@@ -61,7 +63,7 @@ class WebhookSink:
         """Requests that came to ``path``."""
         return [r for r in self.received if r.path == "/" + path.lstrip("/")]
 
-    async def wait_for(self, n: int, *, path: str | None = None, within: float = 10.0) -> None:
+    async def wait_for(self, n: int, *, path: str | None = None, within: float = SAFETY) -> None:
         """Wait until ``n`` requests (to ``path``, if given) have arrived."""
 
         def enough() -> bool:

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from tests.deadline import SAFETY
 from tests.fakes import bluesky, hn_algolia, mastodon, reddit, rss, webhook, x
 
 REPO = Path(__file__).resolve().parents[2]
@@ -425,7 +426,7 @@ class World:
             self.served[name] = await serve(name, make(), ports.get(name, 0))
 
     async def stop(self) -> None:
-        cleanups = [asyncio.wait_for(s.runner.cleanup(), 5) for s in self.served.values()]
+        cleanups = [asyncio.wait_for(s.runner.cleanup(), SAFETY) for s in self.served.values()]
         await asyncio.gather(*cleanups, return_exceptions=True)
 
     def next_serial(self) -> int:
