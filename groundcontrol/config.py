@@ -194,6 +194,14 @@ class TriageConfig:
     """Mentions classified with less confidence than this go to the review queue."""
     rules: tuple[TriageRuleConfig, ...] = ()
     """The rules; a mention no rule matches is "other"."""
+    response_target: str | float = "30m"
+    """How soon a person should first act on a mention sent to review: "30m", "2h",
+    "90s", or seconds; one that waits longer counts as breached in GET /triage/queue."""
+
+    @property
+    def response_target_seconds(self) -> float:
+        """``response_target`` in seconds (ValueError for a bad one; load_config checks)."""
+        return duration_seconds(self.response_target)
 
 
 @dataclass(frozen=True)
@@ -291,6 +299,26 @@ class Config:
 
 T = TypeVar("T")
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def duration_seconds(value: str | float) -> float:
+    """``"30m"``, ``"2h"``, ``"90s"``, ``"1d"``, ``"45"`` or a number of seconds, in
+    seconds; ValueError unless it is a finite duration above 0."""
+    if isinstance(value, bool):
+        raise ValueError(f'expected a duration such as "30m", "2h" or seconds, got {value!r}')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f'expected a duration such as "30m", "2h" or seconds, got {value!r}')
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"expected a duration above 0, got {value!r}")
+    return seconds
+
 
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
@@ -330,6 +358,10 @@ def _convert(file: str, key: str, tp: Any, value: Any) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(file, key, f"expected a string, got {value!r}")
+        return value
+    if tp == str | float:  # a duration: "30m" or seconds (checked in _check)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(file, key, f"expected a duration or a number, got {value!r}")
         return value
     raise ConfigError(file, key, f"unsupported type {tp}")  # pragma: no cover
 
@@ -471,6 +503,10 @@ def _check(cfg: Config) -> None:
         raise ConfigError(
             file, "triage.review_below", f"expected 0 to 1, got {cfg.triage.review_below}"
         )
+    try:
+        cfg.triage.response_target_seconds  # noqa: B018 - parsed to check it
+    except ValueError as exc:
+        raise ConfigError(file, "triage.response_target", str(exc)) from None
     for i, rule in enumerate(cfg.triage.rules):
         key = f"triage.rules[{i}]"
         if rule.category not in CATEGORIES:

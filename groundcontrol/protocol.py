@@ -5,8 +5,8 @@ Every message is one JSON object with a ``type`` field. Two conversations:
 * ``/ingest`` (feed to hub): the feed says ``hello``, then sends ``batch`` messages;
   the hub answers each batch with one ``ack`` once it has taken it, or ``error``.
 * ``/stream`` (hub to client): the hub says ``hello``, sends one ``snapshot``, then
-  ``tick`` messages at a fixed rate and ``incident`` messages as incidents open, change
-  and close.
+  ``tick`` messages at a fixed rate, ``incident`` messages as incidents open, change
+  and close, and ``triage`` messages as people act on mentions.
   A client that asked for ``mentions=all`` also gets ``mentions`` messages.
 
 This module holds only data shapes and codecs: no sockets, no textual.
@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from groundcontrol.model import Mention, SourceId, SourceName
+from groundcontrol.model import CATEGORIES, Mention, SourceId, SourceName
 
 PROTOCOL_VERSION = 1
 
@@ -275,6 +275,10 @@ class ReviewItem(msgspec.Struct, kw_only=True):
     at: float
     """Hub clock when it arrived."""
     url: str = ""
+    status: str = "new"
+    """Where people are with it (a :data:`TriageStatus`): "new" until someone acts."""
+    assignee: str = ""
+    """Who owns it ("" for nobody)."""
 
 
 class FlaggedPost(msgspec.Struct, kw_only=True):
@@ -298,7 +302,7 @@ class TriageView(msgspec.Struct, kw_only=True):
     review: int = 0
     """Mentions in the window the rules sent to review."""
     pending: int = -1
-    """The store's review queue: flagged for review and not yet triaged (-1: unknown)."""
+    """The store's review queue: flagged for review, not resolved or ignored (-1: unknown)."""
     queue: list[ReviewItem] = msgspec.field(default_factory=list)
     """The newest mentions waiting for review, newest first."""
     flagged: int = 0
@@ -496,7 +500,178 @@ class MentionsEvent(msgspec.Struct, tag="mentions", kw_only=True):
     mentions: list[Mention]
 
 
-StreamMessage = StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent
+# --------------------------------------------------------------------------- triage
+
+#: What a person may do with a mention (POST /triage), in the order people meet them.
+TRIAGE_ACTIONS = ("claim", "assign", "label", "escalate", "resolve", "ignore", "note")
+TriageActionName = Literal["claim", "assign", "label", "escalate", "resolve", "ignore", "note"]
+TriageStatus = Literal["new", "claimed", "escalated", "resolved", "ignored"]
+#: Statuses that take a mention out of the review queue.
+CLOSED_STATUSES = ("resolved", "ignored")
+
+
+class TriageAction(msgspec.Struct, kw_only=True):
+    """One thing a person did with a mention, as the store keeps it."""
+
+    action: str
+    """A :data:`TriageActionName` (an older store may hold others: the fold skips them)."""
+    label: str = ""
+    """For ``label``: the class the person chose."""
+    assignee: str = ""
+    """For ``assign`` and ``claim``: who owns the mention now."""
+    note: str = ""
+    actor: str = ""
+    """Who did it: their token's name."""
+    at: float = 0.0
+    """Hub clock, unix seconds."""
+    id: int = 0
+    """The action's number in the store (0 when unknown)."""
+
+
+class TriageState(msgspec.Struct, kw_only=True):
+    """Where a mention stands: the fold of its rules class and its actions (:func:`fold_triage`)."""
+
+    mention_id: str
+    status: TriageStatus = "new"
+    assignee: str = ""
+    """Who owns it ("" for nobody)."""
+    category: str = ""
+    """Its class: the rules' guess until a person labels it."""
+    category_by: Literal["rules", "person"] = "rules"
+    first_response_at: float | None = None
+    """When a person first acted on it (None: nobody yet)."""
+    updated_at: float = 0.0
+    """When its last action was taken (its arrival when there is none)."""
+
+
+def fold_triage(
+    mention_id: str,
+    category: str,
+    actions: list[TriageAction],
+    *,
+    received_at: float = 0.0,
+) -> TriageState:
+    """A mention's state from its rules class and its actions, oldest first.
+
+    ``claim`` and ``assign`` give it an owner and make it "claimed" (an escalated one
+    stays "escalated", now with an owner); ``escalate`` makes it "escalated";
+    ``resolve`` and ``ignore`` close it. A claim, assign or escalate after it was
+    closed opens it again; a ``label`` (the person's class, which replaces the rules')
+    or a ``note`` changes no status. Any action is a response: the first one's time is
+    ``first_response_at``. Unknown actions are skipped.
+    """
+    state = TriageState(mention_id=mention_id, category=category, updated_at=received_at)
+    for a in actions:
+        kind = a.action
+        if kind not in TRIAGE_ACTIONS:
+            continue
+        if state.first_response_at is None:
+            state.first_response_at = a.at
+        state.updated_at = a.at
+        if kind in ("claim", "assign"):
+            state.assignee = a.assignee or (a.actor if kind == "claim" else "")
+            state.status = "escalated" if state.status == "escalated" else "claimed"
+        elif kind == "escalate":
+            state.status = "escalated"
+        elif kind == "resolve":
+            state.status = "resolved"
+        elif kind == "ignore":
+            state.status = "ignored"
+        elif kind == "label" and a.label:
+            state.category = a.label
+            state.category_by = "person"
+    return state
+
+
+def triage_problem(action: str, *, label: str = "", assignee: str = "", note: str = "") -> str:
+    """Why a triage action cannot be recorded as given ("" when it can): the hub and
+    ``groundcontrol triage`` give the same one-line reasons."""
+    classes = ", ".join(CATEGORIES)
+    if action not in TRIAGE_ACTIONS:
+        return f'no action "{action}": use one of {", ".join(TRIAGE_ACTIONS)}'
+    if action == "label":
+        if not label.strip():
+            return f"label needs a label, one of {classes}"
+        if label not in CATEGORIES:
+            return f'no class "{label}": the classes are {classes}'
+    elif label:
+        return "a label goes with the label action only"
+    if action == "assign" and not assignee.strip():
+        return "assign needs an assignee: who should own it"
+    if action != "assign" and assignee:
+        what = "claim takes it for you; " if action == "claim" else ""
+        return f"an assignee goes with the assign action only ({what}use assign to name someone)"
+    if action == "note" and not note.strip():
+        return "note needs a note: the text to keep"
+    return ""
+
+
+class TriageEvent(msgspec.Struct, tag="triage", kw_only=True):
+    """A person acted on a mention: what they did, where it stands now, and how many
+    mentions wait in the review queue after it (-1: unknown)."""
+
+    mention_id: str
+    action: TriageAction
+    state: TriageState
+    pending: int = -1
+
+
+class TriageQueueItem(msgspec.Struct, kw_only=True):
+    """One mention of GET /triage/queue."""
+
+    mention: Mention
+    state: TriageState
+    waiting_seconds: float
+    """From its arrival to its first response, or to now while nobody has responded."""
+    breached: bool
+    """Waited longer than the response target ([triage] response_target)."""
+
+
+class TriageQueue(msgspec.Struct, kw_only=True):
+    """The body of GET /triage/queue; ``pending`` and ``breached`` count the whole queue."""
+
+    pending: int
+    breached: int
+    target_seconds: float
+    items: list[TriageQueueItem]
+
+
+class TriageReceipt(msgspec.Struct, kw_only=True):
+    """The answer to POST /triage: the action's number, who did it, when, and the state."""
+
+    id: int
+    actor: str
+    at: float
+    state: TriageState
+
+
+class MentionCopy(msgspec.Struct, kw_only=True):
+    """A mention that copies another one (``copy_of``), in GET /mentions/ID."""
+
+    id: str
+    source: str
+    author: str
+    at: float
+    """Hub clock when it arrived."""
+    url: str = ""
+
+
+class MentionDetail(msgspec.Struct, kw_only=True):
+    """The body of GET /mentions/ID."""
+
+    mention: Mention
+    state: TriageState
+    history: list[TriageAction]
+    """Every triage action, oldest first."""
+    copies: list[MentionCopy]
+    """The newest copies of it (at most 50)..."""
+    copies_total: int
+    """... and how many there are."""
+    original: Mention | None = None
+    """The mention this one copies, when it is a copy (and still stored)."""
+
+
+StreamMessage = StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent | TriageEvent
 HubToFeed = Welcome | Ack | ErrorReply
 
 _encoder = msgspec.json.Encoder()

@@ -24,16 +24,37 @@ Errors raise :class:`QuerySyntaxError` naming the problem and its 1-based
 character position. A parsed query compiles to closures over set and substring
 tests on a :class:`~groundcontrol.text.TextInfo`, so matching one mention against
 a brand costs a few C-level calls.
+
+Searches (the analyst console, ``GET /mentions``, ``groundcontrol search``)
+    :func:`parse_search` reads the query language plus field qualifiers at the top
+    level, each ANDed with the rest: ``brand:NAME source:NAME author:NAME lang:CODE
+    sentiment:positive|neutral|negative class:CATEGORY flag:NAME``. A value may be
+    quoted (``author:"Jane Doe"``); the same field twice means either value
+    (``brand:contoso brand:fabrikam``, or with ``OR`` between them); brand, source,
+    lang, sentiment and class ignore case, author and flag do not. What is left is
+    the text query (:attr:`Search.text`). ``brand:northwind battery -charger``.
+    :func:`parse_when` reads the times a search is bounded by.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from groundcontrol.model import CATEGORIES
 from groundcontrol.text import TextInfo, analyse, tokenize
 
+if TYPE_CHECKING:
+    from groundcontrol.model import Mention
+
 __all__ = [
+    "FIELDS",
+    "SENTIMENTS",
     "And",
     "Node",
     "Not",
@@ -42,8 +63,11 @@ __all__ = [
     "Query",
     "QuerySyntaxError",
     "Raw",
+    "Search",
     "Term",
     "parse_query",
+    "parse_search",
+    "parse_when",
 ]
 
 #: Deepest nesting of parentheses and NOTs; deeper queries are refused, not recursed.
@@ -464,3 +488,240 @@ class Query:
 def parse_query(text: str) -> Query:
     """Parse and compile ``text``; raise :class:`QuerySyntaxError` if it is not valid."""
     return Query(text, _Parser(text).parse())
+
+
+# --------------------------------------------------------------------------- searches
+
+#: The field qualifiers of a search, in the order its canonical form lists them.
+FIELDS = ("brand", "source", "author", "lang", "sentiment", "class", "flag")
+#: What ``sentiment:`` takes.
+SENTIMENTS = ("positive", "neutral", "negative")
+#: Fields whose values are compared without regard to case (and shown lower case).
+_CASELESS = frozenset({"brand", "source", "lang", "sentiment", "class"})
+#: A field qualifier: a name of letters, a colon, a value (or a quoted one after it).
+#: ``http://...`` is not one: a value never starts with "/".
+_FIELD = re.compile(r"([A-Za-z]+):(?!/)(.*)", re.DOTALL)
+_LANG = re.compile(r"[a-z]{2,3}")
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+#: Characters that make a value need quotes in the canonical form.
+_NEEDS_QUOTES = re.compile(r'[\s()"]|^-|^$')
+
+
+@dataclass(frozen=True, eq=False)
+class Search:
+    """A parsed search: field values (each field: any of its values; fields ANDed) and
+    the text query. Empty: everything. ``str()`` is the canonical form."""
+
+    text: Query | None = None
+    """The text query, None when the search has none."""
+    brands: tuple[str, ...] = ()
+    """Lower case."""
+    sources: tuple[str, ...] = ()
+    """Lower case."""
+    authors: tuple[str, ...] = ()
+    """As written (handles as the source writes them: ``@name`` on x, ``u/name`` on reddit)."""
+    langs: tuple[str, ...] = ()
+    sentiments: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    def fields(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(field name, its values) for every field, in :data:`FIELDS` order."""
+        return list(
+            zip(
+                FIELDS,
+                (
+                    self.brands,
+                    self.sources,
+                    self.authors,
+                    self.langs,
+                    self.sentiments,
+                    self.classes,
+                    self.flags,
+                ),
+                strict=True,
+            )
+        )
+
+    @property
+    def empty(self) -> bool:
+        """True when the search matches every mention."""
+        return self.text is None and not any(values for _, values in self.fields())
+
+    def matches(self, mention: Mention) -> bool:
+        """Whether ``mention`` matches every field given and the text query."""
+        m = mention
+        if self.brands and not any(b.lower() in self.brands for b in m.brands):
+            return False
+        if self.sources and m.source.lower() not in self.sources:
+            return False
+        if self.authors and m.author not in self.authors:
+            return False
+        if self.langs and m.lang.lower() not in self.langs:
+            return False
+        if self.sentiments and m.sentiment_label not in self.sentiments:
+            return False
+        if self.classes and m.category not in self.classes:
+            return False
+        if self.flags and not any(f in self.flags for f in m.flags):
+            return False
+        return self.text is None or self.text.matches(analyse(m.text))
+
+    def _key(self) -> tuple[object, ...]:
+        return (None if self.text is None else self.text.root, *(v for _, v in self.fields()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Search) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        parts = [f"{name}:{_quoted(v)}" for name, values in self.fields() for v in values]
+        if self.text is not None:
+            root = self.text.root
+            if isinstance(root, And):
+                # The top level needs no parentheses: fields AND with the whole text.
+                parts.extend(str(child) for child in root.children)
+            elif isinstance(root, Or) and not parts:
+                parts.append(str(root)[1:-1])
+            else:
+                parts.append(str(root))
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Search({str(self)!r})"
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"' if _NEEDS_QUOTES.search(value) else value
+
+
+def _field_value(name: str, raw: str, pos: int) -> str:
+    """A field's value, checked and (for caseless fields) lower-cased."""
+    value = raw.strip()
+    if not value:
+        raise QuerySyntaxError(f"expected a value after '{name}:'", pos)
+    if name not in _CASELESS:
+        return value
+    value = value.lower()
+    if name == "sentiment" and value not in SENTIMENTS:
+        raise QuerySyntaxError(
+            f"sentiment: must be one of {', '.join(SENTIMENTS)}, not {raw!r}", pos
+        )
+    if name == "class" and value not in CATEGORIES:
+        raise QuerySyntaxError(f"class: must be one of {', '.join(CATEGORIES)}, not {raw!r}", pos)
+    if name == "lang" and not _LANG.fullmatch(value):
+        raise QuerySyntaxError(f"lang: expected a 2- or 3-letter code such as en, not {raw!r}", pos)
+    if name == "source" and not _SOURCE.fullmatch(value):
+        raise QuerySyntaxError(
+            f"source: expected a source name such as x or reddit, not {raw!r}", pos
+        )
+    return value
+
+
+def parse_search(text: str) -> Search:
+    """Parse a search (see "Searches" in the module doc); raise :class:`QuerySyntaxError`
+    naming the problem (an unknown field lists the known ones)."""
+    toks = _lex(text)
+    # Each field qualifier: (name, value, index of its first token, of its last token).
+    found: list[tuple[str, str, int, int]] = []
+    depth = 0
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.kind == "(":
+            depth += 1
+        elif tok.kind == ")":
+            depth = max(0, depth - 1)
+        elif tok.kind == "word" and (match := _FIELD.fullmatch(tok.text)):
+            name, raw, last = match[1].lower(), match[2], i
+            if not raw:
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                if nxt is not None and nxt.kind == "phrase" and nxt.pos == tok.pos + len(tok.text):
+                    raw, last = nxt.text, i + 1
+                elif name in FIELDS:
+                    raise QuerySyntaxError(f"expected a value after '{name}:'", tok.pos)
+                else:
+                    i += 1  # a word that ends in ":" ("update: ..."), as before
+                    continue
+            if name not in FIELDS:
+                known = ", ".join(f + ":" for f in FIELDS)
+                raise QuerySyntaxError(f"unknown field '{name}:' (known: {known})", tok.pos)
+            if depth:
+                raise QuerySyntaxError(
+                    f"'{name}:' applies to the whole search: put it outside parentheses", tok.pos
+                )
+            if i and toks[i - 1].kind in ("NOT", "-"):
+                raise QuerySyntaxError(f"'{name}:' cannot be negated", toks[i - 1].pos)
+            found.append((name, _field_value(name, raw, tok.pos), i, last))
+            i = last
+        i += 1
+    values: dict[str, list[str]] = {name: [] for name in FIELDS}
+    drop: set[int] = set()
+    for n, (name, value, first, last) in enumerate(found):
+        if value not in values[name]:
+            values[name].append(value)
+        drop.update(range(first, last + 1))
+        # The token before and the qualifier before it; the same after.
+        for j, neighbour in ((first - 1, n - 1), (last + 1, n + 1)):
+            if not 0 <= j < len(toks) or toks[j].kind not in ("AND", "OR"):
+                continue
+            if toks[j].kind == "OR":
+                # Only between two values of one field: "brand:a OR brand:b".
+                other = found[neighbour] if 0 <= neighbour < len(found) else None
+                if other is None or other[0] != name or j not in (other[3] + 1, other[2] - 1):
+                    raise QuerySyntaxError(
+                        f"'{name}:' can only be ORed with another {name}: value"
+                        f" ({name}:a OR {name}:b); fields AND with the rest of the search",
+                        toks[j].pos,
+                    )
+            drop.add(j)
+    rest = list(text)
+    for j in drop:
+        tok = toks[j]
+        start = tok.pos - 1
+        end = start + len(tok.text) + (2 if tok.kind == "phrase" else 0)
+        rest[start:end] = " " * (end - start)
+    remaining = "".join(rest)
+    query = parse_query(remaining) if remaining.strip() else None
+    return Search(
+        text=query,
+        brands=tuple(values["brand"]),
+        sources=tuple(values["source"]),
+        authors=tuple(values["author"]),
+        langs=tuple(values["lang"]),
+        sentiments=tuple(values["sentiment"]),
+        classes=tuple(values["class"]),
+        flags=tuple(values["flag"]),
+    )
+
+
+_WHEN_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIX = re.compile(r"\d+(?:\.\d+)?")
+#: What :func:`parse_when` takes, for error messages and help texts.
+WHEN_FORMS = (
+    "unix seconds, an ISO 8601 date or time (2026-11-22, 2026-11-22T10:00:00Z; UTC when"
+    " no offset) or a duration ago (90s, 15m, 2h, 7d, 2w)"
+)
+
+
+def parse_when(text: str, *, now: float | None = None) -> float:
+    """Unix seconds from unix seconds, ISO 8601 or a duration ago (``2h``: two hours
+    before ``now``); ValueError naming the value and the accepted forms."""
+    value = text.strip()
+    if match := _RELATIVE.fullmatch(value):
+        return (time.time() if now is None else now) - float(match[1]) * _WHEN_UNITS[match[2]]
+    if _UNIX.fullmatch(value) and len(value) <= 20:
+        return float(value)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"bad time {text[:40]!r}: expected {WHEN_FORMS}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    stamp = dt.timestamp()
+    if not math.isfinite(stamp):  # pragma: no cover - fromisoformat bounds the year
+        raise ValueError(f"bad time {text[:40]!r}: expected {WHEN_FORMS}")
+    return stamp

@@ -11,6 +11,13 @@ every tick (the hub's word on which are current). They are folded by id, the new
 state of each winning, so an event that arrived after a tick was built is not undone
 by that tick, and a tick that caught up replaces the event's copy.
 
+Triage comes two ways as well: ``triage`` events the moment a person acts on a
+mention, and the triage view in every tick. An event changes the shown review queue
+at once (the mention's status and owner, or its leaving the queue, and the pending
+count); it is applied again over the ticks that follow for a few tick intervals, so
+a tick the hub built before the action (and sent after it) does not undo it. The
+latest event is kept for the triage panel's "who did what" line.
+
 Which incident deserves the whole screen is decided here too (:meth:`WallState.apply`
 returns it): one the wall has not taken over for before, at or above the hub's
 ``takeover_severity``, and neither snoozed nor resolved. Whether it may replace a
@@ -23,8 +30,11 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
+
 from groundcontrol.client.stream import BadMessage, Connected, Disconnected, StreamEvent
 from groundcontrol.protocol import (
+    CLOSED_STATUSES,
     SEVERITY_RANK,
     Incident,
     IncidentEvent,
@@ -32,6 +42,8 @@ from groundcontrol.protocol import (
     Snapshot,
     StreamHello,
     Tick,
+    TriageEvent,
+    TriageView,
 )
 
 Link = Literal["connecting", "connected", "down"]
@@ -42,6 +54,11 @@ RIVER_CAP = 200
 TAKEN_OVER_CAP = 1_000
 #: Most incident states kept from events the ticks have not caught up with.
 UPDATES_CAP = 200
+#: Most triage events kept to apply again over the ticks that follow them.
+TRIAGE_KEPT = 50
+#: Tick intervals a triage event is applied again over newer ticks (a tick built
+#: while the action was being committed may not carry it yet).
+TRIAGE_OVERLAP_TICKS = 5
 #: Tick interval assumed until the hub's hello says otherwise, in seconds.
 DEFAULT_TICK_INTERVAL = 1.0
 #: The takeover threshold until the hub's hello says otherwise (the hub's default).
@@ -92,7 +109,8 @@ class Applied:
     """What one event changed that the app must act on at once, not on its interval."""
 
     urgent: bool = False
-    """Redraw now: the link went down, or the first data arrived after (re)connecting."""
+    """Redraw now: the link went down, the first data arrived after (re)connecting, or
+    a person acted on a mention."""
     takeover: Incident | None = None
     """A new incident (or one just escalated to the threshold) that deserves the whole
     screen: the most urgent such one when an event brought several."""
@@ -128,6 +146,10 @@ class WallState:
         self._sorted: list[Incident] = []
         self._taken_over: OrderedDict[str, None] = OrderedDict()
         self._fresh_after_connect = True
+        self.last_triage: TriageEvent | None = None
+        """The latest thing a person did with a mention, for the triage panel."""
+        self._triage: OrderedDict[str, TriageEvent] = OrderedDict()
+        """The newest triage event per mention, applied again over newer ticks."""
 
     # ------------------------------------------------------------------ reading
 
@@ -184,7 +206,7 @@ class WallState:
     def apply(self, event: StreamEvent, now: float) -> Applied:
         """Take one stream event into the state; say what needs doing at once."""
         self.events += 1
-        from_hub = isinstance(event, StreamHello | Tick | Snapshot | IncidentEvent)
+        from_hub = isinstance(event, StreamHello | Tick | Snapshot | IncidentEvent | TriageEvent)
         if from_hub and self.link != "connected":
             # A message from the hub proves the link is up, even from a source
             # (a replay, a test script) that never says Connected.
@@ -197,6 +219,8 @@ class WallState:
             return self._take_tick(event.tick, now)
         if isinstance(event, IncidentEvent):
             return self._take_incident(event.incident)
+        if isinstance(event, TriageEvent):
+            return self._take_triage(event)
         if isinstance(event, StreamHello):
             self.hello = event
             self.version += 1
@@ -229,7 +253,7 @@ class WallState:
         self.version += 1
 
     def _take_tick(self, tick: Tick, now: float) -> Applied:
-        self.tick = tick
+        self.tick = self._with_triage(tick)
         self.received_at = now
         self.version += 1
         self._add_river(tick.river)
@@ -250,6 +274,51 @@ class WallState:
         urgent = self._fresh_after_connect
         self._fresh_after_connect = False
         return Applied(urgent=urgent, takeover=self._takeover_among(tick.incidents))
+
+    def _take_triage(self, event: TriageEvent) -> Applied:
+        self.last_triage = event
+        self._triage.pop(event.mention_id, None)
+        self._triage[event.mention_id] = event
+        while len(self._triage) > TRIAGE_KEPT:
+            self._triage.popitem(last=False)
+        if self.tick is not None:
+            self.tick = self._with_triage(self.tick)
+        self.version += 1
+        return Applied(urgent=True)
+
+    def _with_triage(self, tick: Tick) -> Tick:
+        """``tick`` with the triage events it may not carry yet applied to its view."""
+        if not self._triage:
+            return tick
+        recent = tick.at - TRIAGE_OVERLAP_TICKS * self.tick_interval
+        for key in [k for k, e in self._triage.items() if e.state.updated_at < recent]:
+            del self._triage[key]
+        if not self._triage:
+            return tick
+        view = tick.triage
+        queue = list(view.queue)
+        pending = view.pending
+        for event in self._triage.values():
+            state = event.state
+            if state.status in CLOSED_STATUSES:
+                queue = [item for item in queue if item.id != event.mention_id]
+            else:
+                queue = [
+                    msgspec.structs.replace(
+                        item,
+                        status=state.status,
+                        assignee=state.assignee,
+                        category=state.category,
+                    )
+                    if item.id == event.mention_id
+                    else item
+                    for item in queue
+                ]
+            # A count the hub made after the action includes it; an older one does not.
+            if event.pending >= 0 and tick.at < state.updated_at:
+                pending = event.pending
+        triage: TriageView = msgspec.structs.replace(view, queue=queue, pending=pending)
+        return msgspec.structs.replace(tick, triage=triage)
 
     def _add_river(self, items: list[RiverItem]) -> None:
         # Only the newest river_cap items of a huge tick can ever be shown.

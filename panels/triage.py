@@ -4,29 +4,70 @@ First the line on-call staff need most: how many mentions the rules sent to revi
 the window and how many wait in the store's queue. Then a row per category (support,
 sales, product problem, praise, compliance risk, other) with its count and a bar of
 its share; a short panel puts two categories on a line. Then, while rows remain, the
-newest mentions waiting for review with the rules' guess and confidence. Before the
-first tick it says "waiting for data"; a hub without triage gets "no triage data yet".
+newest mentions waiting for review with the rules' guess and confidence, and, once
+someone took one, its owner ("[alice]", "[ESC bob]" when escalated). When there is
+room, the second line says what a person last did ("alice claimed x:123 · 14:02"):
+a ``triage`` event changes it, the rows and the pending count at once
+(:class:`~panels.state.WallState`). Before the first tick it says "waiting for data";
+a hub without triage gets "no triage data yet".
 """
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from rich.text import Text
 from textual.app import ComposeResult
 
-from groundcontrol.protocol import KeyCount, ReviewItem, TriageView
+from groundcontrol.protocol import KeyCount, ReviewItem, TriageEvent, TriageView
 from panels.base import Panel
-from panels.format import abbreviate, bar, column, fit, percent
+from panels.format import abbreviate, bar, clock_time, column, fit, percent
 from panels.listing import Listing, category_name
 from panels.state import WallState
 
 #: Category names for two-to-a-line rows, where every cell counts.
 SHORT_NAMES = {"product_problem": "problem", "compliance_risk": "compliance"}
 RISK = "compliance_risk"
+#: Panel rows from which the latest action gets a line of its own, under the count.
+LATEST_FROM_ROWS = 5
+#: Most characters of an owner's name on a queue row.
+OWNER_CHARS = 16
+#: How each action reads in the latest-action line.
+_DID = {
+    "claim": "claimed",
+    "assign": "assigned",
+    "label": "labelled",
+    "escalate": "escalated",
+    "resolve": "resolved",
+    "ignore": "ignored",
+    "note": "noted",
+}
 
 
 def has_data(view: TriageView) -> bool:
     """False for the default view an older hub (or an idle one) sends."""
     return bool(view.categories or view.queue or view.review or view.pending >= 0)
+
+
+def latest_line(event: TriageEvent, tz: tzinfo | None) -> str:
+    """ "alice claimed x:123 · 14:02", "bob assigned x:9 to carol · 14:05"."""
+    a = event.action
+    did = _DID.get(a.action, a.action)
+    what = f"{a.actor or 'someone'} {did} {event.mention_id}"
+    if a.action == "assign" and a.assignee:
+        what += f" to {a.assignee}"
+    elif a.action == "label" and a.label:
+        what += f" {category_name(a.label)}"
+    return " ".join(f"{what} · {clock_time(a.at, tz, seconds=False)}".split())
+
+
+def owner_tag(item: ReviewItem) -> str:
+    """ "[alice] " for a claimed mention, "[ESC bob] " for an escalated one, "" for a new
+    one (a long name cut to OWNER_CHARS)."""
+    owner = fit(" ".join(item.assignee.split()), OWNER_CHARS).rstrip()
+    if item.status == "escalated":
+        return f"[ESC {owner}] " if owner else "[ESC] "
+    return f"[{owner}] " if owner else ""
 
 
 def review_line(view: TriageView) -> str:
@@ -38,9 +79,13 @@ def review_line(view: TriageView) -> str:
 class TriageTable(Listing):
     """The review count, the categories and the review queue, fitted to the panel."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, tz: tzinfo | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.view = TriageView()
+        self.latest: TriageEvent | None = None
+        self.tz = tz
 
     def draw(self, width: int, height: int) -> list[Text]:
         view = self.view
@@ -48,7 +93,10 @@ class TriageTable(Listing):
             return [Text("no triage data yet", self.part("empty"))]
         waiting = view.review > 0 or view.pending > 0
         lines = [Text(review_line(view), self.part("warning" if waiting else "ok"))]
-        room = height - 1
+        if self.latest is not None and height >= LATEST_FROM_ROWS:
+            # Names and ids come from people and sources: plain Text, never markup.
+            lines.append(Text(fit(latest_line(self.latest, self.tz), width), self.part("info")))
+        room = height - len(lines)
         categories = view.categories
         if len(categories) <= room:
             lines.extend(self._category(c, categories, width) for c in categories)
@@ -95,6 +143,9 @@ class TriageTable(Listing):
     def _queued(self, item: ReviewItem, width: int, *, two_lines: bool) -> list[Text]:
         guess = f"? {category_name(item.category)} {percent(item.confidence)} "
         line = Text()
+        tag = owner_tag(item)
+        if tag:
+            line.append(tag, self.part("warning" if item.status == "escalated" else "info"))
         line.append(guess, "bold")
         line.append(f"{item.author}@{item.source} ", self.part("muted"))
         # Post text comes from strangers: plain Text, never markup.
@@ -117,4 +168,7 @@ class TriagePanel(Panel):
         table = self.query_one("#triage-table", TriageTable)
         table.waiting = state.tick is None
         table.view = state.tick.triage if state.tick else TriageView()
+        table.latest = state.last_triage
+        # The wall's zone for clock times (WallApp.tz; None, the local zone, elsewhere).
+        table.tz = getattr(self.app, "tz", None)
         table.refresh()

@@ -25,6 +25,7 @@ from groundcontrol.client.ingest import IngestClient
 from groundcontrol.hub.auth import Role, Tokens
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Engagement, Mention
+from groundcontrol.protocol import TriageAction, TriageQueueItem, TriageState, fold_triage
 from groundcontrol.store.database import SCHEMA_VERSION, Store
 from groundcontrol.store.export import export
 from tests.deadline import SAFETY, until
@@ -116,7 +117,7 @@ def test_a_v2_store_is_migrated_in_place_and_keeps_every_row(tmp_path: Path) -> 
     make_v2_store(path)
     with Store(path) as s:
         db = s._db
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         columns = {r[1]: (r[2], r[3], r[4]) for r in db.execute("PRAGMA table_info(mentions)")}
         assert columns["category"] == ("TEXT", 1, "''")
         assert columns["category_confidence"] == ("REAL", 1, "0")
@@ -321,35 +322,46 @@ def ids(mentions: list[Mention]) -> list[str]:
     return [m.id for m in mentions]
 
 
-def test_the_queue_is_newest_first_and_filters_by_category(queued: Store) -> None:
-    assert ids(queued.review_queue(10)) == ["x:f", "x:e", "x:d", "x:b", "x:a"]
+def test_the_queue_is_oldest_first_and_filters_by_category(queued: Store) -> None:
+    # Oldest first since issue 13: the mention that has waited longest comes first.
+    assert ids(queued.review_queue(10)) == ["x:a", "x:b", "x:d", "x:e", "x:f"]
     assert queued.count_pending_review() == 5
-    assert ids(queued.review_queue(2)) == ["x:f", "x:e"]
-    assert ids(queued.review_queue(10, "support")) == ["x:e", "x:a"]
+    assert ids(queued.review_queue(2)) == ["x:a", "x:b"]
+    assert ids(queued.review_queue(10, "support")) == ["x:a", "x:e"]
     assert ids(queued.review_queue(10, "other")) == []
-    full = queued.review_queue(1)[0]
+    full = queued.review_queue(10)[-1]
     assert full == classified("x:f", T0 + 5, category="product_problem", review=True)
     with pytest.raises(ValueError, match="limit must be at least 1"):
         queued.review_queue(0)
 
 
-def test_any_triage_action_takes_a_mention_out_of_the_queue(queued: Store) -> None:
-    queued.add_triage_action("x:e", "note", note="looking")  # even a note
+def test_resolve_and_ignore_take_a_mention_out_of_the_queue(queued: Store) -> None:
+    # Since issue 13 only resolve and ignore close a mention; the other actions keep it
+    # queued (with an owner, a person's class, a note).
+    queued.add_triage_action("x:e", "note", note="looking")
     queued.add_triage_action("x:b", "label", label="praise", actor="bo")
+    queued.add_triage_action("x:a", "claim", label="bo", actor="bo")
+    assert ids(queued.review_queue(10)) == ["x:a", "x:b", "x:d", "x:e", "x:f"]
+    queued.add_triage_action("x:e", "resolve", at=T0 + 100)
+    queued.add_triage_action("x:b", "ignore", at=T0 + 100)
     queued.add_triage_action("x:c", "escalate")  # was never queued
     queued.add_triage_action("x:zz", "ignore")  # names no stored mention
-    assert ids(queued.review_queue(10)) == ["x:f", "x:d", "x:a"]
+    assert ids(queued.review_queue(10)) == ["x:a", "x:d", "x:f"]
     assert ids(queued.review_queue(10, "support")) == ["x:a"]
     assert queued.count_pending_review() == 3
-    # A mention whose action was recorded before it arrived never enters the queue.
+    # A claim after a resolve opens it again; a note after one does not.
+    queued.add_triage_action("x:e", "claim", label="cy", actor="cy", at=T0 + 200)
+    queued.add_triage_action("x:b", "note", note="spam", at=T0 + 200)
+    assert ids(queued.review_queue(10)) == ["x:a", "x:d", "x:e", "x:f"]
+    # A mention whose closing action was recorded before it arrived never enters the queue.
     queued.add_triage_action("x:late", "resolve")
     queued.add_mentions([classified("x:late", T0 + 9, review=True)])
-    assert queued.count_pending_review() == 3
+    assert queued.count_pending_review() == 4
 
 
 def test_pruned_mentions_leave_the_queue(queued: Store) -> None:
     assert queued.prune(T0 + 3) == 3
-    assert ids(queued.review_queue(10)) == ["x:f", "x:e", "x:d"]
+    assert ids(queued.review_queue(10)) == ["x:d", "x:e", "x:f"]
 
 
 # ---------------------------------------------------------------------- hub
@@ -423,22 +435,25 @@ async def test_the_queue_endpoint_serves_analysts_and_admins_only(
     hub: tuple[Hub, str],
 ) -> None:
     _h, addr = hub
-    expected = [f"x:{sid}" for sid, (_, review) in reversed(HUB_TEXTS.items()) if review]
+    # Oldest first (one batch: in the order it was sent), each with its state (issue 13).
+    expected = [f"x:{sid}" for sid, (_, review) in HUB_TEXTS.items() if review]
     for role in (Role.ANALYST, Role.ADMIN):
         status, body = await get_queue(addr, role=role)
         assert status == 200, body
         answer = json.loads(body)
         assert answer["pending"] == 2
-        assert [m["id"] for m in answer["items"]] == expected
-        assert all(m["needs_review"] and m["category"] for m in answer["items"])
-        assert msgspec.convert(answer["items"][0], Mention, strict=False).id == "x:4"
+        items = answer["items"]
+        assert [i["mention"]["id"] for i in items] == expected
+        assert all(i["mention"]["needs_review"] and i["mention"]["category"] for i in items)
+        assert all(i["state"]["status"] == "new" for i in items)
+        assert msgspec.convert(items[1]["mention"], Mention, strict=False).id == "x:4"
     for role in (Role.FEED, Role.DISPLAY):
         status, body = await get_queue(addr, role=role)
         assert status == 403 and f"{role} token may not" in body
     async with aiohttp.ClientSession() as http, http.get(f"http://{addr}/triage/queue") as resp:
         assert resp.status == 401
     status, body = await get_queue(addr, "?category=support&limit=1")
-    assert status == 200 and [m["id"] for m in json.loads(body)["items"]] == ["x:4"]
+    assert status == 200 and [i["mention"]["id"] for i in json.loads(body)["items"]] == ["x:4"]
 
 
 @pytest.mark.parametrize(
@@ -463,18 +478,19 @@ async def test_bad_queue_parameters_are_a_400_with_the_reason(
     assert body.count("\n") == 1
 
 
-async def test_a_triage_action_empties_the_queue_tick_and_metrics(
+async def test_a_resolve_empties_the_queue_tick_and_metrics(
     hub: tuple[Hub, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Since issue 13 a label keeps a mention queued: a resolve is what takes it out.
     h, addr = hub
-    told: list[str] = []
-    original = h.analytics.reviewed
+    told: list[tuple[str, str]] = []
+    original = h.analytics.triaged
 
-    def reviewed(mention_id: str) -> None:
-        told.append(mention_id)
-        original(mention_id)
+    def triaged(state: TriageState) -> None:
+        told.append((state.mention_id, state.status))
+        original(state)
 
-    monkeypatch.setattr(h.analytics, "reviewed", reviewed)
+    monkeypatch.setattr(h.analytics, "triaged", triaged)
 
     def tick_pending() -> int:
         return -2 if h.last_tick is None else h.last_tick.triage.pending
@@ -483,18 +499,18 @@ async def test_a_triage_action_empties_the_queue_tick_and_metrics(
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"http://{addr}/triage",
-            json={"mention_id": "x:4", "action": "label", "label": "support"},
+            json={"mention_id": "x:4", "action": "resolve"},
             headers=auth(Role.ANALYST),
         ) as resp:
-            assert resp.status == 201
-        assert told == ["x:4"]
+            assert resp.status == 200
+        assert told == [("x:4", "resolved")]
         await eventually(lambda: tick_pending() == 1, "the tick says 1 pending")
         async with http.get(f"http://{addr}/metrics", headers=auth(Role.ADMIN)) as resp:
             metrics = await resp.text()
     assert "\ngroundcontrol_review_pending 1\n" in metrics
     status, body = await get_queue(addr)
     assert status == 200 and json.loads(body)["pending"] == 1
-    assert [m["id"] for m in json.loads(body)["items"]] == ["x:1"]
+    assert [i["mention"]["id"] for i in json.loads(body)["items"]] == ["x:1"]
 
 
 async def test_without_a_store_the_queue_is_unavailable_and_pending_unknown() -> None:
@@ -538,13 +554,15 @@ async def test_review_command_prints_the_queue_and_how_to_classify(
     code, out, err = await review(monkeypatch, capsys, Role.ANALYST, "--hub", url)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "GUESS", "AUTHOR", "TEXT"]
-    assert lines[1].startswith("x:4  support 0.")
-    assert "user4" in lines[1] and "how do I get a refund" in lines[1]
-    assert lines[2].startswith("x:1  praise ")
+    # Oldest first, with the wait and the owner (issue 13).
+    assert lines[0].split() == ["ID", "CLASS", "WAIT", "OWNER", "AUTHOR", "TEXT"]
+    assert lines[1].startswith("x:1  praise ")
+    assert lines[2].startswith("x:4  support 0.")
+    assert "user4" in lines[2] and "how do I get a refund" in lines[2]
     assert all(len(line) <= 100 for line in lines[:3])  # the table; not the command
-    assert "2 waiting for review; the newest 2 shown." in out
-    assert f"groundcontrol triage --hub {url} x:4 label --label support" in out
+    assert "2 waiting for review, 0 past the 30m response target (!); the oldest 2 shown." in out
+    assert f"groundcontrol triage --hub {url} x:1 label --label praise" in out
+    assert f"groundcontrol triage --hub {url} x:1 claim" in out
 
     code, out, _ = await review(monkeypatch, capsys, Role.ANALYST, "--hub", url, "--json")
     assert code == 0 and json.loads(out)["pending"] == 2
@@ -584,34 +602,90 @@ async def test_review_command_says_why_the_hub_refused_or_is_gone(
     assert code == 1 and f"cannot reach http://127.0.0.1:{free}/triage/queue" in err
 
 
-def test_format_queue_fits_the_width_and_never_cuts_an_id() -> None:
-    long_id = "reddit:t1_" + "k" * 40
-    items = [
-        classified(long_id, T0, category="product_problem", confidence=0.4567),
-        classified("x:2", T0, category="", confidence=0.0, author=""),
-    ]
-    items[0].text = "日本語のテキスト 🔋 swollen battery\x1b[31m red\nnext line " * 3
-    items[1].text = "short"
-    out = review_cli.format_queue(7, items, width=80, hub=review_cli.DEFAULT_HUB)
+def queue_item(
+    m: Mention, *actions: TriageAction, waiting: float = 65.0, breached: bool = False
+) -> TriageQueueItem:
+    state = fold_triage(m.id, m.category, list(actions), received_at=m.received_at)
+    return TriageQueueItem(mention=m, state=state, waiting_seconds=waiting, breached=breached)
+
+
+#: A Bluesky id: about 80 characters, the length that used to squeeze authors to 5.
+BLUESKY_ID = "bluesky:at://did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.feed.post/3lbxq4kqyf22k"
+
+
+def test_format_queue_fits_80_columns_shortening_long_ids_in_the_middle() -> None:
+    m = classified(BLUESKY_ID, T0, category="product_problem", confidence=0.4567)
+    m.author = "jonas.bsky.social"
+    m.text = "日本語のテキスト 🔋 swollen battery\x1b[31m red\nnext line " * 3
+    short = classified("x:2", T0, category="", confidence=0.0, author="")
+    short.text = "short"
+    claimed = TriageAction(action="claim", assignee="alice", actor="alice", at=T0 + 1)
+    items = [queue_item(m, waiting=4000, breached=True), queue_item(short, claimed)]
+    out = review_cli.format_queue(
+        7, items, width=80, hub=review_cli.DEFAULT_HUB, breached=1, target_seconds=1800
+    )
     lines = out.splitlines()
-    # No room beside so long an id: each text goes on a line of its own, under it.
-    assert lines[2] == long_id + "  product_problem 0.46  ana"
+    # No room beside so long an id: each text goes on a line of its own, under it; the
+    # id gives up its middle, and the author keeps a readable width (issue 13).
+    ident, *middle, author = lines[2].split()
+    assert ident.startswith("bluesky:at://di") and ident.endswith("/3lbxq4kqyf22k")
+    assert "…" in ident and review_cli.display_width(ident) >= review_cli.MIN_ID_COLUMNS
+    assert middle == ["product_problem", "0.46", "1h06!", "-"]
+    assert author == "jonas.bsky.…" and review_cli.display_width(author) == 12
     assert lines[3].startswith("    日本語のテキスト 🔋 swollen battery [31m red next line")
     assert lines[3].endswith("…") and review_cli.display_width(lines[3]) == 80
-    assert lines[4].split() == ["x:2", "-", "0.00", "-"] and lines[5] == "    short"
+    assert lines[4].split() == ["x:2", "-", "0.00", "1m", "alice", "-"] and lines[5] == "    short"
     assert all(review_cli.display_width(line) <= 80 for line in lines[:6]), out
     assert "\x1b" not in out
-    assert "7 waiting for review; the newest 2 shown." in out
+    assert "7 waiting for review, 1 past the 30m response target (!); the oldest 2 shown." in out
+    assert "Ids shortened to fit: groundcontrol review --json prints them whole." in out
     # The command is never cut, whatever the width.
-    assert f"groundcontrol triage {long_id} label --label product_problem" in out
-    side = review_cli.format_queue(7, items[1:], width=60, hub=review_cli.DEFAULT_HUB)
-    assert side.splitlines()[1] == "x:2  - 0.00  -       short"
-    items[1].text = "a much longer text that cannot fit in sixty columns beside the rest"
-    side = review_cli.format_queue(7, items[1:], width=60, hub=review_cli.DEFAULT_HUB)
-    assert review_cli.display_width(side.splitlines()[1]) == 60
+    assert f"groundcontrol triage {BLUESKY_ID} label --label product_problem" in out
     empty = review_cli.format_queue(0, [], width=80, hub="https://hub:8765")
     assert empty.startswith("The review queue is empty.\n")
     assert "groundcontrol triage --hub https://hub:8765 ID label --label support" in empty
+
+
+def test_format_queue_at_160_columns_shows_whole_ids_with_the_text_beside() -> None:
+    m = classified(BLUESKY_ID, T0, category="product_problem", confidence=0.4567)
+    m.author = "jonas.bsky.social"
+    m.text = "My Aero 14 battery swelled after the update " * 4
+    other = classified("x:1861", T0, category="praise", author="northwind_fan")
+    escalated = TriageAction(action="escalate", actor="bob", at=T0 + 1)
+    labelled = TriageAction(action="label", label="support", actor="bob", at=T0 + 2)
+    items = [queue_item(m), queue_item(other, escalated, labelled)]
+    out = review_cli.format_queue(2, items, width=160, hub=review_cli.DEFAULT_HUB)
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "CLASS", "WAIT", "OWNER", "AUTHOR", "TEXT"]
+    assert lines[1].startswith(BLUESKY_ID + "  product_problem 0.46")
+    assert "jonas.bsky.social  My Aero 14 battery" in lines[1]
+    assert lines[1].endswith("…") and review_cli.display_width(lines[1]) == 160
+    assert lines[2].split()[:6] == ["x:1861", "support", "(set)", "1m", "ESC", "-"]
+    assert "shortened" not in out
+
+
+def test_shorten_middle_keeps_both_ends() -> None:
+    assert review_cli.shorten_middle("abcdefghij", 10) == "abcdefghij"
+    assert review_cli.shorten_middle("abcdefghij", 12) == "abcdefghij  "
+    assert review_cli.shorten_middle("abcdefghij", 7) == "abc…hij"
+    assert review_cli.shorten_middle("abcdefghij", 6) == "abc…ij"
+    assert review_cli.shorten_middle("日本語日本語", 7) == "日…本語"
+    assert review_cli.display_width(review_cli.shorten_middle("日本語日本語", 6)) == 6
+
+
+async def test_review_command_fits_the_terminal_width(
+    hub: tuple[Hub, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _h, addr = hub
+    for columns in ("80", "160"):
+        monkeypatch.setenv("GROUNDCONTROL_TOKEN", TOKENS[Role.ANALYST])
+        monkeypatch.setenv("COLUMNS", columns)
+        code = await asyncio.to_thread(review_cli.run, parse("--hub", f"http://{addr}"))
+        out = capsys.readouterr().out
+        assert code == 0
+        table = out.split("\n\n")[0].splitlines()
+        assert len(table) == 3 and all(len(line) <= int(columns) for line in table)
+        assert table[1].startswith("x:1  praise ")
 
 
 def test_fit_counts_wide_characters_twice() -> None:

@@ -16,14 +16,46 @@ from groundcontrol.cli.common import DEFAULT_HUB, fail
 
 __all__ = ["add_parser", "run"]
 
+_DESCRIPTION = """\
+Print the hub's enriched mentions as they arrive, one JSON object per line (NDJSON) on
+stdout, for jq and scripts; connection news goes to stderr. It reconnects by itself
+and runs until interrupted.
+
+QUERY keeps only the mentions it matches, in the query language of brands and saved
+searches:
+  word          a whole word, any case; a plain word matches its hashtag too
+  "two words"   those words next to each other
+  batter*       a prefix: battery, batteries
+  #tag @handle  only that hashtag, only that handle
+  a b, a AND b  both; a OR b either; NOT a or -a without (operators in capitals)
+  ( ... )       grouping
+"""
+
+_EPILOG = """\
+The token comes from GROUNDCONTROL_TOKEN: a display or analyst token (admin works
+too); for an https hub, GROUNDCONTROL_CA_FILE names the CA file to trust when the
+hub's certificate is private.
+
+examples:
+  groundcontrol tail
+  groundcontrol tail '"aero 14" (battery OR swell*) -refund'
+  groundcontrol tail '#aerogate OR @northwind' | jq -r .text
+"""
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``tail`` to ``sub``."""
     tail = sub.add_parser(
-        "tail", help="print enriched mentions as NDJSON, one JSON object per line"
+        "tail",
+        help="print enriched mentions as NDJSON, one JSON object per line",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     tail.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
-    tail.add_argument("query", nargs="?", help="only mentions matching this query")
+    tail.add_argument(
+        "query", nargs="?", help="only mentions matching this query (see above; quote it)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

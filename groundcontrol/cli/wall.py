@@ -22,6 +22,20 @@ __all__ = ["WALL_MODULE", "add_parser", "run", "wall_module"]
 WALL_MODULE = "panels.app"
 
 
+#: The wall's keys (panels/app.py, WallApp.BINDINGS), for --help: cli never imports panels.
+_KEYS = """\
+keys:
+  1        the overview scene
+  2        the listening scene
+  tab      the next scene
+           (a scene chosen by key stays up for five minutes before rotating again)
+  escape   close an incident that took over the screen, back to the wall
+  q        quit
+
+The token comes from GROUNDCONTROL_TOKEN: a display token is enough.
+"""
+
+
 def _non_negative_float(text: str) -> float:
     """Seconds for ``wall --rotate``: 0 or more, finite."""
     try:
@@ -40,8 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="show the wall for a hub",
         description="Show the wall for a hub. It rotates between two scenes, the overview "
         "and listening (stories, influencers, triage, compliance, the newest alert "
-        "explained). Keys: 1 overview, 2 listening, tab next; a key holds its scene for "
-        "five minutes.",
+        "explained); a new incident takes over the screen for a while.",
+        epilog=_KEYS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
     wall.add_argument(

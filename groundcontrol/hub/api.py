@@ -1,4 +1,4 @@
-"""The hub's HTTP API: health, metrics, triage, the review queue and incidents.
+"""The hub's HTTP API: health, metrics and incidents (triage and the review queue: triage.py).
 
 Beside the pipeline rather than in it: these handlers read what ingest (ingest.py)
 counted and committed, what the windows and the incident book hold, and what the
@@ -10,7 +10,7 @@ The shapes are in docs/protocol.md, "HTTP".
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
@@ -30,7 +30,6 @@ from groundcontrol.hub.metrics import (
 from groundcontrol.hub.state import CONTROL_CHARS, HUB_NAME, Counters, CurrentWriter
 from groundcontrol.hub.stream import Publisher
 from groundcontrol.hub.workers import EnrichPool
-from groundcontrol.model import CATEGORIES
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.signals.incidents import IncidentError
 from groundcontrol.store.database import Store
@@ -45,20 +44,6 @@ INCIDENT_ACTIONS = ("ack", "snooze", "resolve")
 #: A snooze with no length lasts this long; none may last longer than a week.
 DEFAULT_SNOOZE_SECONDS = 3600.0
 MAX_SNOOZE_SECONDS = 7 * 86400.0
-#: GET /triage/queue: items when no limit is given, and the most one may ask for.
-DEFAULT_QUEUE_LIMIT = 50
-MAX_QUEUE_LIMIT = 500
-
-_NO_STORE = "this hub runs without a store (--no-store)\n"
-
-
-class TriageRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """The body of POST /triage."""
-
-    mention_id: Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
-    action: Literal["label", "assign", "escalate", "resolve", "ignore", "note"]
-    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    note: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
 class IncidentRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -106,13 +91,21 @@ class HttpApi:
                 f"{HUB_NAME}\n"
                 "GET /healthz  health as JSON\n"
                 "GET /metrics  Prometheus metrics (admin token)\n"
-                "POST /triage  record a triage action (analyst token)\n"
-                "GET /triage/queue  the review queue as JSON (analyst token)\n"
+                "POST /triage  claim, assign, label, escalate, resolve, ignore or note a mention"
+                " (analyst token)\n"
+                "GET /triage/queue  the review queue, oldest first, with owners and waits"
+                " (analyst token)\n"
+                "GET /mentions/ID  one mention: its triage state and history, its copies"
+                " (analyst token)\n"
+                "GET /mentions?q=SEARCH&since=2h  search the stored mentions, newest first"
+                " (analyst token)\n"
+                "GET /history?by=day&brands=A,B  mentions and share of voice per brand"
+                " (analyst token; format=csv)\n"
                 "WS  /ingest   feeds send batches of mentions (docs/protocol.md)\n"
                 "GET /incidents  open and recent incidents as JSON (display token)\n"
                 "GET /incidents/ID  one incident with its whole history\n"
                 "POST /incidents/ID/ack | /snooze | /resolve  (analyst token)\n"
-                "WS  /stream   walls get hello, snapshot, ticks and incidents\n"
+                "WS  /stream   walls get hello, snapshot, ticks, incidents and triage actions\n"
             )
         )
 
@@ -317,8 +310,8 @@ class HttpApi:
             *self._store_metrics(),
             Metric(
                 "groundcontrol_review_pending",
-                "Mentions the triage rules sent to review that no one has triaged yet "
-                "(counted every few seconds; -1 without a store or before the first count).",
+                "Mentions the triage rules sent to review that nobody has resolved or ignored "
+                "yet (counted every few seconds; -1 without a store or before the first count).",
                 "gauge",
             ).add(publisher.review_pending()),
             Metric(
@@ -424,45 +417,6 @@ class HttpApi:
             ).add(self.counters.rebuilt),
         ]
 
-    # ------------------------------------------------------------------ triage
-
-    async def handle_triage(self, request: web.Request) -> web.Response:
-        """Record what an analyst did with a mention: JSON in, the action's id out."""
-        principal = self.gate.authorize(request, Permission.TRIAGE)
-        writer = self.writer()
-        if writer is None:
-            raise web.HTTPServiceUnavailable(text=_NO_STORE)
-        try:
-            action = msgspec.json.decode(await request.read(), type=TriageRequest)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise web.HTTPBadRequest(text=f"bad triage action: {exc}\n") from None
-        for name, value in (("mention_id", action.mention_id), ("note", action.note)):
-            if CONTROL_CHARS.search(value):
-                raise web.HTTPBadRequest(text=f"bad triage action: control characters in {name}\n")
-        actor = principal.name if principal is not None else "local"
-        action_id = await writer.triage(
-            action.mention_id, action.action, label=action.label, actor=actor, note=action.note
-        )
-        # Committed: any action takes the mention out of the review queue, the wall's too.
-        self.analytics.reviewed(action.mention_id)
-        return web.json_response({"id": action_id, "actor": actor}, status=201)
-
-    async def handle_triage_queue(self, request: web.Request) -> web.Response:
-        """The review queue, newest first: ``{"pending": n, "items": [mention, ...]}``.
-
-        ``limit`` (1 to MAX_QUEUE_LIMIT, default DEFAULT_QUEUE_LIMIT) and ``category``
-        (one of the triage categories) are optional; anything else is a 400.
-        """
-        self.gate.authorize(request, Permission.TRIAGE)
-        limit, category = _queue_params(request.query)
-        writer = self.writer()
-        if writer is None:
-            raise web.HTTPServiceUnavailable(text=_NO_STORE)
-        pending, items = await writer.review_queue(limit, category)
-        return web.json_response(
-            {"pending": pending, "items": [msgspec.to_builtins(m) for m in items]}
-        )
-
     # ------------------------------------------------------------------ incidents
 
     async def handle_incidents(self, request: web.Request) -> web.Response:
@@ -557,34 +511,6 @@ class HttpApi:
         # Stored, told to the notifier and sent to every wall, as the tick's own are.
         self.publisher.incident_changed(event)
         return web.json_response(msgspec.to_builtins(event.incident))
-
-
-def _queue_params(query: MultiMapping[str]) -> tuple[int, str | None]:
-    """(limit, category) of GET /triage/queue, or a 400 naming what is wrong."""
-
-    def bad(reason: str) -> web.HTTPBadRequest:
-        return web.HTTPBadRequest(text=f"bad queue request: {reason}\n")
-
-    unknown = sorted(set(query) - {"limit", "category"})
-    if unknown:
-        raise bad(f"unknown parameter {unknown[0]!r} (use limit and category)")
-    if len(query.getall("limit", [])) > 1 or len(query.getall("category", [])) > 1:
-        raise bad("limit and category may each be given once")
-    limit = DEFAULT_QUEUE_LIMIT
-    text = query.get("limit")
-    if text is not None:
-        # isascii: int() takes other digits too; the length keeps int() cheap.
-        if not (text.isascii() and text.isdigit() and len(text) <= 6) or not (
-            1 <= int(text) <= MAX_QUEUE_LIMIT
-        ):
-            raise bad(
-                f"limit must be a whole number from 1 to {MAX_QUEUE_LIMIT}, not {text[:40]!r}"
-            )
-        limit = int(text)
-    category = query.get("category")
-    if category is not None and category not in CATEGORIES:
-        raise bad(f"category must be one of {', '.join(CATEGORIES)}, not {category[:40]!r}")
-    return limit, category
 
 
 def _incidents_limit(query: MultiMapping[str]) -> int:

@@ -2,7 +2,8 @@
 
 The hub calls :func:`rebuild` before it serves: the store's newest mentions go through
 the same buckets, windows and detectors as live ones, so the wall looks as it did
-before the restart; then the stored incidents are taken back.
+before the restart; then the stored incidents are taken back, and the triage states of
+the mentions on the walls' review queue (who owns them, which were resolved).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from groundcontrol.model import Mention
+from groundcontrol.protocol import fold_triage
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.store.database import Store
 
@@ -72,4 +74,8 @@ def rebuild(
         analytics.add(pending)
         analytics.tick(max(now, current * bs))
     analytics.restore_incidents(store.incidents_to_restore(now))
+    # The replay queued every stored mention sent to review, as new: their actions
+    # say which are owned, escalated, or resolved and off the queue.
+    for mention_id, actions in store.triage_histories(analytics.review_ids()).items():
+        analytics.triaged(fold_triage(mention_id, "", actions))
     return replayed

@@ -8,7 +8,9 @@ each stage lives in its own module, in the order a batch meets them:
   ack (the /ingest websocket);
 - ``feeds.py``: what the hub knows of its feeds;
 - ``stream.py``: the fixed-rate tick and incident messages to every client (/stream);
-- ``api.py``: /healthz, /metrics, /triage, /triage/queue, /incidents;
+- ``api.py``: /healthz, /metrics, /incidents;
+- ``triage.py``: /triage, /triage/queue, /mentions/ID (the triage workflow);
+- ``search.py``: /mentions (search) and /history, over the store;
 - ``access.py`` checks tokens; ``state.py`` holds what several stages share.
 
 Here: the wiring, startup and shutdown in order, opening the store, and
@@ -36,14 +38,16 @@ from groundcontrol.hub.feeds import FeedRegistry, FeedState
 from groundcontrol.hub.ingest import Dedupe, IngestPipeline, Reply
 from groundcontrol.hub.metrics import Metric
 from groundcontrol.hub.rebuild import rebuild
+from groundcontrol.hub.search import SearchApi
 from groundcontrol.hub.state import Counters
 from groundcontrol.hub.stream import Publisher, StreamSubscriber
+from groundcontrol.hub.triage import TriageApi
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
 from groundcontrol.model import Mention
 from groundcontrol.protocol import FeedInfo, IncidentEvent, Tick
 from groundcontrol.signals.analytics import Analytics
-from groundcontrol.store.database import DeadLetter, Store, StoreError
+from groundcontrol.store.database import DeadLetter, MigrationProgress, Store, StoreError
 from groundcontrol.store.writer import StoreWriter
 
 if TYPE_CHECKING:
@@ -125,6 +129,15 @@ class Hub:
             notifier=self.notifier,
             writer=writer,
         )
+        self.triage = TriageApi(
+            clock=clock,
+            gate=self.gate,
+            analytics=self.analytics,
+            publisher=self.publisher,
+            writer=writer,
+            target_seconds=config.triage.response_target_seconds,
+        )
+        self.search = SearchApi(config=config, clock=clock, gate=self.gate, writer=writer)
 
     def _notifier(self, config: Config, demo: bool, clock: Callable[[], float]) -> Notifier | None:
         if config.notify and demo:
@@ -159,8 +172,12 @@ class Hub:
         app.router.add_get("/stream", self.publisher.handle_stream)
         app.router.add_get("/healthz", self.api.handle_healthz)
         app.router.add_get("/metrics", self.api.handle_metrics)
-        app.router.add_post("/triage", self.api.handle_triage)
-        app.router.add_get("/triage/queue", self.api.handle_triage_queue)
+        app.router.add_post("/triage", self.triage.handle_triage)
+        app.router.add_get("/triage/queue", self.triage.handle_triage_queue)
+        # Ids hold slashes (Bluesky's at:// URIs): the id is the rest of the path.
+        app.router.add_get("/mentions/{id:.+}", self.triage.handle_mention)
+        app.router.add_get("/mentions", self.search.handle_mentions)
+        app.router.add_get("/history", self.search.handle_history)
         app.router.add_get("/incidents", self.api.handle_incidents)
         app.router.add_get("/incidents/{id}", self.api.handle_incident)
         app.router.add_post("/incidents/{id}/{action}", self.api.handle_incident_action)
@@ -201,7 +218,8 @@ class Hub:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{path}: cannot create its directory: {exc.strerror}") from exc
-        store = Store(path)
+        # An older store is upgraded first, saying how far it has got on stderr.
+        store = Store(path, progress=MigrationProgress())
         self.counters.ingested_before = store.mentions_ever()
         if self.config.store.rebuild:
             started = time.perf_counter()

@@ -1,5 +1,5 @@
-"""Fan-out to clients on /stream: a fixed-rate tick, incident messages, and for the
-clients that ask, the enriched mentions themselves.
+"""Fan-out to clients on /stream: a fixed-rate tick, incident and triage messages, and
+for the clients that ask, the enriched mentions themselves.
 
 Comes after ingest (ingest.py), which hands each committed batch to the windows
 (``Analytics.add``) and to :meth:`Publisher.fan_out_mentions`. The publisher folds
@@ -35,6 +35,7 @@ from groundcontrol.protocol import (
     MentionsEvent,
     StreamHello,
     Tick,
+    TriageEvent,
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
@@ -305,6 +306,12 @@ class Publisher:
             writer.incident(event)
         if self.notifier is not None:
             self.notifier.submit(event)
+        data = encode(event)
+        for sub in self.subscribers:
+            sub.offer(data)
+
+    def triage_changed(self, event: TriageEvent) -> None:
+        """Tell every client a person acted on a mention (committed already: triage.py)."""
         data = encode(event)
         for sub in self.subscribers:
             sub.offer(data)

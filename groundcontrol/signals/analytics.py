@@ -40,6 +40,7 @@ from groundcontrol.protocol import (
     SignalKind,
     Snapshot,
     Tick,
+    TriageState,
 )
 from groundcontrol.signals.detector import Reading
 from groundcontrol.signals.explain import Explanations, reservoir_picks
@@ -171,8 +172,17 @@ class Analytics:
         return taken
 
     def reviewed(self, mention_id: str) -> None:
-        """A person triaged this mention: it leaves the wall's review queue."""
+        """A person closed this mention: it leaves the wall's review queue."""
         self._windows.reviewed(mention_id)
+
+    def triaged(self, state: TriageState) -> None:
+        """A person acted on a mention: the wall's review queue shows where it stands
+        (a resolved or ignored one leaves it)."""
+        self._windows.triaged(state)
+
+    def review_ids(self) -> list[str]:
+        """The mentions on the wall's review queue (to take back their triage states)."""
+        return self._windows.review_ids()
 
     def snapshot(self, now: float) -> Snapshot:
         """The latest state for a client that just connected, with a longer river."""

@@ -30,6 +30,7 @@ import polars as pl
 from groundcontrol.config import Config
 from groundcontrol.model import CATEGORIES, Mention
 from groundcontrol.protocol import (
+    CLOSED_STATUSES,
     BrandStat,
     FlaggedPost,
     Incident,
@@ -41,6 +42,7 @@ from groundcontrol.protocol import (
     SourceStat,
     Tick,
     Topic,
+    TriageState,
     TriageView,
     Volume,
     encode,
@@ -359,11 +361,28 @@ class Windows:
                 )
 
     def reviewed(self, mention_id: str) -> None:
-        """A person triaged this mention: it leaves the review queue."""
+        """A person closed this mention (resolved, ignored): it leaves the review queue."""
         kept = [item for item in self._review if item.id != mention_id]
         if len(kept) != len(self._review):
             self._review.clear()
             self._review.extend(kept)
+
+    def triaged(self, state: TriageState) -> None:
+        """A person acted on a mention: a closed one leaves the review queue, an open
+        one shows its status, owner and class from now on."""
+        if state.status in CLOSED_STATUSES:
+            self.reviewed(state.mention_id)
+            return
+        for i, item in enumerate(self._review):
+            if item.id == state.mention_id:
+                category = state.category if state.category_by == "person" else item.category
+                self._review[i] = msgspec.structs.replace(
+                    item, status=state.status, assignee=state.assignee, category=category
+                )
+
+    def review_ids(self) -> list[str]:
+        """The ids of the mentions the review queue holds, newest first."""
+        return [item.id for item in self._review]
 
     # ------------------------------------------------------------------ slots
 

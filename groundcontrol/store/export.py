@@ -30,7 +30,7 @@ import msgspec
 
 from groundcontrol.model import Mention
 from groundcontrol.query import parse_query
-from groundcontrol.store.database import Store, StoreError
+from groundcontrol.store.database import MigrationProgress, Store, StoreError
 from groundcontrol.text import analyse
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def export(
         raise ExportError("parquet needs a file: pass --out FILE")
     matches = parse_query(query).matches if query else None
     try:
-        store = Store(db, create=False)
+        store = Store(db, create=False, progress=MigrationProgress())
     except StoreError as exc:
         raise ExportError(str(exc)) from exc
     with store:

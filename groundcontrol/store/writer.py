@@ -22,8 +22,15 @@ would wait for a gap between commits that never comes.)
 The review queue is read on threads too, never on the event loop: the checkpoint
 thread counts it (:attr:`StoreWriter.review_pending`, for the tick and /metrics) every
 :data:`REVIEW_COUNT_INTERVAL` seconds, and within a second of a committed triage
-action; :meth:`StoreWriter.review_queue` reads it for GET /triage/queue on a worker
+action; :meth:`StoreWriter.triage_queue` reads it for GET /triage/queue on a worker
 thread with a reader connection of its own. WAL readers never block the writer.
+
+A triage action is a job of the writer like a batch: the writer thread reads the
+mention on its own connection (so a mention committed a moment ago counts, and one
+that is not stored is refused without a row), records the action, folds the
+mention's history into its state (``protocol.fold_triage``) and moves
+``review_pending`` by the one mention it may have closed or opened, so the walls get
+the new count at once rather than at the next count.
 """
 
 from __future__ import annotations
@@ -40,7 +47,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from groundcontrol.model import Mention
-from groundcontrol.protocol import IncidentEvent
+from groundcontrol.protocol import (
+    CLOSED_STATUSES,
+    IncidentEvent,
+    TriageAction,
+    TriageState,
+    fold_triage,
+)
 from groundcontrol.store.database import DeadLetter, Store
 
 log = logging.getLogger("groundcontrol.store.writer")
@@ -65,6 +78,16 @@ WAL_RESTART_BYTES = 64 * 1024 * 1024
 REVIEW_COUNT_INTERVAL = 5.0
 
 
+@dataclass(frozen=True)
+class TriageRecord:
+    """A committed triage action, the mention's state after it, and the review queue's
+    length after it (-1 before the first count)."""
+
+    action: TriageAction
+    state: TriageState
+    pending: int
+
+
 @dataclass
 class _Job:
     mentions: list[Mention] = field(default_factory=list)
@@ -73,9 +96,10 @@ class _Job:
     edits: list[Mention] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     future: asyncio.Future[list[bool]] | None = None
-    #: A triage action: (mention_id, action, label, actor, at, note); its future gets [id].
+    #: A triage action: (mention_id, action, label, actor, at, note); its future gets
+    #: the record, or None when no such mention is stored (then nothing is recorded).
     triage: tuple[str, str, str, str, float, str] | None = None
-    triage_future: asyncio.Future[int] | None = None
+    triage_future: asyncio.Future[TriageRecord | None] | None = None
     #: Notification deliveries: (incident_id, channel, change, at, attempts, outcome, reason).
     notifications: list[tuple[str, str, str, float, int, str, str]] = field(default_factory=list)
     #: What the detectors have learnt, and when: (at, series -> state).
@@ -212,10 +236,12 @@ class StoreWriter:
 
     async def triage(
         self, mention_id: str, action: str, *, label: str, actor: str, note: str
-    ) -> int:
-        """Record a triage action; return its id once committed."""
+    ) -> TriageRecord | None:
+        """Record a triage action (``label``: the class, or the person for assign and
+        claim); once committed, the record, or None if the store holds no such mention
+        (nothing is then recorded)."""
         assert self._loop is not None, "start() the writer first"
-        future: asyncio.Future[int] = self._loop.create_future()
+        future: asyncio.Future[TriageRecord | None] = self._loop.create_future()
         self._put(
             _Job(
                 triage=(mention_id, action, label, actor, self.clock(), note),
@@ -224,12 +250,23 @@ class StoreWriter:
         )
         return await future
 
-    async def review_queue(
-        self, limit: int, category: str | None = None
-    ) -> tuple[int, list[Mention]]:
-        """The review queue's length and its newest ``limit`` mentions (in ``category``
-        if given), read on a worker thread (see :meth:`Store.review_queue`)."""
-        return await asyncio.to_thread(self._read_review_queue, limit, category)
+    async def triage_queue(
+        self,
+        limit: int,
+        *,
+        category: str | None = None,
+        assignee: str | None = None,
+        now: float,
+        target: float,
+    ) -> tuple[int, int, list[tuple[Mention, TriageState]]]:
+        """(pending, breached, the oldest ``limit`` mentions of the review queue with
+        their states), read in one snapshot on a worker thread (see
+        :meth:`Store.review_queue` and :meth:`Store.count_review`)."""
+        pending, breached, items = await self.read(
+            lambda store: _read_queue(store, limit, category, assignee, now, target)
+        )
+        self.review_pending = pending
+        return pending, breached, items
 
     async def read(self, query: Callable[[Store], _T]) -> _T:
         """Run ``query`` on the reader connection on a worker thread (never on the loop)."""
@@ -241,18 +278,6 @@ class StoreWriter:
                 self._reader = Store(self.store.path, create=False)
             with self._reader.snapshot():
                 return query(self._reader)
-
-    def _read_review_queue(self, limit: int, category: str | None) -> tuple[int, list[Mention]]:
-        with self._reader_lock:
-            if self._reader is None:
-                self._reader = Store(self.store.path, create=False)
-            reader = self._reader
-            # One read transaction: the count and the items agree with each other.
-            with reader.snapshot():
-                pending = reader.count_pending_review()
-                items = reader.review_queue(limit, category)
-        self.review_pending = pending
-        return pending, items
 
     def _put(self, job: _Job) -> None:
         self.stats.queued_jobs += 1
@@ -336,11 +361,9 @@ class StoreWriter:
         started = time.perf_counter()
         try:
             new = self.store.write(mentions, letters, incidents, edits=edits, deleted=deleted)
-            triage_ids = [
-                self.store.add_triage_action(t[0], t[1], label=t[2], actor=t[3], at=t[4], note=t[5])
-                if (t := job.triage) is not None
-                else 0
-                for job in group
+            # After the group's mentions: an action on one committed just now counts.
+            triaged = [
+                self._record_triage(job.triage) if job.triage is not None else None for job in group
             ]
         except Exception as exc:  # the disk is full, the file went away...
             self.stats.failures += 1
@@ -367,11 +390,46 @@ class StoreWriter:
         if any(job.triage is not None for job in group):
             self._recount_review.set()
         start = 0
-        for job, triage_id in zip(group, triage_ids, strict=True):
+        for job, record in zip(group, triaged, strict=True):
             end = start + len(job.mentions)
             self._resolve(job.future, new[start:end])
-            self._resolve(job.triage_future, triage_id)
+            self._resolve(job.triage_future, record)
             start = end
+
+    def _record_triage(self, job: tuple[str, str, str, str, float, str]) -> TriageRecord | None:
+        """Record one triage action if its mention is stored (see the module doc)."""
+        mention_id, action, label, actor, at, note = job
+        store = self.store
+        mention = store.mention_by_id(mention_id)
+        if mention is None:
+            return None
+
+        def state() -> TriageState:
+            history = store.triage_history(mention_id)
+            return fold_triage(
+                mention_id, mention.category, history, received_at=mention.received_at
+            )
+
+        before = state()
+        action_id = store.add_triage_action(
+            mention_id, action, label=label, actor=actor, at=at, note=note
+        )
+        after = state()
+        if mention.needs_review and self.review_pending >= 0:
+            was_open = before.status not in CLOSED_STATUSES
+            is_open = after.status not in CLOSED_STATUSES
+            self.review_pending = max(0, self.review_pending + int(is_open) - int(was_open))
+        owner = action in ("assign", "claim")
+        recorded = TriageAction(
+            action=action,
+            label="" if owner else label,
+            assignee=label if owner else "",
+            note=note,
+            actor=actor,
+            at=at,
+            id=action_id,
+        )
+        return TriageRecord(action=recorded, state=after, pending=self.review_pending)
 
     def _write_detector_states(self, group: list[_Job]) -> None:
         # Only the newest states of the group matter; apart from the commit, like the
@@ -482,3 +540,25 @@ class StoreWriter:
         self._pruning = n > 0
         if not self._pruning:
             self._next_prune = time.monotonic() + self.prune_interval
+
+
+def _read_queue(
+    store: Store,
+    limit: int,
+    category: str | None,
+    assignee: str | None,
+    now: float,
+    target: float,
+) -> tuple[int, int, list[tuple[Mention, TriageState]]]:
+    # Three reads whatever the limit: the counts, the mentions, their actions.
+    pending, breached = store.count_review(now=now, target=target)
+    items = store.review_queue(limit, category, assignee=assignee)
+    histories = store.triage_histories([m.id for m in items])
+    return (
+        pending,
+        breached,
+        [
+            (m, fold_triage(m.id, m.category, histories.get(m.id, []), received_at=m.received_at))
+            for m in items
+        ],
+    )
