@@ -3,9 +3,9 @@
 ``groundcontrol`` with no arguments runs hub, demo feed and wall in one process on
 a free loopback port (:mod:`groundcontrol.cli.embedded`). Each sub-command lives in
 its own module of :mod:`groundcontrol.cli`, with an ``add_parser(sub)`` and a
-``run(args)``: ``hub``, ``feed``, ``wall``, ``tail``, ``triage``, ``bench``,
-``export``, ``backtest``, ``sentiment``, ``review``, and ``incidents`` with ``ack``,
-``snooze`` and ``resolve``.
+``run(args)``: ``hub``, ``feed``, ``wall``, ``console``, ``tail``, ``triage``, ``bench``,
+``export``, ``backtest``, ``sentiment``, ``review``, ``search``, ``history``, and
+``incidents`` with ``ack``, ``snooze`` and ``resolve``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from groundcontrol import __version__
 from groundcontrol.cli import (
     backtest,
     bench,
+    console,
     embedded,
     export,
     feed,
+    history,
     hub,
     incidents,
     review,
+    search,
     sentiment,
     tail,
     triage,
@@ -40,6 +43,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "hub": hub.run,
     "feed": feed.run,
     "wall": wall.run,
+    "console": console.run,
     "tail": tail.run,
     "triage": triage.run,
     "bench": bench.run,
@@ -47,6 +51,8 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "backtest": backtest.run,
     "sentiment": sentiment.run,
     "review": review.run,
+    "search": search.run,
+    "history": history.run,
     **dict.fromkeys(("incidents", "ack", "snooze", "resolve"), incidents.run),
 }
 
@@ -71,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub.add_parser(sub)
     feed.add_parser(sub)
     wall.add_parser(sub)
+    console.add_parser(sub)
     tail.add_parser(sub)
     triage.add_parser(sub)
     bench.add_parser(sub)
@@ -78,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_parser(sub)
     sentiment.add_parser(sub)
     review.add_parser(sub)
+    search.add_parser(sub)
+    history.add_parser(sub)
     incidents.add_parsers(sub)
     return parser
 
