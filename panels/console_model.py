@@ -200,14 +200,30 @@ class Drill:
     """What was drilled into, for the search view's title ("incident ...")."""
 
 
+#: Most of an incident's terms a drill-down names.
+INCIDENT_TERMS = 3
+
+
 def incident_drill(incident: Incident, tz: tzinfo | None) -> Drill:
-    """The mentions behind an incident: its brand and its lead topic, over its time."""
+    """The mentions behind an incident: its brand, and any of its story's terms (its
+    topic signals first, then its top terms), over its time. With no terms, all of
+    the brand's mentions over that time."""
     parts = [f"brand:{quoted(incident.brand)}"] if incident.brand else []
-    topics = [s for s in incident.signals if s.kind == "topic"]
-    if topics:
-        parts.append(term_query(topics[0].label or topics[0].series.removeprefix("topic:")))
-    elif incident.top_terms:
-        parts.append(term_query(incident.top_terms[0]))
+    terms: list[str] = []
+    for signal in incident.signals:
+        if signal.kind == "topic":
+            terms.append(signal.label or signal.series.removeprefix("topic:"))
+    terms.extend(incident.top_terms)
+    chosen: list[str] = []
+    for term in terms:
+        if term and term.lower() not in {t.lower() for t in chosen}:
+            chosen.append(term)
+        if len(chosen) == INCIDENT_TERMS:
+            break
+    if len(chosen) == 1:
+        parts.append(term_query(chosen[0]))
+    elif chosen:
+        parts.append("(" + " OR ".join(term_query(t) for t in chosen) + ")")
     since = incident.started_at
     until = incident.ended_at
     return Drill(" ".join(parts), range_text(since, until, tz), f"incident {incident.title}")

@@ -85,9 +85,11 @@ def spark(values: Sequence[float], width: int) -> str:
     if width <= 0 or not values:
         return ""
     if len(values) > width:
-        step = len(values) / width
+        # Integer bounds: with a float step, (i + 1) * step can fall just short of
+        # len(values) for the last cell, and the newest value would be dropped.
+        n = len(values)
         values = [
-            max(values[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)])
+            max(values[i * n // width : max((i + 1) * n // width, i * n // width + 1)])
             for i in range(width)
         ]
     top = max(max(values), 0.0)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 import websockets
 from textual.pilot import Pilot
@@ -353,6 +354,9 @@ def test_drill_downs_are_written_in_the_search_syntax() -> None:
     )
     drill = incident_drill(incident, UTC)
     assert drill.query == "brand:Northwind #aerogate"
+    # Any of the story's terms: its topic signals first, then its top terms, no twice.
+    story = msgspec.structs.replace(incident, top_terms=["#AeroGate", "battery", "swollen", "x"])
+    assert incident_drill(story, UTC).query == "brand:Northwind (#aerogate OR battery OR swollen)"
     assert drill.range == "2026-09-21T14:13:20.."
     assert signal_drill(signal, incident, UTC).query == "brand:Northwind #aerogate"
     author = Influencer(

@@ -863,6 +863,10 @@ def test_small_formatters() -> None:
     assert spark([0, 1, 2, 3, 4, 5, 6, 7], 8) == "▁▂▃▄▅▆▇█"
     assert len(spark(list(range(100)), 10)) == 10
     assert spark([5, 5, 5], 3) == "███"  # scaled from zero: steady is not "empty"
+    # Squeezed into fewer cells, the newest value still has its cell (49/22 * 22 is
+    # 48.999... in floating point: the last bucket was dropped).
+    assert spark([0.0] * 48 + [0.67], 22) == "▁" * 21 + "█"
+    assert all(spark([0] * (n - 1) + [1], w)[-1] == "█" for n in range(2, 90) for w in range(1, n))
     assert bar(0.5, 4) == "██  "
     assert split_widths([27, 35, 38], 30) == [8, 11, 11]
     assert sum(split_widths([1, 1000, 1000], 10)) == 10
