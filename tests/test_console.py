@@ -829,7 +829,11 @@ async def test_search_drill_down_and_detail(hub: Running, tmp_path: Path) -> Non
         await pilot.press("escape")
         await wait(pilot, lambda: app.current == "incidents", "back to the incidents")
         await pilot.press("tab")
-        await wait(pilot, lambda: incidents.signals.has_focus, "the signals table")
+        await wait(
+            pilot,
+            lambda: incidents.signals.has_focus and incidents.signals.row_count > 0,
+            "the signals table, with the incident's signals",
+        )
         await pilot.press("enter")
         await wait(pilot, lambda: search.searches == done + 2, "the signal's mentions")
         assert search.query_text == "brand:Northwind" and "signal" in search.origin
