@@ -1423,6 +1423,8 @@ class HistoryView(ConsoleView):
             newest_first = sorted(
                 history.rows, key=lambda r: (-at_seconds(r.at), order.get(r.brand, 99), r.brand)
             )
+            # A share of nothing is not 0%: buckets (or brands) without mentions say "-".
+            spoken = {r.at for r in history.rows if r.mentions}
             for row in newest_first:
                 rows.append(
                     (
@@ -1432,8 +1434,10 @@ class HistoryView(ConsoleView):
                             Text(row.brand, "bold"),
                             f"{row.mentions:>8,}",
                             f"{row.negative:>8,}",
-                            f"{percent(row.negative_share):>6}",
-                            partial(share_cell, table, row.share_of_voice),
+                            f"{percent(row.negative_share) if row.mentions else '-':>6}",
+                            partial(share_cell, table, row.share_of_voice)
+                            if row.at in spoken
+                            else f"{'-':>4}",
                         ],
                     )
                 )

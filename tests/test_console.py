@@ -890,6 +890,10 @@ async def test_history_charts_by_hour_day_week_and_the_csv_export(
             await wait(pilot, lambda n=loads: history.loads > n, f"by {by}")  # type: ignore[misc]
             assert history.history is not None and history.history.by == by
             assert f"by {by}" in caption(app, "history")
+            if by == "hour":  # hours nobody spoke in: a share of nothing is "-", not 0%
+                cells = [r.split(" | ") for r in table_text(history.table)]
+                empty = [c for c in cells if c[2].strip() == "0"]
+                assert empty and all(c[4].strip() == "-" for c in empty), empty[:2]
         await pilot.press("x")
         await wait(pilot, lambda: history.exported is not None, "the export")
         path = Path(history.exported or "")
