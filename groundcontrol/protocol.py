@@ -6,7 +6,8 @@ Every message is one JSON object with a ``type`` field. Two conversations:
   the hub answers each batch with one ``ack`` once it has taken it, or ``error``.
 * ``/stream`` (hub to client): the hub says ``hello``, sends one ``snapshot``, then
   ``tick`` messages at a fixed rate, ``incident`` messages as incidents open, change
-  and close, and ``triage`` messages as people act on mentions.
+  and close, ``triage`` messages as people act on mentions, and ``briefing``
+  messages as briefings (what the room is told to say) start, are withdrawn and end.
   A client that asked for ``mentions=all`` also gets ``mentions`` messages.
 
 This module holds only data shapes and codecs: no sockets, no textual.
@@ -14,6 +15,7 @@ This module holds only data shapes and codecs: no sockets, no textual.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -480,10 +482,63 @@ class Tick(msgspec.Struct, tag="tick", kw_only=True):
     triage: TriageView = msgspec.field(default_factory=TriageView)
 
 
+BriefingSeverity = Literal["info", "warning"]
+BriefingChange = Literal["started", "withdrawn", "expired"]
+#: A briefing's text: 1 to this many characters, no control characters.
+MAX_BRIEFING_CHARS = 280
+#: How long a briefing may run, in seconds: a minute to a week.
+MIN_BRIEFING_SECONDS = 60.0
+MAX_BRIEFING_SECONDS = 7 * 86400.0
+
+
+class Briefing(msgspec.Struct, kw_only=True):
+    """What the room is told to say: a banner on every wall from ``created_at`` until
+    ``until`` (hub clock), or until someone withdraws it."""
+
+    id: int
+    text: str
+    severity: BriefingSeverity = "info"
+    by: str = ""
+    """Who gave it (their token's name)."""
+    created_at: float = 0.0
+    until: float = 0.0
+    withdrawn_at: float | None = None
+    withdrawn_by: str = ""
+
+    def active(self, now: float) -> bool:
+        """On the walls at ``now`` (hub clock): not withdrawn, not over."""
+        return self.withdrawn_at is None and now < self.until
+
+
+def briefing_problem(text: str, seconds: float, severity: str) -> str:
+    """Why a briefing cannot be given as asked ("" when it can): the hub and
+    ``groundcontrol brief`` give the same one-line reasons."""
+    if not text.strip():
+        return "the text is empty"
+    if len(text) > MAX_BRIEFING_CHARS:
+        return f"the text has {len(text)} characters, at most {MAX_BRIEFING_CHARS}"
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        return "the text holds control characters (a newline or a tab too: one line only)"
+    if not (MIN_BRIEFING_SECONDS <= seconds <= MAX_BRIEFING_SECONDS):
+        return f"it must run from 1 minute to 7 days, not {seconds:g} s"
+    if severity not in ("info", "warning"):
+        return f'no severity "{severity[:40]}": use info or warning'
+    return ""
+
+
+class BriefingEvent(msgspec.Struct, tag="briefing", kw_only=True):
+    """A briefing started, was withdrawn, or ran out."""
+
+    change: BriefingChange
+    briefing: Briefing
+
+
 class Snapshot(msgspec.Struct, tag="snapshot", kw_only=True):
     """The full current state, sent once on connect: the latest tick plus history."""
 
     tick: Tick
+    briefings: list[Briefing] = msgspec.field(default_factory=list)
+    """The briefings on the walls now, oldest first."""
 
 
 class IncidentEvent(msgspec.Struct, tag="incident", kw_only=True):
@@ -671,7 +726,9 @@ class MentionDetail(msgspec.Struct, kw_only=True):
     """The mention this one copies, when it is a copy (and still stored)."""
 
 
-StreamMessage = StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent | TriageEvent
+StreamMessage = (
+    StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent | TriageEvent | BriefingEvent
+)
 HubToFeed = Welcome | Ack | ErrorReply
 
 _encoder = msgspec.json.Encoder()

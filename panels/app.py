@@ -43,6 +43,7 @@ from textual.widgets import ContentSwitcher
 from groundcontrol.client.stream import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.protocol import Incident
 from panels.base import Panel
+from panels.briefing import BriefingBanner
 from panels.compliance import CompliancePanel
 from panels.explain import IncidentExplanationPanel
 from panels.feeds import FeedsPanel
@@ -85,6 +86,7 @@ class WallScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(hub_label=self.hub_label, tz=self.tz, id="status")
+        yield BriefingBanner("", id="briefing")
         with ContentSwitcher(initial=SCENE_IDS["overview"], id="scenes"):
             # DOM order matters: the grids in wall.tcss place panels in this order.
             with Grid(id=SCENE_IDS["overview"]):
@@ -115,6 +117,7 @@ class WallScreen(Screen[None]):
         saying how old its data is); only the scene on screen redraws its data.
         """
         self.query_one(StatusBar).show(state, now)
+        self.query_one(BriefingBanner).show(state, now)
         for panel in self.query(Panel):
             panel.show_freshness(state, now)
         for panel in self.query_one(f"#{SCENE_IDS[self.scene]}").query(Panel):

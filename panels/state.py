@@ -18,6 +18,10 @@ count); it is applied again over the ticks that follow for a few tick intervals,
 a tick the hub built before the action (and sent after it) does not undo it. The
 latest event is kept for the triage panel's "who did what" line.
 
+Briefings come from the snapshot (the hub's word on which are up) and ``briefing``
+events; one leaves the wall when it is withdrawn, or once it runs out on the hub's
+clock as this wall reckons it (:meth:`WallState.hub_now`), hub or no hub.
+
 Which incident deserves the whole screen is decided here too (:meth:`WallState.apply`
 returns it): one the wall has not taken over for before, at or above the hub's
 ``takeover_severity``, and neither snoozed nor resolved. Whether it may replace a
@@ -36,6 +40,8 @@ from groundcontrol.client.stream import BadMessage, Connected, Disconnected, Str
 from groundcontrol.protocol import (
     CLOSED_STATUSES,
     SEVERITY_RANK,
+    Briefing,
+    BriefingEvent,
     Incident,
     IncidentEvent,
     RiverItem,
@@ -150,6 +156,8 @@ class WallState:
         """The latest thing a person did with a mention, for the triage panel."""
         self._triage: OrderedDict[str, TriageEvent] = OrderedDict()
         """The newest triage event per mention, applied again over newer ticks."""
+        self._briefings: dict[int, Briefing] = {}
+        """The briefings the hub says are on the walls, by id (snapshot and events)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -197,6 +205,19 @@ class WallState:
         """The newest known state of one incident, or None if the wall has none."""
         return self._incidents.get(incident_id)
 
+    def briefings(self, now: float) -> list[Briefing]:
+        """The briefings on the wall at ``now`` (wall clock), newest first: those the
+        hub sent and did not withdraw, that have not run out on the hub's clock as
+        this wall reckons it (so one runs out even while the hub is unreachable)."""
+        hub_now = self.hub_now(now)
+        live = [b for b in self._briefings.values() if b.active(hub_now)]
+        return sorted(live, key=lambda b: (b.created_at, b.id), reverse=True)
+
+    def briefing(self, now: float) -> Briefing | None:
+        """The newest briefing on the wall at ``now``, for the banner."""
+        live = self.briefings(now)
+        return live[0] if live else None
+
     def was_taken_over(self, incident_id: str) -> bool:
         """True once the wall has decided on a takeover for this incident."""
         return incident_id in self._taken_over
@@ -206,7 +227,9 @@ class WallState:
     def apply(self, event: StreamEvent, now: float) -> Applied:
         """Take one stream event into the state; say what needs doing at once."""
         self.events += 1
-        from_hub = isinstance(event, StreamHello | Tick | Snapshot | IncidentEvent | TriageEvent)
+        from_hub = isinstance(
+            event, StreamHello | Tick | Snapshot | IncidentEvent | TriageEvent | BriefingEvent
+        )
         if from_hub and self.link != "connected":
             # A message from the hub proves the link is up, even from a source
             # (a replay, a test script) that never says Connected.
@@ -216,7 +239,17 @@ class WallState:
         if isinstance(event, Tick):
             return self._take_tick(event, now)
         if isinstance(event, Snapshot):
+            # The hub's word on which briefings are up: one withdrawn while this wall
+            # was away goes.
+            self._briefings = {b.id: b for b in event.briefings}
             return self._take_tick(event.tick, now)
+        if isinstance(event, BriefingEvent):
+            if event.change == "started":
+                self._briefings[event.briefing.id] = event.briefing
+            else:
+                self._briefings.pop(event.briefing.id, None)
+            self.version += 1
+            return Applied(urgent=True)
         if isinstance(event, IncidentEvent):
             return self._take_incident(event.incident)
         if isinstance(event, TriageEvent):

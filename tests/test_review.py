@@ -117,7 +117,7 @@ def test_a_v2_store_is_migrated_in_place_and_keeps_every_row(tmp_path: Path) -> 
     make_v2_store(path)
     with Store(path) as s:
         db = s._db
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         columns = {r[1]: (r[2], r[3], r[4]) for r in db.execute("PRAGMA table_info(mentions)")}
         assert columns["category"] == ("TEXT", 1, "''")
         assert columns["category_confidence"] == ("REAL", 1, "0")

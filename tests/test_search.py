@@ -460,7 +460,7 @@ def test_a_v4_store_is_upgraded_with_its_progress_reported(
     monkeypatch.setattr(database, "MIGRATION_CHUNK", 8)
     reports: list[tuple[str, int, int]] = []
     store = Store(path, progress=lambda *r: reports.append(r))
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert reports[0] == ("search index", 0, 40) and reports[-1] == ("search index", 40, 40)
     assert len(reports) == 6  # the start, then one per chunk of 8
     fts_ok(store)
@@ -488,7 +488,7 @@ def test_a_failed_upgrade_leaves_a_usable_v4_store(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM mentions").fetchone()[0] == 40
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     store = Store(path)  # and the next open upgrades it
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert len(every_page(store, "screen")[0]) == 13
 
 
@@ -508,11 +508,11 @@ async def test_the_hub_and_export_upgrade_an_old_store_saying_so_on_stderr(
         await runner.cleanup()
     assert len(body["items"]) == 13
     err = capsys.readouterr().err
-    assert "upgrading store to v5: search index 40 / 40 (100%)" in err
+    assert "upgrading store to v6: search index 40 / 40 (100%)" in err
     out = tmp_path / "out.ndjson"
     argv = ["export", "--db", str(tmp_path / "v4-copy.db"), "--out", str(out)]
     assert await asyncio.to_thread(cli_main, argv) == 0
-    assert "upgrading store to v5: search index 40 / 40 (100%)" in capsys.readouterr().err
+    assert "upgrading store to v6: search index 40 / 40 (100%)" in capsys.readouterr().err
     assert len(out.read_text().splitlines()) == 40
 
 
@@ -544,8 +544,8 @@ def test_progress_is_printed_as_a_line_a_person_can_read(
     p("search index", 1_000_000, 1_000_000)
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "upgrading store to v5: search index 0 / 1,000,000 (0%)",
-        "upgrading store to v5: search index 1,000,000 / 1,000,000 (100%)",
+        "upgrading store to v6: search index 0 / 1,000,000 (0%)",
+        "upgrading store to v6: search index 1,000,000 / 1,000,000 (100%)",
     ]
 
 

@@ -340,6 +340,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
     with Store(path) as s:
         s.add_mentions(make(5))
     with sqlite3.connect(path) as db:  # what version 1 looked like
+        db.execute("DROP TABLE briefings")  # v6's briefings
         db.execute("DROP INDEX mentions_copy_of")  # v5's search and history
         db.execute("DROP TRIGGER brand_hours_sentiment")
         for table in ("mentions_fts", "brand_hours", "mention_hours"):
@@ -367,6 +368,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path: Path) -> Non
         assert {"mentions_created_at", "mentions_author_created"}.isdisjoint(names)
         assert {"mentions_source_received", "mentions_review", "incidents", "alerts"} <= names
         assert {"mentions_fts", "brand_hours", "mention_hours", "mentions_copy_of"} <= names
+        assert "briefings" in names
         assert s.stats()["mentions"] == 5
         # The old rows' authors were indexed by the migration.
         assert s.index_authors() == 0

@@ -105,6 +105,9 @@ class HttpApi:
                 "GET /incidents  open and recent incidents as JSON (display token)\n"
                 "GET /incidents/ID  one incident with its whole history\n"
                 "POST /incidents/ID/ack | /snooze | /resolve  (analyst token)\n"
+                "GET /briefings  active and recent briefings (display token)\n"
+                "POST /briefings  put a banner on every wall for a while (analyst token)\n"
+                "POST /briefings/ID/withdraw  take it down (analyst token)\n"
                 "WS  /stream   walls get hello, snapshot, ticks, incidents and triage actions\n"
             )
         )

@@ -68,7 +68,7 @@ class Permission(StrEnum):
     INGEST = "ingest"  # write mentions on /ingest
     READ = "read"  # /stream (ticks, alerts, mentions)
     TRIAGE = "triage"  # POST /triage (record triage actions)
-    INCIDENTS = "incidents"  # acknowledge, snooze and resolve incidents
+    INCIDENTS = "incidents"  # acknowledge, snooze and resolve incidents; give briefings
     ADMIN = "admin"  # /metrics and anything operator-only
 
 
@@ -93,8 +93,8 @@ _PERMISSION_TEXT: dict[Permission, tuple[str, str]] = {
     Permission.READ: ("read the stream", "/stream needs"),
     Permission.TRIAGE: ("record triage actions", "POST /triage needs"),
     Permission.INCIDENTS: (
-        "acknowledge, snooze or resolve incidents",
-        "POST /incidents/ID/ack, /snooze and /resolve need",
+        "acknowledge, snooze or resolve incidents, or give briefings",
+        "POST /incidents/ID/ack, /snooze, /resolve and POST /briefings need",
     ),
     Permission.ADMIN: ("use operator-only endpoints", "/metrics and the operator endpoints need"),
 }

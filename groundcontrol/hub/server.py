@@ -11,6 +11,7 @@ each stage lives in its own module, in the order a batch meets them:
 - ``api.py``: /healthz, /metrics, /incidents;
 - ``triage.py``: /triage, /triage/queue, /mentions/ID (the triage workflow);
 - ``search.py``: /mentions (search) and /history, over the store;
+- ``briefings.py``: /briefings (what the room is told to say, on every wall);
 - ``access.py`` checks tokens; ``state.py`` holds what several stages share.
 
 Here: the wiring, startup and shutdown in order, opening the store, and
@@ -34,6 +35,7 @@ from groundcontrol.config import Config
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.api import HttpApi
 from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.briefings import BriefingsApi
 from groundcontrol.hub.feeds import FeedRegistry, FeedState
 from groundcontrol.hub.ingest import Dedupe, IngestPipeline, Reply
 from groundcontrol.hub.metrics import Metric
@@ -138,6 +140,9 @@ class Hub:
             target_seconds=config.triage.response_target_seconds,
         )
         self.search = SearchApi(config=config, clock=clock, gate=self.gate, writer=writer)
+        self.briefings = BriefingsApi(
+            clock=clock, gate=self.gate, publisher=self.publisher, writer=writer
+        )
 
     def _notifier(self, config: Config, demo: bool, clock: Callable[[], float]) -> Notifier | None:
         if config.notify and demo:
@@ -181,6 +186,9 @@ class Hub:
         app.router.add_get("/incidents", self.api.handle_incidents)
         app.router.add_get("/incidents/{id}", self.api.handle_incident)
         app.router.add_post("/incidents/{id}/{action}", self.api.handle_incident_action)
+        app.router.add_get("/briefings", self.briefings.handle_list)
+        app.router.add_post("/briefings", self.briefings.handle_create)
+        app.router.add_post("/briefings/{id}/withdraw", self.briefings.handle_withdraw)
         app.router.add_get("/", self.api.handle_index)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -262,6 +270,8 @@ class Hub:
                 self.clock() - (saved_at or self.clock()),
             )
         self.publisher.states_saved_at = self.clock()
+        # The briefings still on the walls when the hub stopped go back up.
+        self.briefings.restore(store.active_briefings(self.clock()))
         self.writer = StoreWriter(
             store,
             retention_seconds=self.config.store.retention_days * 86400.0,

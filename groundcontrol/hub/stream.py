@@ -31,6 +31,8 @@ from groundcontrol.hub.state import HUB_NAME, Counters, CurrentWriter
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
+    Briefing,
+    BriefingEvent,
     IncidentEvent,
     MentionsEvent,
     StreamHello,
@@ -163,6 +165,11 @@ class Publisher:
         """When the detectors' states last went to the store (the hub sets it when
         it opens the store and takes them back)."""
         self._ticking: asyncio.Task[None] | None = None
+        self.current_briefings: Callable[[], list[Briefing]] = list
+        """The briefings on the walls now, for a new client's snapshot (briefings.py
+        sets it)."""
+        self.on_tick: list[Callable[[float], None]] = []
+        """Called with the hub's clock on every tick (briefings run out there)."""
 
     # ------------------------------------------------------------------ clients
 
@@ -192,6 +199,7 @@ class Publisher:
         await ws.send_bytes(encode(hello))
         snapshot = self.analytics.snapshot(self.clock())
         snapshot.tick = self.stamp(snapshot.tick)
+        snapshot.briefings = self.current_briefings()
         await ws.send_bytes(encode(snapshot))
         self.subscribers.add(sub)
         sender = sub.sender = asyncio.create_task(sub.run(), name="stream-sender")
@@ -261,6 +269,8 @@ class Publisher:
 
     def publish_once(self) -> tuple[Tick, list[IncidentEvent]]:
         """Fold buffered mentions into the windows and send every client a tick."""
+        for hook in self.on_tick:
+            hook(self.clock())
         started = time.perf_counter()
         tick, events = self.analytics.tick(self.clock())
         self.tick_seconds = time.perf_counter() - started
@@ -312,6 +322,12 @@ class Publisher:
 
     def triage_changed(self, event: TriageEvent) -> None:
         """Tell every client a person acted on a mention (committed already: triage.py)."""
+        data = encode(event)
+        for sub in self.subscribers:
+            sub.offer(data)
+
+    def briefing_changed(self, event: BriefingEvent) -> None:
+        """Tell every client a briefing started, was withdrawn or ran out."""
         data = encode(event)
         for sub in self.subscribers:
             sub.offer(data)

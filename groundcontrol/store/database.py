@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 
 from groundcontrol.model import Engagement, Mention
-from groundcontrol.protocol import Incident, IncidentEvent, MentionCopy, TriageAction
+from groundcontrol.protocol import Briefing, Incident, IncidentEvent, MentionCopy, TriageAction
 from groundcontrol.text import tokenize
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ __all__ = [
 ]
 
 #: Bump with a migration in ``_MIGRATIONS`` whenever the schema changes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Milliseconds a connection waits for a lock before raising "database is locked".
 BUSY_TIMEOUT_MS = 10_000
@@ -281,11 +281,28 @@ END;
 CREATE INDEX mentions_copy_of ON mentions (copy_of) WHERE copy_of != '';
 """
 
+#: Briefings (v6): what the room is told to say, shown on every wall until ``until``
+#: or until someone withdraws it (hub/briefings.py).
+_BRIEFINGS_SCHEMA = """
+CREATE TABLE briefings (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    until REAL NOT NULL,
+    withdrawn_at REAL,
+    withdrawn_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX briefings_until ON briefings (until);
+"""
+
 _SCHEMA += (
     _AUTHORS_SCHEMA
     + _INCIDENTS_SCHEMA
     + "INSERT INTO store_meta VALUES ('authors_indexed_rowid', 0);"
     + _SEARCH_SCHEMA
+    + _BRIEFINGS_SCHEMA
 )
 
 #: How a migration reports its progress: (stage, done, total), e.g. ("search index",
@@ -327,6 +344,8 @@ CREATE INDEX mentions_review ON mentions (received_at, id, needs_review) WHERE n
     3: _INCIDENTS_SCHEMA,
     # v5: search and history (see the module doc); _BACKFILLS[4] fills the new tables.
     4: _SEARCH_SCHEMA,
+    # v6: briefings, a new table; nothing to fill.
+    5: _BRIEFINGS_SCHEMA,
 }
 
 
@@ -506,6 +525,23 @@ _ACTION_COLUMNS = "id, mention_id, action, label, actor, at, note"
 
 _json_list = msgspec.json.Encoder().encode
 _decode_list = msgspec.json.Decoder(list[str]).decode
+
+
+_BRIEFING_COLUMNS = "id, text, severity, by, created_at, until, withdrawn_at, withdrawn_by"
+
+
+def _briefing_from_row(row: tuple[Any, ...]) -> Briefing:
+    bid, text, severity, by, created_at, until, withdrawn_at, withdrawn_by = row
+    return Briefing(
+        id=int(bid),
+        text=str(text),
+        severity="warning" if severity == "warning" else "info",
+        by=str(by),
+        created_at=float(created_at),
+        until=float(until),
+        withdrawn_at=None if withdrawn_at is None else float(withdrawn_at),
+        withdrawn_by=str(withdrawn_by),
+    )
 
 
 class StoreError(Exception):
@@ -1245,6 +1281,62 @@ class Store:
         rowid = cur.lastrowid
         assert rowid is not None
         return rowid
+
+    def add_briefing(
+        self, text: str, severity: str, *, by: str, created_at: float, until: float
+    ) -> Briefing:
+        """Keep a new briefing; return it with its id."""
+        with self._lock, self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO briefings (text, severity, by, created_at, until) VALUES (?,?,?,?,?)",
+                (text, severity, by, created_at, until),
+            )
+        rowid = cur.lastrowid
+        assert rowid is not None
+        return Briefing(
+            id=rowid,
+            text=text,
+            severity="warning" if severity == "warning" else "info",
+            by=by,
+            created_at=created_at,
+            until=until,
+        )
+
+    def withdraw_briefing(self, briefing_id: int, *, by: str, at: float) -> Briefing | None:
+        """Withdraw a briefing (one already withdrawn or over stays as it was); return
+        its state after, or None when no such briefing is stored."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "UPDATE briefings SET withdrawn_at = ?, withdrawn_by = ?"
+                " WHERE id = ? AND withdrawn_at IS NULL AND until > ?",
+                (at, by, briefing_id, at),
+            )
+        return self.briefing(briefing_id)
+
+    def briefing(self, briefing_id: int) -> Briefing | None:
+        row = self._db.execute(
+            f"SELECT {_BRIEFING_COLUMNS} FROM briefings WHERE id = ?", (briefing_id,)
+        ).fetchone()
+        return None if row is None else _briefing_from_row(row)
+
+    def briefings(self, *, since: float, limit: int = 50) -> list[Briefing]:
+        """Briefings still running or that ended (or were withdrawn) since ``since``,
+        newest first."""
+        rows = self._db.execute(
+            f"SELECT {_BRIEFING_COLUMNS} FROM briefings WHERE until >= ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (since, max(0, limit)),
+        )
+        return [_briefing_from_row(row) for row in rows]
+
+    def active_briefings(self, now: float) -> list[Briefing]:
+        """Briefings on the walls at ``now`` (neither over nor withdrawn), oldest first."""
+        rows = self._db.execute(
+            f"SELECT {_BRIEFING_COLUMNS} FROM briefings"
+            " WHERE until > ? AND withdrawn_at IS NULL ORDER BY created_at, id",
+            (now,),
+        )
+        return [_briefing_from_row(row) for row in rows]
 
     def prune(self, older_than: float, *, chunk: int = 5000) -> int:
         """Delete mentions and dead letters received before ``older_than``.

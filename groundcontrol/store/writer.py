@@ -104,6 +104,10 @@ class _Job:
     notifications: list[tuple[str, str, str, float, int, str, str]] = field(default_factory=list)
     #: What the detectors have learnt, and when: (at, series -> state).
     detector_states: tuple[float, dict[str, Any]] | None = None
+    #: A write of its own (a briefing): run on the writer's store after the group's
+    #: commit, in its own transaction; its future gets what it returns, or its error.
+    call: Callable[[Store], Any] | None = None
+    call_future: asyncio.Future[Any] | None = None
 
 
 @dataclass
@@ -250,6 +254,14 @@ class StoreWriter:
         )
         return await future
 
+    async def call(self, write: Callable[[Store], _T]) -> _T:
+        """Run ``write`` on the writer thread's store (after the group queued with it is
+        committed) and return what it returns, never blocking the loop."""
+        assert self._loop is not None, "start() the writer first"
+        future: asyncio.Future[_T] = self._loop.create_future()
+        self._put(_Job(call=write, call_future=future))
+        return await future
+
     async def triage_queue(
         self,
         limit: int,
@@ -373,9 +385,11 @@ class StoreWriter:
                 self._resolve(job.future, exc)
                 self._resolve(job.triage_future, exc)
             self._write_notifications(group)
+            self._run_calls(group)
             return
         took = time.perf_counter() - started
         self._write_notifications(group)
+        self._run_calls(group)
         self._write_detector_states(group)
         st = self.stats
         st.commits += 1
@@ -430,6 +444,18 @@ class StoreWriter:
             id=action_id,
         )
         return TriageRecord(action=recorded, state=after, pending=self.review_pending)
+
+    def _run_calls(self, group: list[_Job]) -> None:
+        for job in group:
+            if job.call is None:
+                continue
+            try:
+                result = job.call(self.store)
+            except Exception as exc:
+                log.error("a store write failed: %s", exc)
+                self._resolve(job.call_future, exc)
+            else:
+                self._resolve(job.call_future, result)
 
     def _write_detector_states(self, group: list[_Job]) -> None:
         # Only the newest states of the group matter; apart from the commit, like the
