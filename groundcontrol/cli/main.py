@@ -4,8 +4,8 @@
 a free loopback port (:mod:`groundcontrol.cli.embedded`). Each sub-command lives in
 its own module of :mod:`groundcontrol.cli`, with an ``add_parser(sub)`` and a
 ``run(args)``: ``hub``, ``feed``, ``wall``, ``console``, ``tail``, ``triage``, ``bench``,
-``export``, ``backtest``, ``sentiment``, ``review``, ``search``, ``history``, and
-``incidents`` with ``ack``, ``snooze`` and ``resolve``.
+``export``, ``backtest``, ``sentiment``, ``review``, ``search``, ``history``, ``ssh``, ``web``, and
+``incidents`` with ``ack``, ``snooze`` and ``resolve``, and ``brief``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from groundcontrol import __version__
 from groundcontrol.cli import (
     backtest,
     bench,
+    brief,
     console,
     embedded,
     export,
@@ -28,9 +29,11 @@ from groundcontrol.cli import (
     review,
     search,
     sentiment,
+    ssh,
     tail,
     triage,
     wall,
+    web,
 )
 from groundcontrol.cli.common import fail, positive_float
 from groundcontrol.config import ConfigError
@@ -43,6 +46,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "hub": hub.run,
     "feed": feed.run,
     "wall": wall.run,
+    "web": web.run,
     "console": console.run,
     "tail": tail.run,
     "triage": triage.run,
@@ -53,7 +57,9 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "review": review.run,
     "search": search.run,
     "history": history.run,
+    "ssh": ssh.run,
     **dict.fromkeys(("incidents", "ack", "snooze", "resolve"), incidents.run),
+    "brief": brief.run,
 }
 
 
@@ -77,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub.add_parser(sub)
     feed.add_parser(sub)
     wall.add_parser(sub)
+    web.add_parser(sub)
     console.add_parser(sub)
     tail.add_parser(sub)
     triage.add_parser(sub)
@@ -87,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_parser(sub)
     search.add_parser(sub)
     history.add_parser(sub)
+    ssh.add_parser(sub)
     incidents.add_parsers(sub)
+    brief.add_parser(sub)
     return parser
 
 
