@@ -222,6 +222,32 @@ class BrandStat(msgspec.Struct, kw_only=True):
     series: list[int] = msgspec.field(default_factory=list)
 
 
+class BrandTile(msgspec.Struct, kw_only=True):
+    """One watched brand over the last 60 minutes, against the same 60 minutes a day
+    and a week before, from the hub's store (refreshed once a minute)."""
+
+    brand: str
+    mentions_hour: int
+    """Mentions of the brand in the last 60 minutes."""
+    net: float
+    """(positive - negative) / mentions over those 60 minutes, in [-1, 1] (0 if none)."""
+    negative_share: float
+    """Negative over the brand's mentions in those 60 minutes (0 if none)."""
+    mentions_yesterday: int | None = None
+    """Mentions in the same 60 minutes 24 hours before; None when the store does not
+    reach back that far."""
+    mentions_last_week: int | None = None
+    """The same 7 days before."""
+    vs_yesterday: float | None = None
+    """(now - then) / then against 24 hours before: 0.35 is +35%; None without history
+    that far back or with no mention then."""
+    vs_last_week: float | None = None
+    negative_share_yesterday: float | None = None
+    negative_share_last_week: float | None = None
+    competitor: bool = False
+    """A competitor we benchmark against (false: one of our own brands, sent first)."""
+
+
 class Topic(msgspec.Struct, kw_only=True):
     """A hot story: terms bursting together, led by ``term``, against the window before.
 
@@ -480,6 +506,9 @@ class Tick(msgspec.Struct, tag="tick", kw_only=True):
     influencers: list[Influencer] = msgspec.field(default_factory=list)
     """Top authors over the window, best first."""
     triage: TriageView = msgspec.field(default_factory=TriageView)
+    brand_tiles: list[BrandTile] = msgspec.field(default_factory=list)
+    """Per watched brand, the last 60 minutes against a day and a week before (from the
+    store, refreshed once a minute; empty from a hub without a store)."""
 
 
 BriefingSeverity = Literal["info", "warning"]

@@ -40,6 +40,7 @@ from groundcontrol.client.stream import BadMessage, Connected, Disconnected, Str
 from groundcontrol.protocol import (
     CLOSED_STATUSES,
     SEVERITY_RANK,
+    BrandTile,
     Briefing,
     BriefingEvent,
     Incident,
@@ -165,6 +166,12 @@ class WallState:
     def demo(self) -> bool:
         """True while anything shown came from a demo hub or demo data."""
         return bool((self.hello and self.hello.demo) or (self.tick and self.tick.demo))
+
+    @property
+    def brand_tiles(self) -> list[BrandTile]:
+        """Per brand, the last hour against yesterday and last week (ours first, as the
+        hub sends them; the latest tick's, empty before one or from a storeless hub)."""
+        return [] if self.tick is None else self.tick.brand_tiles
 
     @property
     def tick_interval(self) -> float:

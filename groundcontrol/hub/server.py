@@ -43,6 +43,7 @@ from groundcontrol.hub.rebuild import rebuild
 from groundcontrol.hub.search import SearchApi
 from groundcontrol.hub.state import Counters
 from groundcontrol.hub.stream import Publisher, StreamSubscriber
+from groundcontrol.hub.tiles import BrandTiles
 from groundcontrol.hub.triage import TriageApi
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
@@ -143,6 +144,14 @@ class Hub:
         self.briefings = BriefingsApi(
             clock=clock, gate=self.gate, publisher=self.publisher, writer=writer
         )
+        self.tiles = BrandTiles(
+            [b.name for b in config.brands],
+            competitors=[b.name for b in config.brands if b.competitor],
+            clock=clock,
+            writer=writer,
+        )
+        """The wall's brand tiles, read from the store once a minute."""
+        self.publisher.brand_tiles = self.tiles.current
 
     def _notifier(self, config: Config, demo: bool, clock: Callable[[], float]) -> Notifier | None:
         if config.notify and demo:
@@ -203,11 +212,14 @@ class Hub:
         if self.notifier is not None:
             await self.notifier.start()
         self.publisher.start()
+        if self.writer is not None:
+            self.tiles.start()
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         # The ticks and clients first, then the feeds: what they have in flight still
         # gets committed; the writer last, once nothing can write to it.
         await self.publisher.stop()
+        await self.tiles.stop()
         await self.ingest.close()
         self.enrich_pool.close()
         if self.notifier is not None:

@@ -31,6 +31,7 @@ from groundcontrol.hub.state import HUB_NAME, Counters, CurrentWriter
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
+    BrandTile,
     Briefing,
     BriefingEvent,
     IncidentEvent,
@@ -168,6 +169,8 @@ class Publisher:
         self.current_briefings: Callable[[], list[Briefing]] = list
         """The briefings on the walls now, for a new client's snapshot (briefings.py
         sets it)."""
+        self.brand_tiles: Callable[[], list[BrandTile]] = list
+        """The latest per-brand tiles from the store (tiles.py sets it)."""
         self.on_tick: list[Callable[[float], None]] = []
         """Called with the hub's clock on every tick (briefings run out there)."""
 
@@ -298,6 +301,7 @@ class Publisher:
             duplicates_total=self.counters.duplicates,
             feeds=self.feeds.infos(now),
             triage=msgspec.structs.replace(tick.triage, pending=self.review_pending()),
+            brand_tiles=self.brand_tiles(),
         )
 
     def review_pending(self) -> int:
