@@ -300,7 +300,9 @@ async def test_a_login_from_another_site_is_refused(hub_url: str) -> None:
 # --------------------------------------------------------------------------- a real browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "web-wall.png"
+#: Where the browser's screenshot goes: docs/screenshots/ when GROUNDCONTROL_SCREENSHOTS
+#: is set (to refresh the README's picture), else the test's own directory.
+DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "web-wall.png"
 
 
 def free_port() -> int:
@@ -424,8 +426,13 @@ async def test_a_browser_draws_the_wall_from_a_link_and_nothing_without(tmp_path
             await asyncio.sleep(6)  # the demo feed's first mentions, and a few ticks
             shot = await browser.call("Page.captureScreenshot", format="png")
             png = base64.b64decode(shot["data"])
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            SCREENSHOT.write_bytes(png)
+            shot_path = (
+                DOCS_SCREENSHOT
+                if os.environ.get("GROUNDCONTROL_SCREENSHOTS")
+                else tmp_path / "web-wall.png"
+            )
+            shot_path.parent.mkdir(parents=True, exist_ok=True)
+            shot_path.write_bytes(png)
             assert png.startswith(b"\x89PNG") and len(png) > 20_000  # not a blank page
     finally:
         feed.cancel()
