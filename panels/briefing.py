@@ -62,6 +62,7 @@ class BriefingBanner(Label):
         if briefing is None:
             return
         self.set_class(briefing.severity == "warning", "-warning")
-        # Across the whole screen; the padding takes a cell on each side.
-        width = self.app.size.width - 2
+        # Its own width once laid out (a screen may be narrower than the terminal: a
+        # drift margin, say), the terminal's before; the padding takes a cell a side.
+        width = (self.size.width or self.app.size.width) - 2
         set_content(self, banner_line(briefing, hub_now=state.hub_now(now), width=width))
