@@ -264,6 +264,73 @@ class FeedTable:
     """Its keys and values."""
 
 
+#: The wall's panels a layout may place, by name (panels/app.py builds each).
+WALL_PANELS = (
+    "volume",
+    "sentiment",
+    "incidents",
+    "topics",
+    "live",
+    "sources",
+    "feeds",
+    "stories",
+    "explain",
+    "influencers",
+    "triage",
+    "compliance",
+    "tiles",
+)
+#: The layouts shipped with Ground Control (config/layouts.toml); a site's file adds
+#: its own ``[[layouts]]``, and one of the same name replaces the shipped one.
+SHIPPED_LAYOUTS = Path(__file__).resolve().parent.parent / "config" / "layouts.toml"
+#: A layout name that is not a wall: ``groundcontrol console`` is the analyst's app.
+CONSOLE_LAYOUT = "console"
+
+
+@dataclass(frozen=True)
+class PanelPlacement:
+    """One cell of a scene's grid: a panel, its span, and panels stacked under it."""
+
+    name: str
+    """The panel: one of :data:`WALL_PANELS`."""
+    width: int = 1
+    """Columns of the scene's grid it spans."""
+    height: int = 1
+    """Rows of the scene's grid it spans."""
+    below: tuple[str, ...] = ()
+    """Panels stacked under it in the same cell (the wall's sources over feeds)."""
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """One scene of a layout: a grid of panels, on screen for ``dwell``."""
+
+    name: str
+    """What the status bar calls the scene ("overview")."""
+    panels: tuple[PanelPlacement, ...]
+    """Its panels, placed left to right, top to bottom in the grid."""
+    dwell: str | float = "30s"
+    """How long it stays up before the next scene ("60s", "2m" or seconds)."""
+    columns: int = 1
+    """Columns of its grid (of equal width)."""
+    rows: int = 0
+    """Rows of its grid (of equal height); 0: as many as the panels need."""
+
+    @property
+    def dwell_seconds(self) -> float:
+        return duration_seconds(self.dwell)
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """A wall's layout: its scenes, in rotation order (``wall --layout NAME``)."""
+
+    name: str
+    """The name ``groundcontrol wall --layout`` takes."""
+    scenes: tuple[SceneConfig, ...]
+    """The scenes it rotates through; the first is where it starts."""
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration."""
@@ -290,6 +357,9 @@ class Config:
     """Compliance checks on the company's own accounts."""
     notify: tuple[NotifyConfig, ...] = ()
     """Channels incidents are sent to (``[[notify]]`` tables)."""
+    layouts: tuple[LayoutConfig, ...] = ()
+    """Wall layouts: the shipped ones (config/layouts.toml), then the file's own
+    ``[[layouts]]`` (one of a shipped name replaces it)."""
     feeds: tuple[FeedTable, ...] = ()
     """Feeds the hub runs, from ``[feeds.NAME]`` tables (read by their adapters when the
     command line starts them: ``feeds.registry.specs_from_config``)."""
@@ -544,6 +614,70 @@ def _check(cfg: Config) -> None:
                 file, f"queries[{i}].query", f"expected a valid query: {exc}"
             ) from exc
     _check_notify(cfg)
+    _check_layouts(file, cfg.layouts)
+
+
+def _check_layouts(file: str, layouts: tuple[LayoutConfig, ...]) -> None:
+    """Every layout names known panels with sizes that fit its grid, and a dwell."""
+    names: set[str] = set()
+    for i, layout in enumerate(layouts):
+        key = f"layouts[{i}]"
+        if not layout.name.strip():
+            raise ConfigError(file, f"{key}.name", "expected a non-empty name")
+        if layout.name == CONSOLE_LAYOUT:
+            raise ConfigError(
+                file,
+                f"{key}.name",
+                f"{CONSOLE_LAYOUT!r} is reserved for the analyst console (groundcontrol console)",
+            )
+        if layout.name in names:
+            raise ConfigError(file, f"{key}.name", f"duplicate layout {layout.name!r}")
+        names.add(layout.name)
+        if not layout.scenes:
+            raise ConfigError(file, f"{key}.scenes", "expected at least one scene")
+        scene_names: set[str] = set()
+        for j, scene in enumerate(layout.scenes):
+            _check_scene(file, f"{key}.scenes[{j}]", scene, scene_names)
+
+
+def _check_scene(file: str, key: str, scene: SceneConfig, seen: set[str]) -> None:
+    if not scene.name.strip():
+        raise ConfigError(file, f"{key}.name", "expected a non-empty name")
+    if scene.name in seen:
+        raise ConfigError(file, f"{key}.name", f"duplicate scene {scene.name!r}")
+    seen.add(scene.name)
+    try:
+        scene.dwell_seconds  # noqa: B018 (validates)
+    except ValueError as exc:
+        raise ConfigError(file, f"{key}.dwell", str(exc)) from None
+    if scene.columns < 1:
+        raise ConfigError(file, f"{key}.columns", f"expected 1 or more, got {scene.columns}")
+    if scene.rows < 0:
+        raise ConfigError(file, f"{key}.rows", f"expected 0 or more, got {scene.rows}")
+    if not scene.panels:
+        raise ConfigError(file, f"{key}.panels", "expected at least one panel")
+    placed: set[str] = set()
+    for k, cell in enumerate(scene.panels):
+        where = f"{key}.panels[{k}]"
+        named = [(f"{where}.name", cell.name)]
+        named += [(f"{where}.below[{m}]", n) for m, n in enumerate(cell.below)]
+        for name_key, name in named:
+            if name not in WALL_PANELS:
+                raise ConfigError(
+                    file, name_key, f"unknown panel {name!r} (panels: {', '.join(WALL_PANELS)})"
+                )
+            if name in placed:
+                raise ConfigError(file, name_key, f"panel {name!r} is already in this scene")
+            placed.add(name)
+        if not 1 <= cell.width <= scene.columns:
+            raise ConfigError(
+                file,
+                f"{where}.width",
+                f"expected 1 to {scene.columns} (the scene's columns), got {cell.width}",
+            )
+        if cell.height < 1 or (scene.rows and cell.height > scene.rows):
+            most = f"1 to {scene.rows} (the scene's rows)" if scene.rows else "1 or more"
+            raise ConfigError(file, f"{where}.height", f"expected {most}, got {cell.height}")
 
 
 def _check_notify(cfg: Config) -> None:
@@ -621,7 +755,50 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     cfg = _build(source, "", Config, data)
     cfg = dataclasses.replace(cfg, source=source, feeds=feeds)
     _check(cfg)
-    return cfg
+    return dataclasses.replace(cfg, layouts=_with_shipped(cfg.layouts, source))
+
+
+def parse_layouts(text: str, source: str = "<string>") -> tuple[LayoutConfig, ...]:
+    """The ``[[layouts]]`` of TOML text, checked (any other key is refused)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from exc
+    for name in data:
+        if name != "layouts":
+            raise ConfigError(source, name, "unknown key (known keys here: layouts)")
+    layouts: tuple[LayoutConfig, ...] = _convert(
+        source, "layouts", tuple[LayoutConfig, ...], data.get("layouts", [])
+    )
+    _check_layouts(source, layouts)
+    return layouts
+
+
+_shipped_cache: tuple[LayoutConfig, ...] | None = None
+
+
+def shipped_layouts() -> tuple[LayoutConfig, ...]:
+    """The layouts in config/layouts.toml (wall, oncall)."""
+    global _shipped_cache
+    if _shipped_cache is None:
+        _shipped_cache = parse_layouts(SHIPPED_LAYOUTS.read_text("utf-8"), str(SHIPPED_LAYOUTS))
+    return _shipped_cache
+
+
+def _with_shipped(own: tuple[LayoutConfig, ...], source: str) -> tuple[LayoutConfig, ...]:
+    if source == str(SHIPPED_LAYOUTS):
+        return own
+    mine = {layout.name for layout in own}
+    return tuple(lay for lay in shipped_layouts() if lay.name not in mine) + own
+
+
+def find_layout(cfg: Config, name: str) -> LayoutConfig:
+    """The layout called ``name``; ConfigError naming the ones there are otherwise."""
+    for layout in cfg.layouts:
+        if layout.name == name:
+            return layout
+    known = ", ".join(layout.name for layout in cfg.layouts)
+    raise ConfigError(cfg.source, "layouts", f"no layout named {name!r} (layouts: {known})")
 
 
 #: Words that mark a setting as a secret: its value must come from the environment.

@@ -6,11 +6,18 @@ couple of times a second inside ``batch_update``, so screen work is O(panels), n
 O(mentions). Two moments do not wait for the timer: a dropped link (the wall must
 say so at once) and the first data after (re)connecting.
 
-Two scenes share the screen under one status bar: the overview and listening
-(stories, influencers, triage, compliance, the most urgent incident explained). They
-live in one ``ContentSwitcher`` on one screen rather than on two screens, so there is
-one status bar, one refresh path and one freshness check for both, and an incident
-takeover (a modal screen) lies over whichever scene is up.
+The scenes come from a layout in the config (groundcontrol/config.py,
+``[[layouts]]``; the shipped ``wall`` is the overview and listening: stories,
+influencers, triage, compliance, the most urgent incident explained). Each scene is
+a grid of panels built by name (:func:`make_panel`) and sized from the layout; the
+shipped wall's grids are drawn by hand in wall.tcss for every screen width. The
+scenes live in one ``ContentSwitcher`` on one screen under one status bar, so there
+is one refresh path and one freshness check for all, and an incident takeover (a
+modal screen) lies over whichever scene is up.
+
+A wall is a kiosk: no footer, no key hints, no command palette. It can save its
+rotation (:class:`panels.scenes.RotationStore`) so a restart resumes it, and drift
+the picture a cell every few minutes against burn-in (:meth:`WallScreen.drift`).
 
 The takeover is decided per event: the state names a new incident that deserves the
 screen, and the app shows it unless a more urgent one is up
@@ -37,10 +44,13 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.css.query import NoMatches
+from textual.geometry import Spacing
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
 from groundcontrol.client.stream import Access, StreamClient, StreamEvent, stream_url
+from groundcontrol.config import LayoutConfig, SceneConfig, shipped_layouts
 from groundcontrol.protocol import Incident
 from panels.base import Panel
 from panels.briefing import BriefingBanner
@@ -50,13 +60,14 @@ from panels.feeds import FeedsPanel
 from panels.incidents import IncidentsPanel
 from panels.influencers import InfluencersPanel
 from panels.live import LivePanel
-from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, SceneRotation
+from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, RotationStore, SceneRotation
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
 from panels.state import RIVER_CAP, WallState
 from panels.status import StatusBar
 from panels.stories import StoriesPanel
 from panels.takeover import DEFAULT_SECONDS, IncidentTakeover, replaces
+from panels.tiles import BrandTilesPanel
 from panels.topics import TopicsPanel
 from panels.triage import TriagePanel
 from panels.volume import VolumePanel
@@ -71,44 +82,91 @@ REFRESH_INTERVAL = 0.5
 SOURCE_RESTART_DELAY = 2.0
 
 
-#: The id of each scene's grid, by scene name.
-SCENE_IDS = {"overview": "panels", "listening": "listening"}
+#: The ids of the shipped wall layout's scene grids: wall.tcss arranges them by hand
+#: for medium and compact screens (any other layout is laid out from its config).
+TUNED_SCENE_IDS = {"overview": "panels", "listening": "listening"}
+#: Seconds between the two positions of the wall's drift against burn-in.
+DRIFT_SECONDS = 180.0
+
+
+def shipped_wall() -> LayoutConfig:
+    """The shipped ``wall`` layout (config/layouts.toml)."""
+    return next(layout for layout in shipped_layouts() if layout.name == "wall")
+
+
+def make_panel(name: str, tz: tzinfo | None) -> Panel:
+    """The wall's panel called ``name`` (one of ``groundcontrol.config.WALL_PANELS``)."""
+    makers: dict[str, Callable[[], Panel]] = {
+        "volume": lambda: VolumePanel(id="volume"),
+        "sentiment": lambda: SentimentPanel(id="sentiment"),
+        "incidents": lambda: IncidentsPanel(tz=tz, id="incidents"),
+        "topics": lambda: TopicsPanel(id="topics"),
+        "live": lambda: LivePanel(tz=tz, id="live"),
+        "sources": lambda: SourcesPanel(id="sources"),
+        "feeds": lambda: FeedsPanel(id="feeds"),
+        "stories": lambda: StoriesPanel(id="stories"),
+        "explain": lambda: IncidentExplanationPanel(tz=tz, id="explain"),
+        "influencers": lambda: InfluencersPanel(id="influencers"),
+        "triage": lambda: TriagePanel(id="triage"),
+        "compliance": lambda: CompliancePanel(tz=tz, id="compliance"),
+        "tiles": lambda: BrandTilesPanel(id="tiles"),
+    }
+    return makers[name]()
 
 
 class WallScreen(Screen[None]):
-    """The scenes under the status bar; the layout follows the terminal size."""
+    """The layout's scenes under the status bar."""
 
-    def __init__(self, *, hub_label: str, tz: tzinfo | None) -> None:
+    def __init__(
+        self, *, hub_label: str, tz: tzinfo | None, layout: LayoutConfig | None = None
+    ) -> None:
         super().__init__(id="wall")
         self.hub_label = hub_label
         self.tz = tz
-        self.scene = "overview"
+        self.wall_layout = layout if layout is not None else shipped_wall()
+        self.tuned = self.wall_layout == shipped_wall()
+        self.scene_ids = {
+            scene.name: TUNED_SCENE_IDS[scene.name] if self.tuned else f"scene-{i}"
+            for i, scene in enumerate(self.wall_layout.scenes)
+        }
+        self.scene = self.wall_layout.scenes[0].name
 
     def compose(self) -> ComposeResult:
         yield StatusBar(hub_label=self.hub_label, tz=self.tz, id="status")
         yield BriefingBanner("", id="briefing")
-        with ContentSwitcher(initial=SCENE_IDS["overview"], id="scenes"):
-            # DOM order matters: the grids in wall.tcss place panels in this order.
-            with Grid(id=SCENE_IDS["overview"]):
-                yield VolumePanel(id="volume")
-                yield SentimentPanel(id="sentiment")
-                yield IncidentsPanel(tz=self.tz, id="incidents")
-                yield TopicsPanel(id="topics")
-                yield LivePanel(tz=self.tz, id="live")
-                with Vertical(id="side"):
-                    yield SourcesPanel(id="sources")
-                    yield FeedsPanel(id="feeds")
-            with Grid(id=SCENE_IDS["listening"]):
-                yield StoriesPanel(id="stories")
-                yield IncidentExplanationPanel(tz=self.tz, id="explain")
-                yield InfluencersPanel(id="influencers")
-                yield TriagePanel(id="triage")
-                yield CompliancePanel(tz=self.tz, id="compliance")
+        first = self.wall_layout.scenes[0].name
+        with ContentSwitcher(initial=self.scene_ids[first], id="scenes"):
+            for scene in self.wall_layout.scenes:
+                yield self._scene_grid(scene)
+
+    def _scene_grid(self, scene: SceneConfig) -> Grid:
+        """A scene's grid: its cells in order, sized from the config unless the
+        stylesheet arranges it (the shipped wall)."""
+        cells: list[Widget] = []
+        for cell in scene.panels:
+            widget: Widget = make_panel(cell.name, self.tz)
+            if cell.below:
+                stack_id = "side" if self.tuned else f"stack-{cell.name}"
+                under = [make_panel(name, self.tz) for name in cell.below]
+                widget = Vertical(widget, *under, id=stack_id, classes="stack")
+            if not self.tuned:
+                widget.styles.column_span = cell.width
+                widget.styles.row_span = cell.height
+            cells.append(widget)
+        grid = Grid(*cells, id=self.scene_ids[scene.name], classes="scene")
+        if not self.tuned:
+            cells_used = sum(c.width * c.height for c in scene.panels)
+            rows = scene.rows or -(-cells_used // scene.columns)
+            grid.styles.grid_size_columns = scene.columns
+            grid.styles.grid_size_rows = rows
+            grid.styles.grid_columns = " ".join(["1fr"] * scene.columns)
+            grid.styles.grid_rows = " ".join(["1fr"] * rows)
+        return grid
 
     def show_scene(self, scene: str) -> None:
         """Put ``scene`` on screen (the caller redraws it: its data may be old)."""
         self.scene = scene
-        self.query_one(ContentSwitcher).current = SCENE_IDS[scene]
+        self.query_one(ContentSwitcher).current = self.scene_ids[scene]
 
     def show(self, state: WallState, now: float, *, data_changed: bool) -> None:
         """Redraw from the state; the caller batches the repaint.
@@ -120,9 +178,17 @@ class WallScreen(Screen[None]):
         self.query_one(BriefingBanner).show(state, now)
         for panel in self.query(Panel):
             panel.show_freshness(state, now)
-        for panel in self.query_one(f"#{SCENE_IDS[self.scene]}").query(Panel):
+        for panel in self.query_one(f"#{self.scene_ids[self.scene]}").query(Panel):
             if data_changed or panel.TIME_DEPENDENT:
                 panel.show(state, now)
+
+    def drift(self, now: float) -> None:
+        """Shift the picture one cell left or right every :data:`DRIFT_SECONDS`
+        against burn-in: one column of padding that changes sides, so nothing is cut."""
+        left = int(now // DRIFT_SECONDS) % 2 == 0
+        padding = (0, 0, 0, 1) if left else (0, 1, 0, 0)
+        if self.styles.padding != Spacing(*padding):
+            self.styles.padding = padding
 
 
 class WallApp(App[None]):
@@ -131,6 +197,8 @@ class WallApp(App[None]):
     # The incidents and the takeover have their own sheets, after the wall's.
     CSS_PATH = ["wall.tcss", "incidents.tcss", "takeover.tcss"]  # noqa: RUF012 (as App declares it)
     TITLE = "Ground Control"
+    # A kiosk: nothing on a wall hints at keys or opens a palette.
+    ENABLE_COMMAND_PALETTE = False
     # The screen gets one of these classes by width; wall.tcss lays out each.
     HORIZONTAL_BREAKPOINTS: list[tuple[int, str]] | None = [  # noqa: RUF012 (as App declares it)
         (0, "-compact"),
@@ -138,10 +206,10 @@ class WallApp(App[None]):
         (160, "-wide"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
         Binding("escape", "close_takeover", "Back to the wall", show=False),
-        Binding("1", "scene('overview')", "Overview", show=False),
-        Binding("2", "scene('listening')", "Listening", show=False),
+        # The layout's scenes by number (the shipped wall: 1 overview, 2 listening).
+        *(Binding(str(n), f"scene_number({n})", f"Scene {n}", show=False) for n in range(1, 10)),
         # Priority: the screen binds tab to focus, and nothing on a wall takes focus.
         Binding("tab", "next_scene", "Next scene", show=False, priority=True),
     ]
@@ -156,8 +224,11 @@ class WallApp(App[None]):
         takeover_seconds: float = DEFAULT_SECONDS,
         refresh_interval: float = REFRESH_INTERVAL,
         river_cap: int = RIVER_CAP,
-        rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
+        rotate_seconds: float | None = DEFAULT_ROTATE_SECONDS,
         hold_seconds: float = HOLD_SECONDS,
+        layout: LayoutConfig | None = None,
+        rotation_store: RotationStore | None = None,
+        drift: bool = False,
     ) -> None:
         """Build a wall.
 
@@ -171,8 +242,13 @@ class WallApp(App[None]):
             takeover_seconds: How long an incident takeover stays up; 0 disables it.
             refresh_interval: Seconds between redraws.
             river_cap: Most mentions kept in the river.
-            rotate_seconds: Seconds each scene stays up; 0 stays on the overview.
+            rotate_seconds: Seconds each scene stays up; 0 stays on the first
+                scene; None: each scene's dwell from the layout.
             hold_seconds: How long a key press holds the scene it picked.
+            layout: The scenes and their panels (None: the shipped ``wall``).
+            rotation_store: Where the rotation is saved so a restart resumes it
+                (None: not saved).
+            drift: Shift the picture a cell every few minutes against burn-in.
         """
         super().__init__()
         self.events = events
@@ -182,8 +258,17 @@ class WallApp(App[None]):
         self.takeover_seconds = takeover_seconds
         self.refresh_interval = refresh_interval
         self.state = WallState(river_cap=river_cap)
-        self.wall = WallScreen(hub_label=hub_label, tz=tz)
-        self.rotation = SceneRotation(seconds=rotate_seconds, hold_seconds=hold_seconds)
+        self.wall = WallScreen(hub_label=hub_label, tz=tz, layout=layout)
+        scenes = self.wall.wall_layout.scenes
+        dwells = tuple(scene.dwell_seconds for scene in scenes)
+        self.rotation = SceneRotation(
+            seconds=dwells[0] if rotate_seconds is None else rotate_seconds,
+            hold_seconds=hold_seconds,
+            scenes=tuple(scene.name for scene in scenes),
+            dwells=dwells if rotate_seconds is None else (),
+        )
+        self.rotation_store = rotation_store
+        self.drift = drift
         self._shown_version = -1
         self._takeover: IncidentTakeover | None = None
 
@@ -193,7 +278,14 @@ class WallApp(App[None]):
     def on_ready(self) -> None:
         # Start once the panels are on screen, so the first events' immediate
         # redraws have widgets to draw into.
-        self.rotation.start(self.clock())
+        now = self.clock()
+        saved = self.rotation_store.load() if self.rotation_store is not None else None
+        if saved is None:
+            self.rotation.start(now)
+        else:
+            self.rotation.resume(*saved, now)
+        self._switch(self.rotation.scene)
+        self._save_rotation()
         self.refresh_now()
         self.set_interval(self.refresh_interval, self.refresh_now, name="wall-refresh")
         self.run_worker(self._consume(), name="stream", exclusive=True, exit_on_error=False)
@@ -232,6 +324,9 @@ class WallApp(App[None]):
         scene = self.rotation.due(now)
         if scene is not None:
             self._switch(scene)
+            self._save_rotation()
+        if self.drift:
+            self.wall.drift(now)
         version = self.state.version
         try:
             with self.batch_update():
@@ -250,10 +345,20 @@ class WallApp(App[None]):
             self.wall.show_scene(scene)
             self._shown_version = -1  # the scene's panels have not drawn this data yet
 
+    def _save_rotation(self) -> None:
+        if self.rotation_store is not None:
+            self.rotation_store.save(self.rotation)
+
     def action_scene(self, scene: str) -> None:
         """A key picked a scene: show it now and hold it for a while."""
         self._switch(self.rotation.choose(scene, self.clock()))
+        self._save_rotation()
         self.refresh_now()
+
+    def action_scene_number(self, number: int) -> None:
+        """A digit picked the layout's scene of that number, if it has one."""
+        if 1 <= number <= len(self.rotation.scenes):
+            self.action_scene(self.rotation.scenes[number - 1])
 
     def action_next_scene(self) -> None:
         self.action_scene(self.rotation.following())
@@ -332,17 +437,27 @@ def make_wall(
     *,
     clock: Callable[[], float] = time.time,
     access: Access | None = None,
-    rotate_seconds: float = DEFAULT_ROTATE_SECONDS,
+    rotate_seconds: float | None = None,
+    layout: LayoutConfig | None = None,
+    drift: bool = True,
+    keep_rotation: bool = True,
 ) -> WallApp:
     """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it.
 
     ``access``: the token to send and the CA to trust (``Access.from_env()`` in the CLI).
-    ``rotate_seconds``: seconds per scene (0: stay on the overview).
+    ``rotate_seconds``: seconds per scene (0: stay on the first; None: the layout's dwells).
+    ``layout``: its scenes (None: the shipped ``wall``). ``drift``: shift against
+    burn-in. ``keep_rotation``: save the rotation under ``$XDG_STATE_HOME`` so a
+    restarted wall resumes it.
     """
     client = StreamClient(stream_url(hub_url), access=access)
+    chosen = layout if layout is not None else shipped_wall()
     return WallApp(
         client.events,
         hub_label=hub_label_for(hub_url),
         clock=clock,
         rotate_seconds=rotate_seconds,
+        layout=chosen,
+        rotation_store=RotationStore.for_layout(chosen.name) if keep_rotation else None,
+        drift=drift,
     )

@@ -290,7 +290,7 @@ async def test_make_wall_reports_an_unreachable_hub() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = make_wall(f"http://127.0.0.1:{port}")
+    app = make_wall(f"http://127.0.0.1:{port}", keep_rotation=False)  # no state file
     assert app.hub_label == f"127.0.0.1:{port}"
     async with app.run_test(size=COMPACT) as pilot:
         await run_until(pilot, lambda: app.state.link == "down", "the link to go down")

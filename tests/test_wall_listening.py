@@ -401,7 +401,7 @@ async def test_the_explanation_keeps_who_did_what() -> None:
 
 def test_wall_rotate_option(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     parser = cli.build_parser()
-    assert parser.parse_args(["wall"]).rotate == 30.0
+    assert parser.parse_args(["wall"]).rotate is None  # each scene's dwell
     assert parser.parse_args(["wall", "--rotate", "0"]).rotate == 0.0
     for bad in ("-1", "soon", "nan"):
         with pytest.raises(SystemExit) as exc:

@@ -1,7 +1,9 @@
 """``groundcontrol wall``: show the wall for a hub.
 
-* ``wall``: the Textual wall reading ``--hub``'s stream, rotating between its scenes
-  every ``--rotate`` seconds.
+* ``wall``: the Textual wall reading ``--hub``'s stream in a layout (``--layout``, from
+  config/layouts.toml or the ``[[layouts]]`` of ``--config``), rotating between its
+  scenes; a kiosk (no key hints) that drifts a cell against burn-in (``--no-drift``)
+  and resumes its rotation after a restart.
 
 The core never imports textual: the wall is loaded by module name (:data:`WALL_MODULE`)
 only when a command that shows it runs, so ``hub``, ``feed``, ``tail`` and ``bench``
@@ -15,7 +17,8 @@ import importlib
 import math
 from typing import Any
 
-from groundcontrol.cli.common import DEFAULT_HUB
+from groundcontrol.cli.common import DEFAULT_HUB, fail
+from groundcontrol.config import CONSOLE_LAYOUT, find_layout, load_config
 
 __all__ = ["WALL_MODULE", "add_parser", "run", "wall_module"]
 
@@ -24,9 +27,13 @@ WALL_MODULE = "panels.app"
 
 #: The wall's keys (panels/app.py, WallApp.BINDINGS), for --help: cli never imports panels.
 _KEYS = """\
+layouts (--layout; a site adds its own with [[layouts]] in --config):
+  wall     the overview and listening scenes, for the room (the default)
+  oncall   one scene for 80x24: incidents, volume, sentiment, stories, mentions
+  console  not a wall: run `groundcontrol console`
+
 keys:
-  1        the overview scene
-  2        the listening scene
+  1-9      the layout's scene of that number (wall: 1 overview, 2 listening)
   tab      the next scene
            (a scene chosen by key stays up for five minutes before rotating again)
   escape   close an incident that took over the screen, back to the wall
@@ -52,9 +59,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     wall = sub.add_parser(
         "wall",
         help="show the wall for a hub",
-        description="Show the wall for a hub. It rotates between two scenes, the overview "
-        "and listening (stories, influencers, triage, compliance, the newest alert "
-        "explained); a new incident takes over the screen for a while.",
+        description="Show the wall for a hub in a layout from the config. The default "
+        "layout, wall, rotates between two scenes, the overview and listening (stories, "
+        "influencers, triage, compliance, the newest alert explained); a new incident "
+        "takes over the screen for a while.",
         epilog=_KEYS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,9 +70,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     wall.add_argument(
         "--rotate",
         type=_non_negative_float,
-        default=30.0,
+        default=None,
         metavar="SECONDS",
-        help="seconds each scene stays up before the next (default 30; 0 stays on the overview)",
+        help="seconds each scene stays up before the next (default: each scene's dwell in "
+        "the layout; 0 stays on the first scene)",
+    )
+    wall.add_argument(
+        "--layout", default="wall", metavar="NAME", help="the layout to show (default wall)"
+    )
+    wall.add_argument(
+        "--config", metavar="FILE", help="TOML config with the site's own [[layouts]]"
+    )
+    wall.add_argument(
+        "--no-drift",
+        dest="drift",
+        action="store_false",
+        help="do not shift the picture a cell every few minutes (against burn-in)",
     )
 
 
@@ -74,9 +95,19 @@ def wall_module() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Show the wall until it is closed; 0."""
+    """Show the wall until it is closed; 0. A config error (an unknown layout, a bad
+    one in the file) is raised as ConfigError, as for every command."""
     from groundcontrol.client.stream import Access
 
-    app = wall_module().make_wall(args.hub, access=Access.from_env(), rotate_seconds=args.rotate)
+    if args.layout == CONSOLE_LAYOUT:
+        return fail("the console is its own app: run `groundcontrol console --hub URL`")
+    layout = find_layout(load_config(args.config), args.layout)
+    app = wall_module().make_wall(
+        args.hub,
+        access=Access.from_env(),
+        rotate_seconds=args.rotate,
+        layout=layout,
+        drift=args.drift,
+    )
     app.run()
     return 0
