@@ -35,8 +35,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# One worker more than cores: some tests wait on sockets, subprocesses and a browser,
+# and the spare worker keeps the cores busy meanwhile (measured 287 s vs 301 s on 2 cores).
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+
 test: lint
-	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/groundcontrol bench
