@@ -303,6 +303,8 @@ async def test_a_display_key_gets_the_wall(keys: Keys, tmp_path: Path) -> None:
                 screen = Screen(process)
                 pump = conn.create_task(screen.pump())
                 await until(lambda: b"GROUND CONTROL" in screen.text(), "the wall's screen")
+                # In the on-call layout: one scene, named in the status bar.
+                await until(lambda: b"1/1 oncall" in screen.text(), "the on-call layout")
                 # The wall is connected to the hub with the display token.
                 await until(lambda: hub.subscribers, "the wall on the hub's stream")
                 process.stdin.write(b"q")

@@ -18,12 +18,18 @@ from pathlib import Path
 
 from groundcontrol.cli.common import DEFAULT_HUB, fail
 
-__all__ = ["ACTOR_ENV", "ROLES", "TOKEN_ENVS", "add_parser", "run"]
+__all__ = ["ACTOR_ENV", "ROLES", "ROLE_ARGS", "TOKEN_ENVS", "add_parser", "run"]
 
 #: The key's name, for the child: who is on call.
 ACTOR_ENV = "GROUNDCONTROL_ACTOR"
 #: Each role and the command its sessions run.
 ROLES: Mapping[str, str] = {"display": "wall", "analyst": "console"}
+#: What each role's command is given besides the hub: someone on call over SSH gets the
+#: wall's on-call layout (80x24), held still (no burn-in drift on a laptop).
+ROLE_ARGS: Mapping[str, tuple[str, ...]] = {
+    "display": ("--layout", "oncall", "--no-drift"),
+    "analyst": (),
+}
 #: Each role and the environment variable its hub token comes from.
 TOKEN_ENVS: Mapping[str, str] = {
     "display": "GROUNDCONTROL_SSH_TOKEN_DISPLAY",
@@ -54,7 +60,7 @@ def _positive_minutes(text: str) -> float:
 _EPILOG = f"""\
 the authorized-keys file (mode 600), one key a line, # comments allowed:
   <role> <name> <key-type> <base64-key> [comment]
-  display lobby   ssh-ed25519 AAAAC3Nza... the lobby screen   (gets the wall)
+  display lobby   ssh-ed25519 AAAAC3Nza... the lobby screen   (gets the on-call wall)
   analyst alice   ssh-ed25519 AAAAC3Nza... alice@laptop       (gets the console)
 
 hub tokens, one per role: {TOKEN_ENVS["display"]} (a display token, for

@@ -41,7 +41,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="DSA is deprecated")
     import asyncssh
 
-from groundcontrol.cli.ssh import ACTOR_ENV, ROLES
+from groundcontrol.cli.ssh import ACTOR_ENV, ROLE_ARGS, ROLES
 from groundcontrol.client.stream import TOKEN_ENV
 
 __all__ = [
@@ -217,7 +217,15 @@ class OnCall:
         self.sessions: set[Session] = set()
 
     def _groundcontrol(self, who: AuthorizedKey) -> list[str]:
-        return [sys.executable, "-m", "groundcontrol", who.command, "--hub", self.hub]
+        return [
+            sys.executable,
+            "-m",
+            "groundcontrol",
+            who.command,
+            "--hub",
+            self.hub,
+            *ROLE_ARGS[who.role],
+        ]
 
     async def close(self, message: str = "groundcontrol ssh: the server is stopping") -> None:
         """End every session, saying ``message``; return when they are gone."""
