@@ -37,6 +37,7 @@ def test_the_layers_hold() -> None:
     ("module", "line", "contract"),
     [
         ("groundcontrol/listen/probe.py", "import textual", "Only the panels import textual"),
+        ("groundcontrol/cli/probe.py", "import textual_serve", "Only the panels import textual"),
         ("groundcontrol/signals/probe.py", "import sqlite3", "pure: no sockets, no SQL"),
         ("feeds/probe.py", "import groundcontrol.hub.server", "Feeds use only the client"),
         ("panels/probe.py", "import groundcontrol.store.database", "Panels use only the client"),
@@ -71,7 +72,7 @@ def test_no_textual_at_runtime() -> None:
         "import importlib, sys\n"
         f"for m in {modules!r}:\n"
         "    importlib.import_module(m)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'panels'))\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_serve', 'panels'))\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run(

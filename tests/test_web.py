@@ -26,7 +26,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from groundcontrol.cli import web as web_cli
 from groundcontrol.cli.main import main
-from groundcontrol.cli.web_server import (
+from groundcontrol.client.stream import Access
+from groundcontrol.hub.auth import Role, Tokens
+from groundcontrol.hub.server import start_hub
+from panels.web import (
     COOKIE,
     BadToken,
     WebServer,
@@ -34,9 +37,6 @@ from groundcontrol.cli.web_server import (
     sign,
     verify,
 )
-from groundcontrol.client.stream import Access
-from groundcontrol.hub.auth import Role, Tokens
-from groundcontrol.hub.server import start_hub
 from tests.deadline import SAFETY, until
 from tests.test_hub import small_config
 

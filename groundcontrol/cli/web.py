@@ -3,7 +3,8 @@
 * ``web``: serve the wall of ``--hub`` to browsers with textual-serve, on ``--host``
   (loopback unless told otherwise) and ``--port``, https with ``--tls-cert`` and
   ``--tls-key`` (or the config's ``[hub] tls_cert``/``tls_key``). Nothing is served
-  without a display link or an analyst login (:mod:`groundcontrol.cli.web_server`).
+  without a display link or an analyst login (``panels/web.py``, loaded by name:
+  the core never imports Textual's tooling).
 * ``web link --for 30d``: print a display link, signed with ``GROUNDCONTROL_WEB_SECRET``,
   that opens the wall until it expires.
 """
@@ -11,15 +12,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import time
+from typing import Any
 from urllib.parse import quote
 
 from groundcontrol.cli.common import DEFAULT_HUB, fail
 
-__all__ = ["add_parser", "parse_duration", "run"]
+__all__ = ["WEB_MODULE", "add_parser", "parse_duration", "run", "web_module"]
 
+#: The web server: in the panels, as it serves them with Textual's tooling
+#: (textual-serve); loaded by name, as the wall is, so the core never imports it.
+WEB_MODULE = "panels.web"
 DEFAULT_PORT = 8000
 DEFAULT_BASE = f"http://127.0.0.1:{DEFAULT_PORT}"
 #: The longest a display link may last.
@@ -38,6 +44,11 @@ environment:
 A wall opens from `groundcontrol web link --for 30d`; an analyst logs in at /login.
 Without either, every path answers 401 or 403.
 """
+
+
+def web_module() -> Any:
+    """The web server's module, imported only now."""
+    return importlib.import_module(WEB_MODULE)
 
 
 def parse_duration(text: str) -> int:
@@ -101,10 +112,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """``web link``: print the link; ``web``: serve until SIGINT or SIGTERM."""
-    from groundcontrol.cli.web_server import check_secret
-
     try:
-        secret = check_secret(os.environ)
+        secret = web_module().check_secret(os.environ)
     except ValueError as exc:
         return fail(str(exc))
     if getattr(args, "web_command", None) == "link":
@@ -113,10 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _link(args: argparse.Namespace, secret: bytes) -> int:
-    from groundcontrol.cli.web_server import sign
-
     expires = int(time.time()) + int(args.duration)
-    token = sign(secret, "display", expires)
+    token = web_module().sign(secret, "display", expires)
     base = str(args.base).rstrip("/")
     print(f"{base}/link?t={quote(token, safe='')}")
     return 0
@@ -131,7 +138,9 @@ def _serve(args: argparse.Namespace, secret: bytes) -> int:
     from aiohttp import web
 
     from groundcontrol.cli.hub import _tls_context
-    from groundcontrol.cli.web_server import TOKEN_ENVS, WebServer
+
+    server_module = web_module()
+    TOKEN_ENVS, WebServer = server_module.TOKEN_ENVS, server_module.WebServer
     from groundcontrol.config import load_config
 
     tokens: dict[str, str] = {
