@@ -72,7 +72,8 @@ def test_no_textual_at_runtime() -> None:
         "import importlib, sys\n"
         f"for m in {modules!r}:\n"
         "    importlib.import_module(m)\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_serve', 'panels'))\n"
+        "roots = ('textual', 'textual_serve', 'panels')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in roots)\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run(
