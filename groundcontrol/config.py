@@ -369,13 +369,22 @@ class Config:
 
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+#: Seconds in each unit a duration may name ("90s", "15m", "15min", "2h", "7d", "2w").
+DURATION_UNITS: dict[str, float] = {
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 7 * 86400.0,
+}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)?\s*$")
 
 
 def duration_seconds(value: str | float) -> float:
-    """``"30m"``, ``"2h"``, ``"90s"``, ``"1d"``, ``"45"`` or a number of seconds, in
-    seconds; ValueError unless it is a finite duration above 0."""
+    """``"30m"``, ``"2h"``, ``"90s"``, ``"1d"``, ``"2w"``, ``"45"`` or a number of
+    seconds, in seconds; ValueError unless it is a finite duration above 0. The one
+    parser of durations: config keys and the command line's ``--for`` and snoozes."""
     if isinstance(value, bool):
         raise ValueError(f'expected a duration such as "30m", "2h" or seconds, got {value!r}')
     if isinstance(value, int | float):
@@ -384,7 +393,7 @@ def duration_seconds(value: str | float) -> float:
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(f'expected a duration such as "30m", "2h" or seconds, got {value!r}')
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        seconds = float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
     if not 0 < seconds < float("inf"):
         raise ValueError(f"expected a duration above 0, got {value!r}")
     return seconds

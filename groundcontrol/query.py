@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from groundcontrol.config import DURATION_UNITS
 from groundcontrol.model import CATEGORIES
 from groundcontrol.text import TextInfo, analyse, tokenize
 
@@ -697,7 +698,6 @@ def parse_search(text: str) -> Search:
     )
 
 
-_WHEN_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _RELATIVE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIX = re.compile(r"\d+(?:\.\d+)?")
 #: What :func:`parse_when` takes, for error messages and help texts.
@@ -712,7 +712,7 @@ def parse_when(text: str, *, now: float | None = None) -> float:
     before ``now``); ValueError naming the value and the accepted forms."""
     value = text.strip()
     if match := _RELATIVE.fullmatch(value):
-        return (time.time() if now is None else now) - float(match[1]) * _WHEN_UNITS[match[2]]
+        return (time.time() if now is None else now) - float(match[1]) * DURATION_UNITS[match[2]]
     if _UNIX.fullmatch(value) and len(value) <= 20:
         return float(value)
     try:

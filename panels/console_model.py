@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from groundcontrol.config import DURATION_UNITS
 from groundcontrol.protocol import Incident, Influencer, Signal, SourceStat, Topic, TriageState
 from panels.format import duration
 
@@ -89,7 +90,6 @@ def view_named(text: str) -> View | None:
 
 # --------------------------------------------------------------------------- time ranges
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -143,7 +143,7 @@ def parse_range(text: str, now: float, tz: tzinfo | None = None) -> TimeRange:
             f"{raw!r} is not a time range: use 15m, 2h, 7d, all, or from..to "
             "(2026-11-20..2026-11-22T12:00)"
         )
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * DURATION_UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"{raw!r}: a range must last more than 0 s")
     return TimeRange(now - seconds, None, raw)

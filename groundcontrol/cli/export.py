@@ -13,46 +13,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import math
 import os
-import re
 import sys
-import time
-from datetime import UTC, datetime
 
-from groundcontrol.query import QuerySyntaxError
+from groundcontrol.query import WHEN_FORMS, QuerySyntaxError, parse_when
 from groundcontrol.store.export import FORMATS, ExportError, export
 
 __all__ = ["TIME_FORMS", "add_parser", "parse_time", "run"]
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-TIME_FORMS = (
-    "an ISO 8601 date or time (2026-11-22, 2026-11-22T10:00:00Z; UTC when no offset)"
-    " or a duration ago (90s, 15m, 2h, 7d, 2w)"
-)
+#: The times --since and --until take (the same as a search's).
+TIME_FORMS = WHEN_FORMS
 
 
 def parse_time(text: str, *, now: float | None = None) -> float:
-    """Parse an absolute ISO 8601 time or a relative duration ("2h" = two hours ago).
-
-    Returns unix seconds. Raises ValueError naming the value and the accepted forms.
-    """
-    value = text.strip()
-    match = _RELATIVE.match(value)
-    if match:
-        ago = float(match[1]) * _UNITS[match[2]]
-        return (time.time() if now is None else now) - ago
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"bad time {text!r}: expected {TIME_FORMS}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    stamp = dt.timestamp()
-    if not math.isfinite(stamp):  # pragma: no cover - fromisoformat bounds the year
-        raise ValueError(f"bad time {text!r}: expected {TIME_FORMS}")
-    return stamp
+    """Unix seconds from an ISO 8601 time, unix seconds or a duration ago ("2h" = two
+    hours ago): :func:`groundcontrol.query.parse_when`. ValueError names the value
+    and the accepted forms."""
+    return parse_when(text, now=now)
 
 
 def _time_arg(text: str) -> float:

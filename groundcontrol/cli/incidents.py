@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import sys
 import time
@@ -22,6 +21,7 @@ import msgspec
 
 from groundcontrol.cli.review import _one_line, fit
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.config import duration_seconds
 from groundcontrol.protocol import Incident
 
 __all__ = ["add_parsers", "format_incidents", "parse_duration", "run"]
@@ -38,9 +38,6 @@ Exit codes: 0 done, 1 the hub cannot be reached or failed, 2 bad arguments or th
 refused (bad token, unknown incident, one already resolved).
 """
 
-_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*$")
-
 
 class HubError(Exception):
     """The request failed; ``code`` is the exit code."""
@@ -51,14 +48,9 @@ class HubError(Exception):
 
 
 def parse_duration(text: str) -> float:
-    """``"30m"``, ``"2h"``, ``"1d"``, ``"90s"`` or plain seconds; ValueError otherwise."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {text!r}")
-    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    if seconds <= 0:
-        raise ValueError(f"expected a duration above 0, got {text!r}")
-    return seconds
+    """``"30m"``, ``"2h"``, ``"1d"``, ``"90s"`` or plain seconds; ValueError otherwise
+    (:func:`groundcontrol.config.duration_seconds`)."""
+    return duration_seconds(text)
 
 
 def _duration_arg(text: str) -> float:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
 import time
 from typing import Any
 from urllib.parse import quote
 
 from groundcontrol.cli.common import DEFAULT_HUB, fail
+from groundcontrol.config import duration_seconds
 
 __all__ = ["WEB_MODULE", "add_parser", "parse_duration", "run", "web_module"]
 
@@ -30,8 +30,6 @@ DEFAULT_PORT = 8000
 DEFAULT_BASE = f"http://127.0.0.1:{DEFAULT_PORT}"
 #: The longest a display link may last.
 MAX_LINK_SECONDS = 366 * 86400
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
 _EPILOG = """\
 environment:
@@ -53,14 +51,14 @@ def web_module() -> Any:
 
 def parse_duration(text: str) -> int:
     """Seconds in ``30d``, ``12h``, ``90m``, ``2w`` or ``3600s``; ArgumentTypeError else."""
-    match = _DURATION.match(text)
-    if match is None:
+    if not text.strip()[-1:].isalpha():  # a bare number is too easy to misread here
         raise argparse.ArgumentTypeError(
             f"expected a duration like 30d, 12h, 90m or 2w, got {text!r}"
         )
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("the duration must be above 0")
+    try:
+        seconds = int(duration_seconds(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds > MAX_LINK_SECONDS:
         raise argparse.ArgumentTypeError("a link may last at most 366 days")
     return seconds
