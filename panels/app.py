@@ -32,7 +32,6 @@ them on its clock (:class:`panels.scenes.SceneRotation`); a key picks one and ho
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -63,7 +62,7 @@ from panels.live import LivePanel
 from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, RotationStore, SceneRotation
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
-from panels.state import RIVER_CAP, WallState
+from panels.state import RIVER_CAP, Applied, WallState, follow_stream
 from panels.status import StatusBar
 from panels.stories import StoriesPanel
 from panels.takeover import DEFAULT_SECONDS, IncidentTakeover, replaces
@@ -78,8 +77,6 @@ EventSource = Callable[[], AsyncIterator[StreamEvent]]
 
 #: Seconds between redraws: twice a second is smooth on a wall and cheap over SSH.
 REFRESH_INTERVAL = 0.5
-#: Wait before restarting an event source that raised (it should never raise).
-SOURCE_RESTART_DELAY = 2.0
 
 
 #: The ids of the shipped wall layout's scene grids: wall.tcss arranges them by hand
@@ -292,29 +289,15 @@ class WallApp(App[None]):
 
     async def _consume(self) -> None:
         """Fold stream events into the state; restart the source if it ever raises."""
-        while True:
-            try:
-                async for event in self.events():
-                    applied = self.state.apply(event, self.clock())
-                    if applied.urgent:
-                        self.refresh_now()
-                    if applied.takeover is not None:
-                        self.take_over(applied.takeover)
-                    if self._takeover is not None:
-                        self._follow_takeover()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # The client is built never to raise; if it does, say so on screen
-                # and keep the wall up rather than exit on someone's big screen.
-                log.exception("stream source failed")
-                reason = f"stream error: {exc}" if str(exc) else type(exc).__name__
-                self.state.stream_failed(reason, self.clock(), SOURCE_RESTART_DELAY)
-                self.refresh_now()
-                await asyncio.sleep(SOURCE_RESTART_DELAY)
-            else:
-                # A finite source (a script, a replay) ended: keep showing its data.
-                return
+        await follow_stream(self.events, self.state, self.clock, self._on_event, self.refresh_now)
+
+    def _on_event(self, _event: StreamEvent, applied: Applied) -> None:
+        if applied.urgent:
+            self.refresh_now()
+        if applied.takeover is not None:
+            self.take_over(applied.takeover)
+        if self._takeover is not None:
+            self._follow_takeover()
 
     def refresh_now(self) -> None:
         """Redraw the wall from the state in one batched repaint."""

@@ -20,7 +20,6 @@ the status line and in notifications, and never freezes a key.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -69,7 +68,7 @@ from panels.console_views import (
     SearchView,
 )
 from panels.listing import category_name
-from panels.state import WallState
+from panels.state import Applied, WallState, follow_stream
 from panels.status import StatusBar
 
 log = logging.getLogger(__name__)
@@ -80,8 +79,6 @@ EventSource = Callable[[], AsyncIterator[StreamEvent]]
 
 #: Seconds between redraws of the view on screen.
 REFRESH_INTERVAL = 0.5
-#: Wait before restarting an event source that raised (it should never raise).
-SOURCE_RESTART_DELAY = 2.0
 #: Seconds between counts of the triage queue for its tab (triage messages count sooner).
 QUEUE_COUNT_INTERVAL = 30.0
 #: How many views Esc can go back through.
@@ -216,24 +213,13 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ the stream
 
     async def _consume(self) -> None:
-        while True:
-            try:
-                async for event in self.events():
-                    applied = self.state.apply(event, self.clock())
-                    if isinstance(event, TriageEvent):
-                        self._fold_triage(event)
-                    elif applied.urgent:
-                        self.refresh_now()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("stream source failed")
-                reason = f"stream error: {exc}" if str(exc) else type(exc).__name__
-                self.state.stream_failed(reason, self.clock(), SOURCE_RESTART_DELAY)
-                self.refresh_now()
-                await asyncio.sleep(SOURCE_RESTART_DELAY)
-            else:
-                return
+        await follow_stream(self.events, self.state, self.clock, self._on_event, self.refresh_now)
+
+    def _on_event(self, event: StreamEvent, applied: Applied) -> None:
+        if isinstance(event, TriageEvent):
+            self._fold_triage(event)
+        elif applied.urgent:
+            self.refresh_now()
 
     def _fold_triage(self, event: TriageEvent) -> None:
         """Someone (here or on another console) acted on a mention: show it now."""

@@ -30,7 +30,10 @@ takeover already on screen is the app's call (``panels.takeover.replaces``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -418,3 +421,40 @@ class WallState:
         while len(self._taken_over) > TAKEN_OVER_CAP:
             self._taken_over.popitem(last=False)
         return chosen
+
+
+#: Wait before restarting an event source that raised (it should never raise).
+SOURCE_RESTART_DELAY = 2.0
+
+_log = logging.getLogger(__name__)
+
+
+async def follow_stream(
+    events: Callable[[], AsyncIterator[StreamEvent]],
+    state: WallState,
+    clock: Callable[[], float],
+    on_event: Callable[[StreamEvent, Applied], None],
+    on_failure: Callable[[], None],
+) -> None:
+    """Fold every event of ``events()`` into ``state`` and hand it to ``on_event``,
+    for as long as the source runs: the wall's and the console's reading loop.
+
+    The client is built never to raise; if it does, the state says so as a dropped
+    link (``on_failure`` redraws) and the source starts again after
+    :data:`SOURCE_RESTART_DELAY`, rather than a screen going down. A finite source (a
+    script, a replay) that ends ends this: its data stays on screen.
+    """
+    while True:
+        try:
+            async for event in events():
+                on_event(event, state.apply(event, clock()))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.exception("stream source failed")
+            reason = f"stream error: {exc}" if str(exc) else type(exc).__name__
+            state.stream_failed(reason, clock(), SOURCE_RESTART_DELAY)
+            on_failure()
+            await asyncio.sleep(SOURCE_RESTART_DELAY)
+        else:
+            return
