@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from groundcontrol.cli.incidents import DEFAULT_HUB, HubError, _request, parse_duration
+from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
+from groundcontrol.cli.incidents import parse_duration
 from groundcontrol.cli.review import _one_line
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
 from groundcontrol.protocol import Briefing, briefing_problem
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     access = Access.from_env()
     try:
         if args.list:
-            body = _request(args.hub, "/briefings", None, access)
+            body = hub_request(args.hub, "/briefings", None, access)
             answer = msgspec.json.decode(body)
             briefings = msgspec.convert(answer.get("briefings", []), list[Briefing])
             now = float(answer.get("at") or time.time())
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             ident = str(args.withdraw).strip()
             if not (ident.isascii() and ident.isdigit()):
                 return _fail(f"--withdraw takes a briefing's number, not {ident[:40]!r}")
-            body = _request(args.hub, f"/briefings/{ident}/withdraw", None, access, "{}")
+            body = hub_request(args.hub, f"/briefings/{ident}/withdraw", None, access, "{}")
             briefing = msgspec.json.decode(body, type=Briefing)
             sys.stdout.write(
                 body.decode() + "\n"
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return _fail(problem)
         payload = {"text": args.text, "seconds": seconds, "severity": args.severity}
-        body = _request(args.hub, "/briefings", None, access, json.dumps(payload))
+        body = hub_request(args.hub, "/briefings", None, access, json.dumps(payload))
         briefing = msgspec.json.decode(body, type=Briefing)
     except HubError as exc:
         return _fail(str(exc), exc.code)

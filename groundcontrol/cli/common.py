@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from groundcontrol.config import Config, load_config
 
 if TYPE_CHECKING:
     from feeds.registry import FeedSpec
+    from groundcontrol.client.stream import Access
 
-__all__ = ["DEFAULT_HUB", "fail", "load_site", "positive_float"]
+__all__ = ["DEFAULT_HUB", "HubError", "fail", "hub_request", "load_site", "positive_float"]
 
 DEFAULT_HUB = "ws://127.0.0.1:8765"
 
@@ -41,3 +43,56 @@ def load_site(path: str | None) -> tuple[Config, tuple[FeedSpec, ...]]:
 
     config = load_config(path)
     return config, specs_from_config(config)
+
+
+class HubError(Exception):
+    """A request to the hub failed; ``code`` is the exit code (2: the hub refused it,
+    1: the hub cannot be reached or failed)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def hub_request(
+    hub: str,
+    path: str,
+    params: Mapping[str, str] | None,
+    access: Access,
+    data: str | None = None,
+    *,
+    timeout: float = 30.0,
+) -> bytes:
+    """GET ``path`` (or POST the JSON ``data`` to it) on the hub with the token: the
+    body, or HubError with the hub's one-line reason. Empty parameters are left out;
+    a 4xx or a 503 (a hub without a store) is the hub refusing (exit code 2)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from groundcontrol.cli.review import _one_line
+    from groundcontrol.client.stream import http_url
+
+    query = {k: v for k, v in (params or {}).items() if v}
+    url = http_url(hub, urllib.parse.quote(path), query)
+    headers = dict(access.headers() or {})
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(
+        url,
+        data=data.encode() if data is not None else None,
+        headers=headers,
+        method="POST" if data is not None else "GET",
+    )
+    context = access.ssl_context() if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
+            body: bytes = resp.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        reason = _one_line(exc.read().decode("utf-8", "replace"))
+        code = 2 if 400 <= exc.code < 500 or exc.code == 503 else 1
+        raise HubError(f"hub refused: HTTP {exc.code}: {reason}", code) from None
+    except (urllib.error.URLError, OSError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise HubError(f"cannot reach {url}: {why}", 1) from None

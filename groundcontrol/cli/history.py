@@ -17,9 +17,8 @@ from pathlib import Path
 
 import msgspec
 
-from groundcontrol.cli.common import DEFAULT_HUB
+from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
 from groundcontrol.cli.review import _one_line, fit
-from groundcontrol.cli.search import HubError, get
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
 
 __all__ = ["add_parser", "format_history", "run"]
@@ -95,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "format": "csv" if args.csv else "json",
     }
     try:
-        body = get(args.hub, "/history", params, Access.from_env())
+        body = hub_request(args.hub, "/history", params, Access.from_env())
     except HubError as exc:
         return _fail(str(exc), exc.code)
     if args.csv:

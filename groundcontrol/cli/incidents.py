@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
 from groundcontrol.cli.review import _one_line, fit
-from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
 from groundcontrol.config import duration_seconds
 from groundcontrol.protocol import Incident
 
 __all__ = ["add_parsers", "format_incidents", "parse_duration", "run"]
 
-DEFAULT_HUB = "ws://127.0.0.1:8765"
 COMMANDS = ("incidents", "ack", "snooze", "resolve")
 
 _EPILOG = f"""\
@@ -37,14 +37,6 @@ an https hub, {CA_FILE_ENV} names the CA file to trust when its certificate is p
 Exit codes: 0 done, 1 the hub cannot be reached or failed, 2 bad arguments or the hub
 refused (bad token, unknown incident, one already resolved).
 """
-
-
-class HubError(Exception):
-    """The request failed; ``code`` is the exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def parse_duration(text: str) -> float:
@@ -120,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             params = {"limit": str(args.limit)}
             if args.all:
                 params["all"] = "1"
-            body = _request(args.hub, "/incidents", params, access)
+            body = hub_request(args.hub, "/incidents", params, access)
             answer = msgspec.json.decode(body)
             incidents = msgspec.convert(answer.get("incidents", []), list[Incident])
             if args.json:
@@ -134,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             payload["note"] = args.note
         if args.command == "snooze":
             payload["seconds"] = args.seconds
-        body = _request(
+        body = hub_request(
             args.hub, f"/incidents/{args.id}/{args.command}", None, access, json.dumps(payload)
         )
         incident = msgspec.json.decode(body, type=Incident)
@@ -149,41 +141,6 @@ def run(args: argparse.Namespace) -> int:
             f"{incident.id}: {_status(incident, time.time())}\n  {_one_line(incident.title)}\n"
         )
     return 0
-
-
-def _request(
-    hub: str,
-    path: str,
-    params: dict[str, str] | None,
-    access: Access,
-    data: str | None = None,
-) -> bytes:
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    url = http_url(hub, urllib.parse.quote(path), params)
-    headers = dict(access.headers() or {})
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(
-        url,
-        data=data.encode() if data is not None else None,
-        headers=headers,
-        method="POST" if data is not None else "GET",
-    )
-    context = access.ssl_context() if url.startswith("https:") else None
-    try:
-        with urllib.request.urlopen(request, timeout=15, context=context) as resp:
-            body: bytes = resp.read()
-            return body
-    except urllib.error.HTTPError as exc:
-        reason = _one_line(exc.read().decode("utf-8", "replace"))
-        code = 2 if 400 <= exc.code < 500 else 1
-        raise HubError(f"hub refused: HTTP {exc.code}: {reason}", code) from None
-    except (urllib.error.URLError, OSError) as exc:
-        why = getattr(exc, "reason", exc)
-        raise HubError(f"cannot reach {url}: {why}", 1) from None
 
 
 # ---------------------------------------------------------------------- text

@@ -12,20 +12,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 
-from groundcontrol.cli.common import DEFAULT_HUB
+from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
 from groundcontrol.cli.review import _one_line, display_width, fit
-from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access, http_url
+from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
 from groundcontrol.model import Mention
 
-__all__ = ["HubError", "add_parser", "format_page", "get", "run"]
+__all__ = ["add_parser", "format_page", "run"]
 
 _SYNTAX = """\
 The search is the query language of brands and saved queries, plus fields:
@@ -55,32 +52,6 @@ The token comes from {token} (an analyst or admin token); for an https hub,
 Exit codes: 0 done, 1 the hub cannot be reached or failed, 2 bad arguments or the
 hub refused (a bad search, a bad token, a hub without a store).
 """
-
-
-class HubError(Exception):
-    """The request failed; ``code`` is the exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def get(hub: str, path: str, params: Mapping[str, str], access: Access) -> bytes:
-    """GET ``path`` from the hub with the token; HubError (with the hub's reason) else."""
-    url = http_url(hub, path, {k: v for k, v in params.items() if v})
-    request = urllib.request.Request(url, headers=dict(access.headers() or {}))
-    context = access.ssl_context() if url.startswith("https:") else None
-    try:
-        with urllib.request.urlopen(request, timeout=30, context=context) as resp:
-            body: bytes = resp.read()
-            return body
-    except urllib.error.HTTPError as exc:
-        reason = _one_line(exc.read().decode("utf-8", "replace"))
-        code = 2 if 400 <= exc.code < 500 or exc.code == 503 else 1
-        raise HubError(f"hub refused: HTTP {exc.code}: {reason}", code) from None
-    except (urllib.error.URLError, OSError) as exc:
-        why = getattr(exc, "reason", exc)
-        raise HubError(f"cannot reach {url}: {why}", 1) from None
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         "limit": str(args.limit),
     }
     try:
-        body = get(args.hub, "/mentions", params, Access.from_env())
+        body = hub_request(args.hub, "/mentions", params, Access.from_env())
         page = msgspec.json.decode(body, type=_Page)
     except HubError as exc:
         return _fail(str(exc), exc.code)
