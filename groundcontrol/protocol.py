@@ -720,6 +720,50 @@ class TriageQueue(msgspec.Struct, kw_only=True):
     items: list[TriageQueueItem]
 
 
+# --------------------------------------------------------------------------- search, history
+
+
+class SearchPage(msgspec.Struct, kw_only=True):
+    """The body of GET /mentions: one page, newest first; ``next`` fetches the one after
+    (a page may be short, even empty, and still have a next: each page's work is
+    bounded)."""
+
+    query: str = ""
+    """The search as the hub read it (canonical)."""
+    since: float | None = None
+    until: float | None = None
+    items: list[Mention] = msgspec.field(default_factory=list)
+    next: str | None = None
+    scanned: int = 0
+    """Candidates the hub checked for this page."""
+    took_ms: float = 0.0
+
+
+class HistoryRow(msgspec.Struct, kw_only=True, frozen=True):
+    """One brand in one bucket of GET /history."""
+
+    at: float
+    """The bucket's start (unix seconds, UTC; weeks start on Mondays)."""
+    brand: str
+    mentions: int = 0
+    negative: int = 0
+    share_of_voice: float = 0.0
+    """The brand's mentions over all the listed brands' mentions in the bucket (0 if none)."""
+    negative_share: float = 0.0
+    """Negative mentions over the brand's mentions (0 if none)."""
+
+
+class History(msgspec.Struct, kw_only=True):
+    """The body of GET /history: share of voice and negative share per brand and bucket."""
+
+    by: str = "day"
+    """The bucket: "hour", "day" or "week"."""
+    since: float | None = None
+    until: float | None = None
+    brands: list[str] = msgspec.field(default_factory=list)
+    rows: list[HistoryRow] = msgspec.field(default_factory=list)
+
+
 class TriageReceipt(msgspec.Struct, kw_only=True):
     """The answer to POST /triage: the action's number, who did it, when, and the state."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
@@ -1241,28 +1241,14 @@ Bucket = Literal["hour", "day", "week"]
 DEFAULT_RANGE: dict[str, str] = {"hour": "48h", "day": "30d", "week": "26w"}
 
 
-def bucket_label(at: float | str, by: str, tz: tzinfo | None) -> str:
-    if isinstance(at, str):
-        return at[:16]
+def bucket_label(at: float, by: str, tz: tzinfo | None) -> str:
     moment = datetime.fromtimestamp(at, tz)
     return moment.strftime("%m-%d %H:00" if by == "hour" else "%m-%d")
 
 
-def at_seconds(at: float | str) -> float:
-    if isinstance(at, str):
-        try:
-            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            return 0.0
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
-    return float(at)
-
-
 def history_series(history: History) -> tuple[list[str], list[float], list[Series], list[Series]]:
     """(brands, bucket times, share-of-voice series, negative-share series)."""
-    times = sorted({at_seconds(r.at) for r in history.rows})
+    times = sorted({r.at for r in history.rows})
     brands = list(history.brands) or sorted({r.brand for r in history.rows})
     for row in history.rows:
         if row.brand not in brands:
@@ -1272,9 +1258,9 @@ def history_series(history: History) -> tuple[list[str], list[float], list[Serie
     # brand nobody spoke of has no negative share.
     sov: dict[str, list[float | None]] = {b: [None] * len(times) for b in brands}
     neg: dict[str, list[float | None]] = {b: [None] * len(times) for b in brands}
-    spoken = {at_seconds(r.at) for r in history.rows if r.mentions}
+    spoken = {r.at for r in history.rows if r.mentions}
     for row in history.rows:
-        at = at_seconds(row.at)
+        at = row.at
         i = index[at]
         sov[row.brand][i] = row.share_of_voice if at in spoken else None
         neg[row.brand][i] = row.negative_share if row.mentions else None
@@ -1421,7 +1407,7 @@ class HistoryView(ConsoleView):
             tz = self.console.tz
             order = {brand: i for i, brand in enumerate(history.brands)}
             newest_first = sorted(
-                history.rows, key=lambda r: (-at_seconds(r.at), order.get(r.brand, 99), r.brand)
+                history.rows, key=lambda r: (-r.at, order.get(r.brand, 99), r.brand)
             )
             # A share of nothing is not 0%: buckets (or brands) without mentions say "-".
             spoken = {r.at for r in history.rows if r.mentions}

@@ -14,10 +14,11 @@ import aiohttp
 import msgspec
 import pytest
 
-from groundcontrol.cli.history import _Row, format_history
+from groundcontrol.cli.history import format_history
 from groundcontrol.cli.main import main as cli_main
 from groundcontrol.hub.auth import Role
 from groundcontrol.hub.server import Hub, start_hub
+from groundcontrol.protocol import HistoryRow
 from groundcontrol.store.database import Store
 from groundcontrol.store.search import MAX_BUCKETS, HistoryError, bucket_start
 from tests.test_hub import small_config
@@ -158,7 +159,7 @@ def test_history_counts_shares_and_fills_empty_buckets_with_zeros(tmp_path: Path
 
 def test_the_table_shows_what_fits(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [
-        _Row(at=MONDAY, brand=b, mentions=n, negative=0, share_of_voice=s, negative_share=0.5)
+        HistoryRow(at=MONDAY, brand=b, mentions=n, negative=0, share_of_voice=s, negative_share=0.5)
         for b, n, s in [("Northwind", 1234, 0.6), ("Contoso", 800, 0.4), ("Fabrikam", 0, 0.0)]
     ]
     wide = format_history("day", ["Northwind", "Contoso", "Fabrikam"], rows, width=100)

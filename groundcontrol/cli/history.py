@@ -20,6 +20,7 @@ import msgspec
 from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
 from groundcontrol.cli.review import _one_line, fit
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
+from groundcontrol.protocol import History, HistoryRow
 
 __all__ = ["add_parser", "format_history", "run"]
 
@@ -45,21 +46,6 @@ Exit codes: 0 done, 1 the hub cannot be reached or failed, or the file cannot be
 written, 2 bad arguments or the hub refused (too many buckets, an unknown brand, a
 bad token, a hub without a store).
 """
-
-
-class _Row(msgspec.Struct):
-    at: float
-    brand: str
-    mentions: int
-    negative: int
-    share_of_voice: float
-    negative_share: float
-
-
-class _History(msgspec.Struct):
-    by: str
-    brands: list[str]
-    rows: list[_Row]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(body.decode() + "\n")
         return 0
     try:
-        answer = msgspec.json.decode(body, type=_History)
+        answer = msgspec.json.decode(body, type=History)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return _fail(f"the hub's answer is not what was expected: {exc}", 1)
     width = shutil.get_terminal_size((100, 24)).columns
@@ -128,7 +114,7 @@ def _start(t: float, by: str) -> str:
 _CELL = 22  # "  12,345  62%  18%" per brand
 
 
-def format_history(by: str, brands: list[str], rows: list[_Row], *, width: int = 100) -> str:
+def format_history(by: str, brands: list[str], rows: list[HistoryRow], *, width: int = 100) -> str:
     """One line per bucket, and per brand its mentions, share of voice and negative
     share; as many brands as fit in ``width`` columns (the rest are named at the end)."""
     if not brands:
@@ -141,7 +127,7 @@ def format_history(by: str, brands: list[str], rows: list[_Row], *, width: int =
         fit(label, first) + "".join(fit("  " + _one_line(b), _CELL) for b in shown),
         " " * first + "".join(f"{'mentions':>10} {'sov':>5} {'neg':>5}" for _ in shown),
     ]
-    by_bucket: dict[float, dict[str, _Row]] = {}
+    by_bucket: dict[float, dict[str, HistoryRow]] = {}
     for row in rows:
         by_bucket.setdefault(row.at, {})[row.brand] = row
     for at, cells in by_bucket.items():

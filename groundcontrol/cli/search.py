@@ -21,6 +21,7 @@ from groundcontrol.cli.common import DEFAULT_HUB, HubError, hub_request
 from groundcontrol.cli.review import _one_line, display_width, fit
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV, Access
 from groundcontrol.model import Mention
+from groundcontrol.protocol import SearchPage
 
 __all__ = ["add_parser", "format_page", "run"]
 
@@ -77,14 +78,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="print the hub's JSON answer")
 
 
-class _Page(msgspec.Struct):
-    query: str = ""
-    items: list[Mention] = msgspec.field(default_factory=list)
-    next: str | None = None
-    scanned: int = 0
-    took_ms: float = 0.0
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``search``; the exit code."""
     if not 1 <= args.limit <= 200:
@@ -99,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     }
     try:
         body = hub_request(args.hub, "/mentions", params, Access.from_env())
-        page = msgspec.json.decode(body, type=_Page)
+        page = msgspec.json.decode(body, type=SearchPage)
     except HubError as exc:
         return _fail(str(exc), exc.code)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:

@@ -25,11 +25,13 @@ import aiohttp
 import msgspec
 
 from groundcontrol.client.stream import Access, describe_error, http_url
-from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     TRIAGE_ACTIONS,
+    History,
+    HistoryRow,
     Incident,
     MentionDetail,
+    SearchPage,
     TriageActionName,
     TriageQueue,
     TriageReceipt,
@@ -65,39 +67,6 @@ class ApiError(Exception):
 
 
 # --------------------------------------------------------------------------- shapes
-
-
-class SearchPage(msgspec.Struct, kw_only=True):
-    """One page of GET /mentions, newest first; ``next`` fetches the one after."""
-
-    query: str = ""
-    since: float | str | None = None
-    until: float | str | None = None
-    items: list[Mention] = msgspec.field(default_factory=list)
-    next: str | None = None
-    scanned: int = 0
-    took_ms: float = 0.0
-
-
-class HistoryRow(msgspec.Struct, kw_only=True):
-    """One brand in one bucket of GET /history."""
-
-    at: float | str
-    brand: str
-    mentions: int = 0
-    negative: int = 0
-    share_of_voice: float = 0.0
-    negative_share: float = 0.0
-
-
-class History(msgspec.Struct, kw_only=True):
-    """GET /history: share of voice and negative share per brand and bucket."""
-
-    by: str = "day"
-    since: float | str | None = None
-    until: float | str | None = None
-    brands: list[str] = msgspec.field(default_factory=list)
-    rows: list[HistoryRow] = msgspec.field(default_factory=list)
 
 
 class _Incidents(msgspec.Struct):

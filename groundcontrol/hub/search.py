@@ -24,9 +24,10 @@ from groundcontrol.config import Config
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission
 from groundcontrol.hub.state import CONTROL_CHARS, CurrentWriter
+from groundcontrol.protocol import History, HistoryRow, SearchPage
 from groundcontrol.query import QuerySyntaxError, parse_search, parse_when
 from groundcontrol.store.database import Store
-from groundcontrol.store.search import HistoryError, HistoryRow, decode_cursor
+from groundcontrol.store.search import BUCKET_SECONDS, HistoryError, decode_cursor
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "SearchApi"]
 
@@ -61,6 +62,11 @@ def _single(query: MultiMapping[str], allowed: Sequence[str], what: str) -> dict
                 raise _bad(what, f"control characters in {name}")
             out[name] = values[0]
     return out
+
+
+def _json(body: msgspec.Struct) -> web.Response:
+    """A protocol struct as the JSON body of a response."""
+    return web.Response(body=msgspec.json.encode(body), content_type="application/json")
 
 
 def _bad(what: str, reason: str) -> web.HTTPBadRequest:
@@ -142,17 +148,16 @@ class SearchApi:
             return items, nxt, scanned, (time.perf_counter() - started) * 1000
 
         items, nxt, scanned, took = await writer.read(read)
-        return web.json_response(
-            {
-                "query": str(search),
-                "since": since,
-                "until": until,
-                "items": [msgspec.to_builtins(m) for m in items],
-                "next": nxt,
-                "scanned": scanned,
-                "took_ms": round(took, 2),
-            }
+        page = SearchPage(
+            query=str(search),
+            since=since,
+            until=until,
+            items=items,
+            next=nxt,
+            scanned=scanned,
+            took_ms=round(took, 2),
         )
+        return _json(page)
 
     async def handle_history(self, request: web.Request) -> web.Response:
         """Mentions, negative ones and shares per bucket and brand, as JSON or CSV."""
@@ -213,24 +218,5 @@ class SearchApi:
                     )
                 )
             return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8")
-        step = {"hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}[by]
-        end = rows[-1].at + step if rows else until
-        return web.json_response(
-            {
-                "by": by,
-                "since": start,
-                "until": end,
-                "brands": names,
-                "rows": [
-                    {
-                        "at": r.at,
-                        "brand": r.brand,
-                        "mentions": r.mentions,
-                        "negative": r.negative,
-                        "share_of_voice": r.share_of_voice,
-                        "negative_share": r.negative_share,
-                    }
-                    for r in rows
-                ],
-            }
-        )
+        end = rows[-1].at + BUCKET_SECONDS[by] if rows else until
+        return _json(History(by=by, since=start, until=end, brands=names, rows=rows))

@@ -92,12 +92,18 @@ from typing import TYPE_CHECKING, Any, Self
 import msgspec
 
 from groundcontrol.model import Engagement, Mention
-from groundcontrol.protocol import Briefing, Incident, IncidentEvent, MentionCopy, TriageAction
+from groundcontrol.protocol import (
+    Briefing,
+    HistoryRow,
+    Incident,
+    IncidentEvent,
+    MentionCopy,
+    TriageAction,
+)
 from groundcontrol.text import tokenize
 
 if TYPE_CHECKING:
     from groundcontrol.query import Search
-    from groundcontrol.store.search import HistoryRow
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from groundcontrol.model import Mention
+from groundcontrol.protocol import HistoryRow
 from groundcontrol.query import And, Node, Not, Or, Phrase, Raw, Search, Term
 from groundcontrol.store.database import _MENTION_COLUMNS, _mention_from_row, hour_of
 
@@ -65,9 +66,9 @@ if TYPE_CHECKING:
     from groundcontrol.store.database import Store
 
 __all__ = [
+    "BUCKET_SECONDS",
     "MAX_BUCKETS",
     "HistoryError",
-    "HistoryRow",
     "bucket_start",
     "decode_cursor",
     "encode_cursor",
@@ -528,7 +529,8 @@ def _page(
 # --------------------------------------------------------------------------- history
 
 Bucket = Literal["hour", "day", "week"]
-_STEP = {"hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
+#: Seconds in each bucket of a history.
+BUCKET_SECONDS: dict[str, float] = {"hour": 3600.0, "day": 86400.0, "week": 7 * 86400.0}
 #: 1970-01-05, the first Monday of unix time: weeks start on Mondays.
 _WEEK_ORIGIN = 4 * 86400.0
 
@@ -537,24 +539,9 @@ class HistoryError(ValueError):
     """A history that cannot be given (an unknown bucket, too many buckets)."""
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    """One brand in one bucket."""
-
-    at: float
-    """The bucket's start (unix seconds, UTC)."""
-    brand: str
-    mentions: int
-    negative: int
-    share_of_voice: float
-    """The brand's mentions over all the listed brands' mentions in the bucket (0 if none)."""
-    negative_share: float
-    """Negative mentions over the brand's mentions (0 if none)."""
-
-
 def bucket_start(t: float, by: Bucket) -> float:
     """The start of the bucket of size ``by`` that holds ``t`` (UTC; weeks from Monday)."""
-    step = _STEP[by]
+    step = BUCKET_SECONDS[by]
     origin = _WEEK_ORIGIN if by == "week" else 0.0
     return (t - origin) // step * step + origin
 
@@ -565,12 +552,12 @@ def history(
     """Buckets of ``by`` from the one holding ``since`` to the one holding the moment
     before ``until``, one row per bucket and brand (in ``brands`` order), zeros where
     nothing was said; HistoryError for an unknown ``by`` or more than MAX_BUCKETS."""
-    if by not in _STEP:
+    if by not in BUCKET_SECONDS:
         raise HistoryError(f"by must be hour, day or week, not {by[:20]!r}")
     bucket: Bucket = by  # type: ignore[assignment]
     if not since < until:
         raise HistoryError("since must be before until")
-    step = _STEP[bucket]
+    step = BUCKET_SECONDS[bucket]
     start = bucket_start(since, bucket)
     count = int((until - start + step - 1e-6) // step)
     count = max(count, 1)
