@@ -57,7 +57,17 @@ from panels.console_model import (
     source_drill,
     topic_drill,
 )
-from panels.format import abbreviate, bar, clock_time, duration, fit, percent, signed, spark
+from panels.format import (
+    MOOD_GLYPH,
+    abbreviate,
+    bar,
+    clock_time,
+    duration,
+    fit,
+    percent,
+    signed,
+    spark,
+)
 from panels.incidents import INCIDENT_STYLES, IncidentList, badge_label, badge_style, status_parts
 from panels.listing import category_name, mood
 from panels.topics import TREND_GLYPH, change
@@ -253,7 +263,7 @@ def share_cell(table: ConsoleTable, share: float, width: int) -> Text:
 
 def mood_cell(table: ConsoleTable, net: float) -> Text:
     feeling = mood(net)
-    glyph = {"positive": "⊕", "negative": "⊖"}.get(feeling, "⊙")
+    glyph = MOOD_GLYPH[feeling]
     return Text(f"{glyph} {signed(net)}", table.part(feeling))
 
 

@@ -13,6 +13,13 @@ from datetime import datetime, tzinfo
 from rich.cells import cell_len, set_cell_size
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+#: Positive, neutral, negative in the order they are always shown: left to right, or
+#: top to bottom (colour is never the only signal: see panels/palette.py).
+SENTIMENT_ORDER = ("positive", "neutral", "negative")
+#: A sentiment share or a single mention's label: up for positive, down for negative.
+SENTIMENT_GLYPH: dict[str, str] = {"positive": "▲", "neutral": "●", "negative": "▼"}
+#: The mood of a net score (a story, a topic, a brand, an author): plus, dot, minus.
+MOOD_GLYPH: dict[str, str] = {"positive": "⊕", "neutral": "⊙", "negative": "⊖"}
 #: Eighth blocks for a horizontal bar, from one eighth to a full cell.
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉█"
 

@@ -13,10 +13,12 @@ from typing import ClassVar, Literal
 from rich.style import Style
 
 from panels.base import Drawn
+from panels.format import MOOD_GLYPH
 from panels.sentiment import NEUTRAL_BAND
 
+__all__ = ["MOOD_GLYPH", "Listing", "Mood", "category_name", "mood"]
+
 Mood = Literal["positive", "neutral", "negative"]
-MOOD_GLYPH: dict[str, str] = {"positive": "⊕", "neutral": "⊙", "negative": "⊖"}
 
 
 def mood(net: float) -> Mood:

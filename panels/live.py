@@ -24,7 +24,7 @@ from textual.widget import Widget
 
 from groundcontrol.protocol import RiverItem
 from panels.base import WAITING, Panel
-from panels.format import abbreviate, clock_time, column, fit
+from panels.format import SENTIMENT_GLYPH, abbreviate, clock_time, column, fit
 from panels.state import WallState
 
 #: Short source names for narrow terminals, where every cell counts.
@@ -35,7 +35,8 @@ SHORT_SOURCE = {
     "reddit": "reddit",
     "news": "news",
 }
-LABEL_GLYPH = {"positive": "▲", "negative": "▼"}
+#: The mark before each mention: ▲ positive, ● neutral, ▼ negative (panels/format.py).
+LABEL_GLYPH = SENTIMENT_GLYPH
 
 
 class RiverView(Widget):
@@ -110,7 +111,7 @@ class RiverView(Widget):
         wide = width >= 70
         line = Text()
         line.append(clock_time(item.created_at, self.tz, seconds=wide), style("river--time"))
-        line.append(f" {LABEL_GLYPH.get(label, '●')} ", style(f"river--{label}"))
+        line.append(f" {LABEL_GLYPH[label]} ", style(f"river--{label}"))
         source = item.source if wide else SHORT_SOURCE.get(item.source, item.source)
         line.append(column(source, 10 if wide else 6), style("river--source"))
         line.append(" ")

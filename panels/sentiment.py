@@ -22,7 +22,7 @@ from textual.widgets import Label, Sparkline
 
 from panels.base import WAITING, Drawn, Panel, waiting_note
 from panels.bigtext import BigNumber
-from panels.format import percent, signed, split_widths
+from panels.format import SENTIMENT_GLYPH, SENTIMENT_ORDER, percent, signed, split_widths
 from panels.state import WallState
 
 #: Net scores within this distance of zero are shown as neutral, not as good or bad.
@@ -35,7 +35,8 @@ NO_MENTIONS = "no mentions in the window"
 
 
 class SharesBar(Drawn):
-    """A stacked bar of positive, neutral and negative shares over their percentages.
+    """A stacked bar of positive, neutral and negative shares over their percentages,
+    in :data:`~panels.format.SENTIMENT_ORDER` (``counts`` too).
 
     Drawn at its own width so the percentages line picks the longest wording that
     fits: "▲ 58% positive", "▲ 58% pos" or "▲58%".
@@ -52,7 +53,8 @@ class SharesBar(Drawn):
         self.counts: tuple[int, int, int] = (0, 0, 0)
 
     def draw(self, width: int, height: int) -> list[Text]:
-        names = ("positive", "neutral", "negative")
+        # Always positive first and negative last, each with its glyph (panels/format.py).
+        names = SENTIMENT_ORDER
         styles = [self.get_component_rich_style(f"shares-bar--{name}") for name in names]
         total = sum(self.counts)
         if total:
@@ -62,7 +64,7 @@ class SharesBar(Drawn):
         else:
             row = Text("░" * width)
         shares = [count / total if total else 0.0 for count in self.counts]
-        glyphs = ("▲", "●", "▼")
+        glyphs = tuple(SENTIMENT_GLYPH[name] for name in names)
         legend = Text()
         for words, gap in ((names, "  "), (("pos", "neu", "neg"), "  "), (("", "", ""), " ")):
             legend = Text(gap).join(
@@ -126,7 +128,8 @@ class SentimentPanel(Panel):
             net.set_class(name == mood_class(view.net), name)
         self.query_one("#sentiment-negative", BigNumber).update(percent(view.negative_share))
         for bar in self.query(SharesBar):
-            bar.counts = (view.positive, view.neutral, view.negative)
+            positive, neutral, negative = (getattr(view, name) for name in SENTIMENT_ORDER)
+            bar.counts = (positive, neutral, negative)
             bar.refresh()
         for trend in self.query("#sentiment-net-trend, #sentiment-net-trend-mini").results(
             Sparkline

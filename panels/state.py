@@ -18,6 +18,9 @@ count); it is applied again over the ticks that follow for a few tick intervals,
 a tick the hub built before the action (and sent after it) does not undo it. The
 latest event is kept for the triage panel's "who did what" line.
 
+Brand tiles come in their own ``tiles`` message, on connect and when one changes;
+the latest is kept (an older hub's ticks carry them instead).
+
 Briefings come from the snapshot (the hub's word on which are up) and ``briefing``
 events; one leaves the wall when it is withdrawn, or once it runs out on the hub's
 clock as this wall reckons it (:meth:`WallState.hub_now`), hub or no hub.
@@ -52,6 +55,7 @@ from groundcontrol.protocol import (
     Snapshot,
     StreamHello,
     Tick,
+    TilesEvent,
     TriageEvent,
     TriageView,
 )
@@ -73,6 +77,17 @@ TRIAGE_OVERLAP_TICKS = 5
 DEFAULT_TICK_INTERVAL = 1.0
 #: The takeover threshold until the hub's hello says otherwise (the hub's default).
 DEFAULT_TAKEOVER_SEVERITY = "warning"
+
+#: The messages that only a hub sends (proof that the link is up).
+FROM_HUB = (
+    StreamHello,
+    Tick,
+    Snapshot,
+    IncidentEvent,
+    TriageEvent,
+    BriefingEvent,
+    TilesEvent,
+)
 
 #: At equal severity, a problem comes before plain volume, and both before good news.
 KIND_URGENCY: dict[str, int] = {"negative": 2, "neutral": 1, "positive": 0}
@@ -162,6 +177,8 @@ class WallState:
         """The newest triage event per mention, applied again over newer ticks."""
         self._briefings: dict[int, Briefing] = {}
         """The briefings the hub says are on the walls, by id (snapshot and events)."""
+        self._tiles: list[BrandTile] | None = None
+        """The brand tiles of the latest ``tiles`` message (None: none came yet)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -173,7 +190,10 @@ class WallState:
     @property
     def brand_tiles(self) -> list[BrandTile]:
         """Per brand, the last hour against yesterday and last week (ours first, as the
-        hub sends them; the latest tick's, empty before one or from a storeless hub)."""
+        hub sends them): the latest ``tiles`` message's; from an older hub that sends
+        none, the latest tick's; empty before either or from a storeless hub."""
+        if self._tiles is not None:
+            return self._tiles
         return [] if self.tick is None else self.tick.brand_tiles
 
     @property
@@ -237,9 +257,7 @@ class WallState:
     def apply(self, event: StreamEvent, now: float) -> Applied:
         """Take one stream event into the state; say what needs doing at once."""
         self.events += 1
-        from_hub = isinstance(
-            event, StreamHello | Tick | Snapshot | IncidentEvent | TriageEvent | BriefingEvent
-        )
+        from_hub = isinstance(event, FROM_HUB)
         if from_hub and self.link != "connected":
             # A message from the hub proves the link is up, even from a source
             # (a replay, a test script) that never says Connected.
@@ -253,6 +271,12 @@ class WallState:
             # was away goes.
             self._briefings = {b.id: b for b in event.briefings}
             return self._take_tick(event.tick, now)
+        if isinstance(event, TilesEvent):
+            # Sent on connect and when one changes (not with every tick): kept until
+            # the next, across reconnects.
+            self._tiles = event.tiles
+            self.version += 1
+            return Applied()
         if isinstance(event, BriefingEvent):
             if event.change == "started":
                 self._briefings[event.briefing.id] = event.briefing

@@ -4,8 +4,10 @@ One tile per brand (ours first, as the hub sends them): mentions in the last 60
 minutes, net sentiment and negative share as big numbers, each with its change
 against the same 60 minutes 24 hours and 7 days before ("▲ +35% vs yesterday").
 A change says its direction by shape (▲ up, ▼ down, = level) as well as by colour:
-red when it is bad news (more negative share), green when good, plain for volume,
-which is neither. Before the store reaches back that far a tile says "no history yet".
+the theme's negative colour when it is bad news (more negative share), its positive
+colour when good, plain for volume, which is neither. Net sentiment carries its sign
+and a mood glyph (⊕ ⊙ ⊖) in its caption, in the mood's colour, so it reads without
+colour vision too. Before the store reaches back that far a tile says "no history yet".
 
 The tiles are drawn by one :class:`~panels.base.Drawn` widget in the block font of
 :mod:`panels.bigtext`, and flow to fit the panel: the biggest font at which every
@@ -29,7 +31,8 @@ from textual.app import ComposeResult
 from groundcontrol.protocol import BrandTile
 from panels.base import Drawn, Panel
 from panels.bigtext import BLOCK_HEIGHT, block_rows, block_width
-from panels.format import abbreviate, fit, percent, signed
+from panels.format import MOOD_GLYPH, abbreviate, fit, percent, signed
+from panels.listing import mood
 from panels.state import WallState
 
 #: The widest each number is drawn, which fixes the font for a panel size.
@@ -95,6 +98,8 @@ class Metric:
     caption: str
     changes: list[Change | None]
     """Against yesterday and last week (None: no history); empty: no comparison."""
+    tone: Tone = "plain"
+    """The number's own colour: good or bad news (net sentiment), else plain."""
 
 
 def metrics(tile: BrandTile) -> list[Metric]:
@@ -109,7 +114,7 @@ def metrics(tile: BrandTile) -> list[Metric]:
                 volume_change(tile.vs_last_week, tile.mentions_last_week, "last week"),
             ],
         ),
-        Metric(signed(tile.net), signed(tile.net), "net sentiment", []),
+        _net_metric(tile.net),
         Metric(
             percent(tile.negative_share),
             percent(tile.negative_share),
@@ -120,6 +125,13 @@ def metrics(tile: BrandTile) -> list[Metric]:
             ],
         ),
     ]
+
+
+def _net_metric(net: float) -> Metric:
+    """Net sentiment: signed, with the mood's glyph in the caption and its colour."""
+    feel = mood(net)
+    tone: Tone = "good" if feel == "positive" else "bad" if feel == "negative" else "plain"
+    return Metric(signed(net), signed(net), f"{MOOD_GLYPH[feel]} net sentiment", [], tone)
 
 
 Arrangement = Literal["across", "down", "text"]
@@ -233,7 +245,7 @@ class TileGrid(Drawn):
                 break
         if rows is None:
             rows = ["", "", m.short, "", ""]
-        number = self._style("number")
+        number = self._style("number") + self._style(m.tone)
         out = [Text(r.ljust(width)[:width], number) for r in rows]
         out.append(Text(fit(m.caption, width), self._style("caption")))
         changes = m.changes
@@ -273,7 +285,8 @@ class TileGrid(Drawn):
 
         def reading(m: Metric, label: str) -> Text:
             line = Text()
-            line.append(m.value if len(m.value) + len(label) < width else m.short, number)
+            value = m.value if len(m.value) + len(label) < width else m.short
+            line.append(value, number + self._style(m.tone))
             line.append(f" {label}", caption)
             return line
 
@@ -296,7 +309,7 @@ class TileGrid(Drawn):
             self._brand_line(tile, width),
             reading(volume, "mentions, last 60 min"),
             changes(volume),
-            reading(net, "net sentiment"),
+            reading(net, net.caption),
             reading(share, "negative share"),
             changes(share),
         ]

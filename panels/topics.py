@@ -1,10 +1,10 @@
 """The topics panel: the hottest terms and hashtags, ranked, with where they are going.
 
-Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), the story's readable
-label (its lead term from a hub that sends none) coloured by the sentiment of the
-mentions that carry it, its count, and the change against the
-window before. The glyph, not only the colour, carries the trend. Before the first
-tick it says "waiting for data", not that nothing is hot.
+Each row: rank, a trend glyph (★ new, ▲ up, ▼ down, ▶ flat), a mood glyph (⊕ ⊙ ⊖)
+and the story's readable label (its lead term from a hub that sends none), both
+coloured by the sentiment of the mentions that carry it, its count, and the change
+against the window before. Glyphs, not only colours, carry the trend and the mood.
+Before the first tick it says "waiting for data", not that nothing is hot.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 
 from groundcontrol.protocol import Topic
 from panels.base import Drawn, Panel
-from panels.format import abbreviate, column
+from panels.format import MOOD_GLYPH, abbreviate, column
 from panels.sentiment import NEUTRAL_BAND
 from panels.state import WallState
 
@@ -63,7 +63,7 @@ class TopicTable(Drawn):
         for rank, topic in enumerate(self.topics[:height], start=1):
             count = abbreviate(topic.count)
             tail = f" {count:>5}" + (f" {change(topic):>6}" if show_change else "")
-            head = 5 if show_rank else 2
+            head = (5 if show_rank else 2) + 2
             term_width = max(width - head - len(tail), 4)
             mood = "neutral"
             if topic.net > NEUTRAL_BAND:
@@ -76,6 +76,7 @@ class TopicTable(Drawn):
             line.append(
                 f"{TREND_GLYPH.get(topic.trend, ' ')} ", style(f"topic-table--{topic.trend}")
             )
+            line.append(f"{MOOD_GLYPH[mood]} ", style(f"topic-table--{mood}"))
             name = topic.label or topic.term
             line.append(column(name, term_width), style(f"topic-table--{mood}"))
             line.append(f" {count:>5}", style("topic-table--count"))

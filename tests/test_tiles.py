@@ -1,10 +1,12 @@
 """Brand tiles (issue 14): each brand's last 60 minutes against the same 60 minutes a
-day and a week before, computed by the hub from a real store, sent in every tick, and
-drawn by the tiles panel at the sizes walls run at."""
+day and a week before, computed by the hub from a real store, sent to a client when it
+connects and again only when they change (not in every tick), and drawn by the tiles
+panel at the sizes walls run at."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import subprocess
@@ -13,17 +15,28 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import websockets
 from textual.app import App, ComposeResult
 
 from groundcontrol.client.stream import StreamClient, stream_url
 from groundcontrol.hub.server import start_hub
 from groundcontrol.hub.tiles import HOUR, LAST_WEEK, YESTERDAY, BrandTiles, compute_tiles
 from groundcontrol.model import Mention
-from groundcontrol.protocol import BrandTile, Snapshot, Tick, empty_tick
+from groundcontrol.protocol import (
+    BrandTile,
+    Snapshot,
+    StreamHello,
+    StreamMessage,
+    Tick,
+    TilesEvent,
+    decode_stream,
+    empty_tick,
+)
 from groundcontrol.store.database import Store
 from groundcontrol.store.writer import StoreWriter
 from panels.state import WallState
 from panels.tiles import NO_HISTORY, NO_STORE, BrandTilesPanel, TileGrid, plan
+from tests.deadline import SAFETY
 from tests.test_hub import small_config
 from tests.test_search import T0, mention
 
@@ -146,12 +159,14 @@ async def test_the_tiles_reach_a_stream_client_from_a_hub_with_a_store(tmp_path:
     events = StreamClient(stream_url(f"ws://127.0.0.1:{port}")).events()
     try:
         tiles: list[BrandTile] = []
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(SAFETY):
             async for ev in events:
-                tick = ev.tick if isinstance(ev, Snapshot) else ev if isinstance(ev, Tick) else None
-                if tick is not None and tick.brand_tiles:
-                    tiles = tick.brand_tiles
+                if isinstance(ev, TilesEvent) and ev.tiles:
+                    tiles = ev.tiles
                     break
+                # The ticks no longer carry them (old clients find the field empty).
+                tick = ev.tick if isinstance(ev, Snapshot) else ev if isinstance(ev, Tick) else None
+                assert tick is None or tick.brand_tiles == []
         nw = by_brand(tiles)["Northwind"]
         assert tiles[0].brand == "Northwind"
         assert (nw.mentions_hour, nw.mentions_yesterday, nw.mentions_last_week) == (6, 4, 8)
@@ -162,10 +177,63 @@ async def test_the_tiles_reach_a_stream_client_from_a_hub_with_a_store(tmp_path:
 
 
 async def test_a_hub_without_a_store_sends_no_tiles() -> None:
-    hub, runner, _port = await start_hub(small_config(), port=0)
+    hub, runner, port = await start_hub(small_config(), port=0)
     try:
         tick, _ = hub.publisher.publish_once()
         assert tick.brand_tiles == []
+        async with websockets.connect(f"ws://127.0.0.1:{port}/stream") as ws:
+            first = [decode_stream(await ws.recv()) for _ in range(3)]
+        assert [type(m) for m in first] == [StreamHello, Snapshot, TilesEvent]
+        assert isinstance(first[2], TilesEvent) and first[2].tiles == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_tiles_go_out_on_connect_and_then_only_when_they_change() -> None:
+    """A subscriber gets the tiles with the snapshot, no tiles message over ticks where
+    nothing changed, and one message as soon as a tile changes (to every subscriber)."""
+    hub, runner, port = await start_hub(small_config(), port=0)
+    current = sample_tiles()
+    hub.publisher.brand_tiles = lambda: current
+
+    async def read_until(ws: websockets.ClientConnection, ticks: int) -> list[StreamMessage]:
+        """Messages up to and including the ``ticks``-th tick."""
+        got: list[StreamMessage] = []
+        async with asyncio.timeout(SAFETY):
+            while sum(isinstance(m, Tick) for m in got) < ticks:
+                got.append(decode_stream(await ws.recv()))
+        return got
+
+    def tiles_in(messages: list[StreamMessage]) -> list[TilesEvent]:
+        return [m for m in messages if isinstance(m, TilesEvent)]
+
+    try:
+        url = f"ws://127.0.0.1:{port}/stream"
+        # Unbounded client queues: one that stopped reading could not take the close.
+        connect = functools.partial(websockets.connect, url, max_queue=None)
+        async with connect() as ws, connect() as other:
+            hello, snapshot, on_connect = [decode_stream(await ws.recv()) for _ in range(3)]
+            assert isinstance(hello, StreamHello) and isinstance(snapshot, Snapshot)
+            assert isinstance(on_connect, TilesEvent) and on_connect.tiles == current
+            assert snapshot.tick.brand_tiles == []
+            # Ticks come (the hub ticks every 0.1 s), the tiles do not: unchanged.
+            quiet = await read_until(ws, ticks=5)
+            assert tiles_in(quiet) == [] and all(
+                m.brand_tiles == [] for m in quiet if isinstance(m, Tick)
+            )
+            # A new list with the same tiles is no change either.
+            current = sample_tiles()
+            assert tiles_in(await read_until(ws, ticks=3)) == []
+            # One tile changes: one message, to every subscriber, then quiet again.
+            current = [msgspec.structs.replace(current[0], mentions_hour=1_500), *current[1:]]
+            changed = tiles_in(await read_until(ws, ticks=5))
+            assert len(changed) == 1 and changed[0].tiles[0].mentions_hour == 1_500
+            other_got: list[TilesEvent] = []
+            async with asyncio.timeout(SAFETY):
+                while not other_got or other_got[-1].tiles[0].mentions_hour != 1_500:
+                    other_got += tiles_in([decode_stream(await other.recv())])
+            assert [e.tiles[0].mentions_hour for e in other_got] == [1_482, 1_500]
+            assert tiles_in(await read_until(ws, ticks=3)) == []
     finally:
         await runner.cleanup()
 
@@ -225,10 +293,26 @@ class TilesApp(App[None]):
 
 def wall_state(tiles: list[BrandTile]) -> WallState:
     state = WallState()
-    state.link = "connected"
-    state.received_at = 100.0
-    state.tick = msgspec.structs.replace(empty_tick(at=NOW), brand_tiles=tiles)
+    state.apply(empty_tick(at=NOW), 100.0)
+    state.apply(TilesEvent(tiles=tiles), 100.0)
     return state
+
+
+def test_the_wall_keeps_the_latest_tiles_and_reads_an_old_hubs_ticks() -> None:
+    state = WallState()
+    assert state.brand_tiles == []
+    # An older hub puts them in every tick.
+    old = msgspec.structs.replace(empty_tick(at=NOW), brand_tiles=sample_tiles()[:1])
+    state.apply(old, 100.0)
+    assert [t.brand for t in state.brand_tiles] == ["Northwind"]
+    # A newer one sends them on their own; ticks without them do not clear them.
+    version = state.version
+    state.apply(TilesEvent(tiles=sample_tiles()), 101.0)
+    assert state.version > version
+    state.apply(empty_tick(at=NOW + 1), 101.5)
+    assert [t.brand for t in state.brand_tiles] == ["Northwind", "Contoso", "Fabrikam"]
+    state.apply(TilesEvent(tiles=[]), 102.0)  # the hub lost its store
+    assert state.brand_tiles == []
 
 
 def grid_text(app: App[None]) -> str:

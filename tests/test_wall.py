@@ -189,9 +189,9 @@ async def test_numbers_on_screen_match_the_tick() -> None:
             assert brand.brand in status
             assert f"{round(brand.share_of_voice * 100)}%" in status
         topics = text_of(screen.query_one(TopicTable)).splitlines()
-        assert "★ #aerogate" in topics[0]
+        assert "★ ⊖ #aerogate" in topics[0]  # trend, then mood: shapes, not colour alone
         assert str(tick.topics[0].count) in topics[0]
-        assert "▲ recall: regulator" in topics[1]  # the story's label, not its lead term
+        assert "▲ ⊖ recall: regula" in topics[1]  # the story's label, not its lead term
         assert "NEW" in topics[0]
         incidents = text_of(screen.query_one(IncidentList))
         assert "CRITICAL  NEGATIVE SURGE Northwind negative surge: #aerogate" in incidents

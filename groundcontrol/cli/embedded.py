@@ -21,6 +21,7 @@ from pathlib import Path
 
 from groundcontrol.cli import wall as wall_cli
 from groundcontrol.cli.common import load_site
+from groundcontrol.config import pick_theme
 
 __all__ = ["run"]
 
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from groundcontrol.hub.server import start_hub
 
     config = load_site(args.config)[0]
+    theme = pick_theme(args.theme, config)
     rate: float | None = args.rate
     seed: int | None = args.seed
     # The screen belongs to the wall: logs go to a file, not the terminal.
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         try:
-            await wall.make_wall(url, access=access).run_async()
+            await wall.make_wall(url, access=access, theme=theme).run_async()
         finally:
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -3,8 +3,9 @@ minutes 24 hours and 7 days before, from the store (issue 14).
 
 Once a minute, and at once when the hub starts, :class:`BrandTiles` reads the store
 through the writer's reader connection on a worker thread (``StoreWriter.read``, as
-search.py does), never on the event loop; the publisher puts the latest result in
-every tick (``Tick.brand_tiles``). Windows are exact (store/tiles.py), not hourly
+search.py does), never on the event loop; the publisher sends the latest result to
+each client as it connects and again when it changes (``TilesEvent``), not in every
+tick. Windows are exact (store/tiles.py), not hourly
 buckets: like is compared with like at any minute of the hour. A comparison is None
 when the store's oldest mention is newer than the start of its window (the store does
 not reach back that far: a new store, or retention shorter than a week), and the
