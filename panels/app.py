@@ -15,7 +15,9 @@ scenes live in one ``ContentSwitcher`` on one screen under one status bar, so th
 is one refresh path and one freshness check for all, and an incident takeover (a
 modal screen) lies over whichever scene is up.
 
-A wall is a kiosk: no footer, no key hints, no command palette. It can save its
+A wall is a kiosk: no footer, no key hints, no command palette. Only the on-call
+view over SSH is interactive (``api`` given, ``wall --act``): an
+:class:`panels.oncall.ActionBar` at its foot names the incident its keys act on. It can save its
 rotation (:class:`panels.scenes.RotationStore`) so a restart resumes it, and drift
 the picture a cell every few minutes against burn-in (:meth:`WallScreen.drift`).
 
@@ -48,6 +50,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
+from groundcontrol.client.api import HubApi
 from groundcontrol.client.stream import Access, StreamClient, StreamEvent, stream_url
 from groundcontrol.config import LayoutConfig, SceneConfig, shipped_layouts
 from groundcontrol.protocol import Incident
@@ -59,6 +62,9 @@ from panels.feeds import FeedsPanel
 from panels.incidents import IncidentsPanel
 from panels.influencers import InfluencersPanel
 from panels.live import LivePanel
+from panels.oncall import ONCALL_KEYS, ActionBar
+from panels.pacing import LOW_BANDWIDTH_GAP, RedrawPacer
+from panels.palette import use_palette
 from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, RotationStore, SceneRotation
 from panels.sentiment import SentimentPanel
 from panels.sources import SourcesPanel
@@ -175,6 +181,8 @@ class WallScreen(Screen[None]):
         self.query_one(BriefingBanner).show(state, now)
         for panel in self.query(Panel):
             panel.show_freshness(state, now)
+        for bar in self.query(ActionBar):  # an interactive wall's (panels/oncall.py)
+            bar.show(state, now)
         for panel in self.query_one(f"#{self.scene_ids[self.scene]}").query(Panel):
             if data_changed or panel.TIME_DEPENDENT:
                 panel.show(state, now)
@@ -209,6 +217,12 @@ class WallApp(App[None]):
         *(Binding(str(n), f"scene_number({n})", f"Scene {n}", show=False) for n in range(1, 10)),
         # Priority: the screen binds tab to focus, and nothing on a wall takes focus.
         Binding("tab", "next_scene", "Next scene", show=False, priority=True),
+        # Only an interactive wall (on call: ``api`` given) does anything with these;
+        # priority, so they work under a takeover card too (panels/oncall.py).
+        *(
+            Binding(key, f"oncall('{name}')", show=False, priority=True)
+            for key, name in ONCALL_KEYS.items()
+        ),
     ]
 
     def __init__(
@@ -226,6 +240,9 @@ class WallApp(App[None]):
         layout: LayoutConfig | None = None,
         rotation_store: RotationStore | None = None,
         drift: bool = False,
+        low_bandwidth: bool = False,
+        api: HubApi | None = None,
+        console_key: bool = False,
     ) -> None:
         """Build a wall.
 
@@ -246,14 +263,38 @@ class WallApp(App[None]):
             rotation_store: Where the rotation is saved so a restart resumes it
                 (None: not saved).
             drift: Shift the picture a cell every few minutes against burn-in.
+            low_bandwidth: For slow links (SSH): at most one redraw a second, urgent
+                ones and takeovers included (the last state is always drawn), and
+                nothing that moves by itself (no drift, no Textual animations).
+            api: Makes the wall interactive (on call over SSH): k, s and R act on
+                incidents through this API, and a key hint line names them
+                (panels/oncall.py). None: a kiosk, no key hints.
+            console_key: With ``api``: ``c`` quits with the status that asks the
+                SSH server for the console.
         """
         super().__init__()
+        self.api = api
+        self.console_key = console_key
+        self.actions: ActionBar | None = None
+        """The interactive wall's action bar (mounted when ready)."""
         self.events = events
         self.hub_label = hub_label
         self.clock = clock
         self.tz = tz
         self.takeover_seconds = takeover_seconds
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:
+            self.animation_level = "none"
+            refresh_interval = max(refresh_interval, LOW_BANDWIDTH_GAP)
         self.refresh_interval = refresh_interval
+        self.pacer = RedrawPacer(
+            self._paced_redraw,
+            gap=LOW_BANDWIDTH_GAP if low_bandwidth else 0.0,
+            clock=clock,
+            later=lambda delay, then: self.set_timer(delay, then, name="wall-paced"),
+        )
+        """Every redraw the stream or the timer asks for goes through here."""
+        self._waiting_takeovers: list[Incident] = []
         self.state = WallState(river_cap=river_cap)
         self.wall = WallScreen(hub_label=hub_label, tz=tz, layout=layout)
         scenes = self.wall.wall_layout.scenes
@@ -265,7 +306,7 @@ class WallApp(App[None]):
             dwells=dwells if rotate_seconds is None else (),
         )
         self.rotation_store = rotation_store
-        self.drift = drift
+        self.drift = drift and not low_bandwidth
         self._shown_version = -1
         self._takeover: IncidentTakeover | None = None
 
@@ -283,21 +324,43 @@ class WallApp(App[None]):
             self.rotation.resume(*saved, now)
         self._switch(self.rotation.scene)
         self._save_rotation()
-        self.refresh_now()
-        self.set_interval(self.refresh_interval, self.refresh_now, name="wall-refresh")
+        if self.api is not None:
+            self.actions = ActionBar(
+                self.api, clock=self.clock, console_key=self.console_key, id="actions"
+            )
+            self.wall.mount(self.actions)
+        self.pacer.request()
+        self.set_interval(self.refresh_interval, self.pacer.request, name="wall-refresh")
         self.run_worker(self._consume(), name="stream", exclusive=True, exit_on_error=False)
 
     async def _consume(self) -> None:
         """Fold stream events into the state; restart the source if it ever raises."""
-        await follow_stream(self.events, self.state, self.clock, self._on_event, self.refresh_now)
+        await follow_stream(self.events, self.state, self.clock, self._on_event, self.pacer.request)
 
     def _on_event(self, _event: StreamEvent, applied: Applied) -> None:
+        if self.low_bandwidth:
+            # Takeovers wait for the next paced redraw too; the card keeps up there.
+            if applied.takeover is not None:
+                self._waiting_takeovers.append(applied.takeover)
+            if applied.urgent or applied.takeover is not None:
+                self.pacer.request()
+            return
         if applied.urgent:
-            self.refresh_now()
+            self.pacer.request()
         if applied.takeover is not None:
             self.take_over(applied.takeover)
         if self._takeover is not None:
             self._follow_takeover()
+
+    def _paced_redraw(self) -> None:
+        """What a paced redraw does: in low-bandwidth mode the takeovers that waited
+        and the card's own updates first, then the wall."""
+        waiting, self._waiting_takeovers = self._waiting_takeovers, []
+        for incident in waiting:
+            self.take_over(incident)
+        if self.low_bandwidth and self._takeover is not None:
+            self._follow_takeover()
+        self.refresh_now()
 
     def refresh_now(self) -> None:
         """Redraw the wall from the state in one batched repaint."""
@@ -408,6 +471,13 @@ class WallApp(App[None]):
         if card is not None:
             card.action_close()
 
+    def action_oncall(self, name: str) -> None:
+        """An on-call key: act on the incident on the takeover card if one is up,
+        else on the action bar's target; nothing on a kiosk."""
+        if self.actions is not None:
+            card = self.takeover
+            self.actions.key(name, card.incident if card is not None else None)
+
 
 def hub_label_for(hub_url: str) -> str:
     """The host:port of a hub URL, which is what people call a hub."""
@@ -424,6 +494,10 @@ def make_wall(
     layout: LayoutConfig | None = None,
     drift: bool = True,
     keep_rotation: bool = True,
+    low_bandwidth: bool = False,
+    theme: str = "default",
+    act: bool = False,
+    console_key: bool = False,
 ) -> WallApp:
     """The wall for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it.
 
@@ -431,11 +505,15 @@ def make_wall(
     ``rotate_seconds``: seconds per scene (0: stay on the first; None: the layout's dwells).
     ``layout``: its scenes (None: the shipped ``wall``). ``drift``: shift against
     burn-in. ``keep_rotation``: save the rotation under ``$XDG_STATE_HOME`` so a
-    restarted wall resumes it.
+    restarted wall resumes it. ``low_bandwidth``: one redraw a second at most and no
+    animation (see :class:`WallApp`). ``theme``: its colours (panels/palette.py:
+    "default" or "colourblind"). ``act``: interactive, on call: keys act on
+    incidents over the hub's HTTP API with the same access. ``console_key``: with
+    ``act``, ``c`` asks the SSH server for the console.
     """
     client = StreamClient(stream_url(hub_url), access=access)
     chosen = layout if layout is not None else shipped_wall()
-    return WallApp(
+    app = WallApp(
         client.events,
         hub_label=hub_label_for(hub_url),
         clock=clock,
@@ -443,4 +521,9 @@ def make_wall(
         layout=chosen,
         rotation_store=RotationStore.for_layout(chosen.name) if keep_rotation else None,
         drift=drift,
+        low_bandwidth=low_bandwidth,
+        api=HubApi(hub_url, access) if act else None,
+        console_key=console_key,
     )
+    use_palette(app, theme)
+    return app

@@ -29,19 +29,21 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar, cast
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer, Input, LoadingIndicator
 
 from groundcontrol.client.api import ApiError, HubApi
 from groundcontrol.client.stream import Access, StreamClient, StreamEvent, stream_url
+from groundcontrol.config import CONSOLE_LAYOUT, LayoutConfig, shipped_layouts
 from groundcontrol.model import CATEGORIES
 from groundcontrol.protocol import TriageActionName, TriageEvent
 from groundcontrol.query import QuerySyntaxError, parse_search
-from panels.app import hub_label_for
+from panels.app import WallScreen, hub_label_for
 from panels.console_dialogs import (
     CommandLine,
     ConsoleCommands,
@@ -68,6 +70,9 @@ from panels.console_views import (
     SearchView,
 )
 from panels.listing import category_name
+from panels.oncall import act_on_incident
+from panels.pacing import LOW_BANDWIDTH_GAP, RedrawPacer
+from panels.palette import use_palette
 from panels.state import Applied, WallState, follow_stream
 from panels.status import StatusBar
 
@@ -97,6 +102,18 @@ def search_problem(query: str) -> str | None:
     return None
 
 
+class StillLoading(LoadingIndicator):
+    """Textual's loading indicator, drawn once: with animations off it says
+    "Loading..." but still repaints 16 times a second, which a slow link pays for."""
+
+    def on_mount(self) -> None:
+        # After LoadingIndicator's own mount handler (run after this one), which sets it.
+        self.call_later(self._hold_still)
+
+    def _hold_still(self) -> None:
+        self.auto_refresh = None
+
+
 class ConsoleScreen(Screen[None]):
     """Status line, tabs, the views, the command line and search bar, the footer."""
 
@@ -116,6 +133,30 @@ class ConsoleScreen(Screen[None]):
         yield Footer(id="footer")
 
 
+class OverviewScreen(WallScreen):
+    """``o``: the ``console`` layout's scenes (config/layouts.toml; a site may replace
+    it), drawn by the wall's panels from the console's own state. Tab: next scene."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,o,q", "app.pop_screen", "Back"),
+        Binding("tab", "next_scene", "Next scene", priority=True),
+    ]
+
+    def action_next_scene(self) -> None:
+        names = [scene.name for scene in self.wall_layout.scenes]
+        self.show_scene(names[(names.index(self.scene) + 1) % len(names)])
+        app = self.app
+        if isinstance(app, ConsoleApp):
+            app.refresh_now(force=True)
+
+    def label(self, *, short: bool = False) -> str:
+        """Where the overview is, for the status line: ``overview brands 1/2``
+        (short: ``1/2 brands``)."""
+        names = [scene.name for scene in self.wall_layout.scenes]
+        where = f"{names.index(self.scene) + 1}/{len(names)}"
+        return f"{where} {self.scene}" if short else f"overview {self.scene} {where}"
+
+
 class ConsoleApp(App[None]):
     """Ground Control's analyst console."""
 
@@ -132,6 +173,7 @@ class ConsoleApp(App[None]):
         Binding("slash", "search", "Search"),
         Binding("escape", "go_back", "Back", show=False),
         Binding("q", "quit", "Quit", show=False),
+        Binding("o", "overview", "Overview"),
         *(
             Binding(view.key, f"show_view('{view.name}')", view.name.capitalize(), show=False)
             for view in VIEWS
@@ -149,6 +191,8 @@ class ConsoleApp(App[None]):
         me: str = "",
         refresh_interval: float = REFRESH_INTERVAL,
         export_dir: Path | None = None,
+        low_bandwidth: bool = False,
+        overview: LayoutConfig | None = None,
     ) -> None:
         """Build a console.
 
@@ -162,6 +206,11 @@ class ConsoleApp(App[None]):
                 learnt from the hub's answer to the first action when not given.
             refresh_interval: Seconds between redraws.
             export_dir: Where ``x`` writes CSV files (default: the working directory).
+            low_bandwidth: For slow links (SSH): what the stream brings redraws at
+                most once a second (the last state always), and nothing moves by
+                itself (no Textual animations or loading spinners, no blinking
+                cursor). Keys still answer at once.
+            overview: The scenes ``o`` shows (None: the shipped ``console`` layout).
         """
         super().__init__()
         self.events = events
@@ -170,13 +219,29 @@ class ConsoleApp(App[None]):
         self.clock = clock
         self.tz = tz
         self.me = me
+        self.low_bandwidth = low_bandwidth
+        if low_bandwidth:
+            self.animation_level = "none"
+            refresh_interval = max(refresh_interval, LOW_BANDWIDTH_GAP)
         self.refresh_interval = refresh_interval
+        self.pacer = RedrawPacer(
+            self._paced_redraw,
+            gap=LOW_BANDWIDTH_GAP if low_bandwidth else 0.0,
+            clock=clock,
+            later=lambda delay, then: self.set_timer(delay, then, name="console-paced"),
+        )
+        """Every redraw the stream or the timer asks for goes through here."""
+        self._force_owed = False
         self.export_dir = export_dir or Path.cwd()
         self.state = WallState()
         self.triage = TriageBook()
         self.current = "incidents"
         self.back: list[str] = []
         self.main = ConsoleScreen(hub_label=hub_label, tz=tz)
+        self.overview_layout = overview or next(
+            layout for layout in shipped_layouts() if layout.name == CONSOLE_LAYOUT
+        )
+        self._overview_version = -1
         self._shown: tuple[int, int, str] = (-1, -1, "")
         self.triage_events = 0
         """Triage messages folded from the stream (tests wait on it)."""
@@ -188,8 +253,8 @@ class ConsoleApp(App[None]):
 
     def on_ready(self) -> None:
         self.show_view("incidents", remember=False)
-        self.refresh_now()
-        self.set_interval(self.refresh_interval, self.refresh_now, name="console-refresh")
+        self.pacer.request()
+        self.set_interval(self.refresh_interval, self.pacer.request, name="console-refresh")
         self.run_worker(self._consume(), name="stream", exclusive=True, exit_on_error=False)
         self._count_queue()
         self.set_interval(QUEUE_COUNT_INTERVAL, self._count_queue, name="queue-count")
@@ -213,13 +278,13 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ the stream
 
     async def _consume(self) -> None:
-        await follow_stream(self.events, self.state, self.clock, self._on_event, self.refresh_now)
+        await follow_stream(self.events, self.state, self.clock, self._on_event, self.pacer.request)
 
     def _on_event(self, event: StreamEvent, applied: Applied) -> None:
         if isinstance(event, TriageEvent):
             self._fold_triage(event)
         elif applied.urgent:
-            self.refresh_now()
+            self.pacer.request()
 
     def _fold_triage(self, event: TriageEvent) -> None:
         """Someone (here or on another console) acted on a mention: show it now."""
@@ -232,7 +297,21 @@ class ConsoleApp(App[None]):
         detail = self.view_of(DetailView)
         if self.current == "detail" and detail.mention_id == event.mention_id:
             detail.load(event.mention_id)
-        self.refresh_now(force=True)
+        self._force_owed = True
+        self.pacer.request()
+
+    def _paced_redraw(self) -> None:
+        force, self._force_owed = self._force_owed, False
+        self.refresh_now(force=force)
+
+    def get_loading_widget(self) -> Widget:
+        # A view fetching (the queue, a search) shows this over itself.
+        return StillLoading() if self.low_bandwidth else super().get_loading_widget()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # A blinking cursor repaints twice a second: not on a low-bandwidth link.
+        if self.low_bandwidth and isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
 
     def background(
         self,
@@ -262,6 +341,9 @@ class ConsoleApp(App[None]):
         if not self.main.is_mounted:
             return
         now = self.clock()
+        if isinstance(self.screen, OverviewScreen):
+            self._show_overview(self.screen, now, force=force)
+            return
         try:
             with self.batch_update():
                 status = self.main.query_one(StatusBar)
@@ -476,14 +558,12 @@ class ConsoleApp(App[None]):
         """Acknowledge, snooze or resolve an incident; the stream shows it everywhere."""
 
         async def act() -> None:
-            try:
-                incident = await self.api.incident_action(incident_id, action)
-            except ApiError as exc:
-                self.actions_done += 1
-                self.notify(f"{action} refused: {exc.reason}", severity="error", title="hub")
-                return
+            outcome = await act_on_incident(self.api, incident_id, action)
             self.actions_done += 1
-            self.notify(f"{action}: {incident.title} is {incident.status}", timeout=3)
+            if outcome.ok:
+                self.notify(outcome.line, timeout=3)
+            else:
+                self.notify(outcome.line, severity="error", title="hub")
 
         self.background(act, group="incident")
 
@@ -523,12 +603,37 @@ class ConsoleApp(App[None]):
             keys.append(("↑ ↓", "move; click a row, click it again to open it"))
         return keys
 
+    def action_overview(self) -> None:
+        """o: the overview (the ``console`` layout) over the views; Esc comes back."""
+        if isinstance(self.screen, OverviewScreen):
+            return
+        self._overview_version = -1
+        self.push_screen(
+            OverviewScreen(hub_label=self.hub_label, tz=self.tz, layout=self.overview_layout),
+            lambda _: self.refresh_now(force=True),
+        )
+        self.call_after_refresh(self.refresh_now, force=True)
+
+    def _show_overview(self, overview: OverviewScreen, now: float, *, force: bool) -> None:
+        version = self.state.version
+        try:
+            with self.batch_update():
+                status = overview.query_one(StatusBar)
+                status.scene_label = overview.label()
+                status.scene_label_short = overview.label(short=True)
+                changed = force or version != self._overview_version
+                overview.show(self.state, now, data_changed=changed)
+        except NoMatches:
+            return
+        self._overview_version = version
+
     def action_keys(self) -> None:
         """?: every key of the view on screen, then those that work everywhere."""
         everywhere = [
             (": name", "show a view (tab completes): " + " ".join(v.name for v in VIEWS)),
             ("1 … 9", " · ".join(f"{v.key} {v.name}" for v in VIEWS)),
             ("/", "search mentions: a search string and a time range (15m, 2h, 7d, from..to)"),
+            ("o", "overview: brand tiles, incidents, volume, stories (tab: next scene)"),
             ("esc", "back to where you came from"),
             ("ctrl+p", "command palette: every view and action by name"),
             ("tab", "next table or field"),
@@ -621,8 +726,27 @@ class ConsoleApp(App[None]):
         self.view_of(QueueView).action_filter(cast(Literal["mine", "unassigned"], which))
 
 
-def make_console(hub_url: str, *, access: Access | None = None, me: str = "") -> ConsoleApp:
-    """The console for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it."""
+def make_console(
+    hub_url: str,
+    *,
+    access: Access | None = None,
+    me: str = "",
+    low_bandwidth: bool = False,
+    theme: str = "default",
+    overview: LayoutConfig | None = None,
+) -> ConsoleApp:
+    """The console for the hub at ``hub_url`` (http(s):// or ws(s)://), as the CLI runs it;
+    ``low_bandwidth``: one redraw a second at most and no animation; ``theme``: its
+    colours (panels/palette.py: "default" or "colourblind")."""
     client = StreamClient(stream_url(hub_url), access=access)
     api = HubApi(hub_url, access)
-    return ConsoleApp(client.events, api, hub_label=hub_label_for(hub_url), me=me)
+    app = ConsoleApp(
+        client.events,
+        api,
+        hub_label=hub_label_for(hub_url),
+        me=me,
+        low_bandwidth=low_bandwidth,
+        overview=overview,
+    )
+    use_palette(app, theme)
+    return app

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from groundcontrol.config import DURATION_UNITS
 from groundcontrol.protocol import Incident, Influencer, Signal, SourceStat, Topic, TriageState
-from panels.format import duration
+from panels.format import MOOD_GLYPH, duration
 
 # --------------------------------------------------------------------------- views
 
@@ -68,6 +68,11 @@ VIEW_ALIASES: dict[str, str] = {
     "hist": "history",
     "mention": "detail",
 }
+
+
+#: How far before an incident's start its drill-down looks: the detector's longest
+#: scale (15 minutes), over which the burst that opened it built up.
+INCIDENT_LEAD_SECONDS = 15 * 60.0
 
 
 def view_named(text: str) -> View | None:
@@ -224,7 +229,9 @@ def incident_drill(incident: Incident, tz: tzinfo | None) -> Drill:
         parts.append(term_query(chosen[0]))
     elif chosen:
         parts.append("(" + " OR ".join(term_query(t) for t in chosen) + ")")
-    since = incident.started_at
+    # The burst that opened the incident built up over the detector's longest scale
+    # before it was seen: its mentions start up to that long before the incident.
+    since = incident.started_at - INCIDENT_LEAD_SECONDS
     until = incident.ended_at
     return Drill(" ".join(parts), range_text(since, until, tz), f"incident {incident.title}")
 
@@ -354,4 +361,4 @@ def response_clock(waiting: float, target: float) -> str:
 
 def sentiment_glyph(label: str) -> str:
     """⊕ ⊙ ⊖ for a mention's sentiment label (as the wall draws moods)."""
-    return {"positive": "⊕", "negative": "⊖"}.get(label, "⊙")
+    return MOOD_GLYPH.get(label, MOOD_GLYPH["neutral"])

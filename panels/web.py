@@ -10,17 +10,20 @@ websocket, the static files, downloads):
   session cookie (HttpOnly, SameSite=Strict, Secure over https) and sends the browser
   on to ``/``; an expired or tampered one is refused with 403 and one line saying why.
 * ``GET /login`` and ``POST /login``: the analyst's form. The posted hub token is
-  checked against the hub (``GET /triage/queue?limit=1`` with it: 200 means an analyst
-  or admin token); a good one gets an analyst session cookie. The token itself is not
-  kept: the console runs with the server's own analyst token.
+  checked against the hub (``GET /whoami`` with it: an analyst or admin token, and
+  its name on the hub); a good one gets an analyst session cookie that carries the
+  name. The token itself is not kept: the console runs with the server's own analyst
+  token, and ``GROUNDCONTROL_ACTOR`` set to that name, so the hub records the person
+  who logged in as acting (the server's token must be a relay there: ``[auth]
+  relays``).
 * Anything else needs a valid session cookie: without one ``/`` answers the login page
   (401) and every other path 401 or 403 with one line, so nothing of the app is served.
 
 The session's role picks the app: ``python -m groundcontrol wall --hub URL`` for a
 display, ``console`` for an analyst, with ``GROUNDCONTROL_TOKEN`` set in the child's
 environment (never on its command line) from ``GROUNDCONTROL_WEB_TOKEN_DISPLAY`` or
-``GROUNDCONTROL_WEB_TOKEN_ANALYST``; the child's environment loses this server's secret
-and every other token variable.
+``GROUNDCONTROL_WEB_TOKEN_ANALYST``, and an analyst's name in ``GROUNDCONTROL_ACTOR``;
+the child's environment loses this server's secret and every other token variable.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
+from groundcontrol.client.actor import ACTOR_ENV
 from groundcontrol.client.api import ApiError, HubApi
 from groundcontrol.client.stream import CA_FILE_ENV, Access
 
@@ -93,10 +97,19 @@ class BadToken(Exception):
 
 @dataclass(frozen=True)
 class Grant:
-    """What a good link or cookie allows: a role until ``expires`` (Unix seconds)."""
+    """What a good link or cookie allows: a role until ``expires`` (Unix seconds), for
+    the person ``name`` (an analyst's name on the hub; "" for a display link), or for a
+    display the wall ``layout`` it shows ("": the default)."""
 
     role: WebRole
     expires: int
+    name: str = ""
+    layout: str = ""
+
+    @property
+    def detail(self) -> str:
+        """What the token signs besides role and expiry: the person, or the layout."""
+        return self.layout if self.role == "display" else self.name
 
 
 def check_secret(environ: Mapping[str, str]) -> bytes:
@@ -113,17 +126,35 @@ def check_secret(environ: Mapping[str, str]) -> bytes:
     return secret.encode("utf-8")
 
 
-def _mac(secret: bytes, purpose: Purpose, role: str, expires: int) -> str:
-    message = f"groundcontrol-web|{_VERSION}|{purpose}|{role}|{expires}".encode()
-    digest = hmac.new(secret, message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+def _mac(secret: bytes, purpose: Purpose, role: str, expires: int, name: str = "") -> str:
+    message = f"groundcontrol-web|{_VERSION}|{purpose}|{role}|{expires}"
+    if name:  # after the digits of expires: no other token signs the same text
+        message += f"|{name}"
+    digest = hmac.new(secret, message.encode(), hashlib.sha256).digest()
+    return _b64(digest)
 
 
-def sign(secret: bytes, role: WebRole, expires: int, purpose: Purpose = "link") -> str:
-    """A token for ``role`` until ``expires``: ``v1.ROLE.EXPIRES.MAC``."""
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> str:
+    """The text of :func:`_b64`; ValueError if it is not that."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+
+
+def sign(
+    secret: bytes, role: WebRole, expires: int, purpose: Purpose = "link", name: str = ""
+) -> str:
+    """A token for ``role`` until ``expires``: ``v1.ROLE.EXPIRES.MAC``, or with a
+    ``name`` (base64url, as it may hold dots) ``v1.ROLE.EXPIRES.NAME.MAC``: an analyst's
+    name, or the layout a display shows (:attr:`Grant.detail`)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    return f"{_VERSION}.{role}.{expires}.{_mac(secret, purpose, role, expires)}"
+    mac = _mac(secret, purpose, role, expires, name)
+    if name:
+        return f"{_VERSION}.{role}.{expires}.{_b64(name.encode())}.{mac}"
+    return f"{_VERSION}.{role}.{expires}.{mac}"
 
 
 def verify(
@@ -133,11 +164,17 @@ def verify(
     expired one. The MAC is checked before the expiry is believed."""
     what = "link" if purpose == "link" else "session"
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != _VERSION or not parts[2].isdigit():
+    if len(parts) not in (4, 5) or parts[0] != _VERSION or not parts[2].isdigit():
         raise BadToken(f"malformed {what}: not a groundcontrol web {what}")
-    _, role, expires_text, mac = parts
+    role, expires_text, mac = parts[1], parts[2], parts[-1]
+    name = ""
+    if len(parts) == 5:
+        try:
+            name = _unb64(parts[3])
+        except ValueError:
+            raise BadToken(f"malformed {what}: not a groundcontrol web {what}") from None
     expires = int(expires_text)
-    expected = _mac(secret, purpose, role, expires)
+    expected = _mac(secret, purpose, role, expires, name)
     if not hmac.compare_digest(expected.encode("ascii"), mac.encode("ascii", "replace")):
         raise BadToken(f"this {what} was altered or signed with another secret: ask for a new one")
     if role not in ROLES:  # pragma: no cover - only a signer with the secret can get here
@@ -146,7 +183,9 @@ def verify(
     if expires <= now:
         when = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
         raise BadToken(f"this {what} expired on {when}: ask for a new one")
-    return Grant(role, expires)
+    if role == "display":
+        return Grant(role, expires, layout=name)
+    return Grant(role, expires, name)
 
 
 def _page(title: str, body: str) -> str:
@@ -183,16 +222,19 @@ class _SessionAppService(AppService):
     """One app process, with the role's hub token in its environment and none of this
     server's secrets."""
 
-    def __init__(self, command: str, *, token: str, **kwargs: Any) -> None:
+    def __init__(self, command: str, *, token: str, actor: str = "", **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self._token = token
+        self._actor = actor
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         environment = super()._build_environment(width=width, height=height)
         for key in list(environment):
-            if key.startswith(("GROUNDCONTROL_WEB_", "GROUNDCONTROL_TOKEN")):
+            if key.startswith(("GROUNDCONTROL_WEB_", "GROUNDCONTROL_TOKEN")) or key == ACTOR_ENV:
                 del environment[key]
         environment["GROUNDCONTROL_TOKEN"] = self._token
+        if self._actor:
+            environment[ACTOR_ENV] = self._actor
         return environment
 
     async def stop(self) -> None:
@@ -217,9 +259,9 @@ class _SessionAppService(AppService):
             await task  # the process is gone: its output ends
 
 
-#: Checks a hub token for the login form: the HTTP status the hub gives it on
-#: GET /triage/queue (0 when the hub cannot be reached) and the hub's reason; the hub
-#: answers 401 for an unknown token and 403 for one whose role may not triage.
+#: Checks a hub token for the login form: 200 and the token's name on the hub for an
+#: analyst (or admin) token; else the HTTP status (0 when the hub cannot be reached,
+#: 401 for an unknown token, 403 for a token of another role) and the reason.
 HubCheck = Callable[[str], Awaitable[tuple[int, str]]]
 
 
@@ -238,17 +280,22 @@ class WebServer(Server):
         secure: bool = False,
         commands: Mapping[str, str] | None = None,
         hub_check: HubCheck | None = None,
+        config: str | None = None,
     ) -> None:
         self.hub = hub
         self.secret = secret
         self.tokens = {role: token for role, token in tokens.items() if token}
         self.secure = secure
         python = sys.executable
+        # The site's config (its [[layouts]], theme) reaches the apps too.
+        site = ["--config", config] if config else []
         self.commands: dict[str, str] = dict(
             commands
             or {
-                "display": shlex.join([python, "-m", "groundcontrol", "wall", "--hub", hub]),
-                "analyst": shlex.join([python, "-m", "groundcontrol", "console", "--hub", hub]),
+                "display": shlex.join([python, "-m", "groundcontrol", "wall", "--hub", hub, *site]),
+                "analyst": shlex.join(
+                    [python, "-m", "groundcontrol", "console", "--hub", hub, *site]
+                ),
             }
         )
         self.hub_check: HubCheck = hub_check or self._check_on_hub
@@ -262,6 +309,13 @@ class WebServer(Server):
         )
 
     # ------------------------------------------------------------------ the app
+
+    def command_for(self, grant: Grant) -> str:
+        """The app a session runs: its role's command, with a display link's layout."""
+        command = self.commands[grant.role]
+        if grant.role == "display" and grant.layout:
+            command += " " + shlex.join(["--layout", grant.layout])
+        return command
 
     async def make_app(self) -> web.Application:
         """The aiohttp application: the guard in front of every route."""
@@ -347,7 +401,7 @@ class WebServer(Server):
     def _set_session(self, response: web.StreamResponse, grant: Grant) -> None:
         response.set_cookie(
             COOKIE,
-            sign(self.secret, grant.role, grant.expires, purpose="session"),
+            sign(self.secret, grant.role, grant.expires, purpose="session", name=grant.detail),
             max_age=max(1, grant.expires - int(time.time())),
             path="/",
             httponly=True,
@@ -394,10 +448,9 @@ class WebServer(Server):
         if not token:
             return self._html(login_page("enter your hub analyst token"), status=401)
         status, reason = await self.hub_check(token)
-        # The hub checks the token before anything else: a 503 (a hub without a store)
-        # still says the token may triage.
-        if status in (200, 503):
-            grant = Grant("analyst", int(time.time()) + ANALYST_SESSION_SECONDS)
+        if status == 200:
+            # The person's name on the hub rides in the signed cookie to their console.
+            grant = Grant("analyst", int(time.time()) + ANALYST_SESSION_SECONDS, name=reason)
             response = web.Response(status=303, headers={"Location": "/"})
             self._set_session(response, grant)
             return response
@@ -417,12 +470,14 @@ class WebServer(Server):
 
     async def _check_on_hub(self, token: str) -> tuple[int, str]:
         ca_file = os.environ.get(CA_FILE_ENV, "").strip() or None
-        async with HubApi(self.hub, Access(token=token, ca_file=ca_file)) as api:
+        async with HubApi(self.hub, Access(token=token, ca_file=ca_file), actor="") as api:
             try:
-                await api.queue(limit=1)
+                who = await api.whoami()
             except ApiError as exc:
                 return exc.status, exc.reason
-        return 200, "ok"
+        if who.role not in ("analyst", "admin"):
+            return 403, f"a {who.role} token"
+        return 200, who.name
 
     # ------------------------------------------------------------------ the app page
 
@@ -455,8 +510,9 @@ class WebServer(Server):
         try:
             await websocket.prepare(request)
             app_service = _SessionAppService(
-                self.commands[grant.role],
+                self.command_for(grant),
                 token=token,
+                actor=grant.name,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
                 close=websocket.close,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -32,7 +34,7 @@ from groundcontrol.client.stream import Access, StreamClient, stream_url
 from groundcontrol.hub.auth import Role
 from groundcontrol.hub.server import Hub, start_hub
 from groundcontrol.model import Mention
-from panels.console import ConsoleApp, search_problem
+from panels.console import ConsoleApp, OverviewScreen, search_problem
 from panels.console_chart import BrandChart, Series, line_chart, spark_rows
 from panels.console_dialogs import CommandLine, KeysScreen, PickScreen, PromptScreen, SearchBar
 from panels.console_model import (
@@ -60,6 +62,7 @@ from panels.console_views import (
     TopicsView,
     fitted,
 )
+from panels.tiles import BrandTilesPanel
 from tests.deadline import SAFETY
 from tests.test_hub import small_config
 from tests.test_hub_incidents import TOKENS, auth, open_incident, tokens
@@ -246,6 +249,12 @@ def shown(widget: Widget) -> str:
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
 
 
+def screen_text(app: ConsoleApp) -> str:
+    """Everything on screen as plain text (from the SVG export, tags stripped)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
 def caption(app: ConsoleApp, view: str) -> str:
     return str(app.main.query_one(f"#{view}-caption").render())
 
@@ -357,7 +366,7 @@ def test_drill_downs_are_written_in_the_search_syntax() -> None:
     # Any of the story's terms: its topic signals first, then its top terms, no twice.
     story = msgspec.structs.replace(incident, top_terms=["#AeroGate", "battery", "swollen", "x"])
     assert incident_drill(story, UTC).query == "brand:Northwind (#aerogate OR battery OR swollen)"
-    assert drill.range == "2026-09-21T14:13:20.."
+    assert drill.range == "2026-09-21T13:58:20.."  # 15 minutes before its start
     assert signal_drill(signal, incident, UTC).query == "brand:Northwind #aerogate"
     author = Influencer(
         author="Ana Lee", source="x", reach=1, mentions=1, engagement=1, net=0.0, score=1.0
@@ -535,6 +544,28 @@ async def test_question_mark_lists_the_keys_of_the_view(hub: Running, tmp_path: 
         keys = shown(app.screen.query_one("#keys-table"))
         assert "acknowledge the incident" in keys and "snooze the incident" in keys
         assert "resolve the incident" in keys
+
+
+async def test_o_shows_the_console_layout_over_the_views(hub: Running, tmp_path: Path) -> None:
+    app = console(hub, tmp_path)
+    async with app.run_test(size=COMPACT) as pilot:
+        await live(app, pilot)
+        await pilot.press("6")
+        await wait(pilot, lambda: app.current == "queue", "the queue")
+        await pilot.press("o")
+        await wait(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        overview = app.screen
+        assert isinstance(overview, OverviewScreen)
+        assert [s.name for s in overview.wall_layout.scenes] == ["brands", "conversation"]
+        assert overview.query_one("#tiles", BrandTilesPanel).region.width > 50
+        await wait(pilot, lambda: "Northwind" in screen_text(app), "the brand tiles")
+        assert "1/2 brands" in screen_text(app)
+        await pilot.press("tab")
+        await wait(pilot, lambda: overview.scene == "conversation", "the next scene")
+        await wait(pilot, lambda: "2/2 conversation" in screen_text(app), "its label")
+        await pilot.press("escape")
+        await wait(pilot, lambda: app.screen is app.main, "back to the views")
+        assert app.current == "queue"
 
 
 # --------------------------------------------------------------------------- queue and triage
@@ -974,6 +1005,12 @@ async def test_screenshots(hub: Running, tmp_path: Path, size: tuple[int, int]) 
         assert history.set_range("15d") is None
         await wait(pilot, lambda: history.loads >= 2, "two weeks")
         shot("history")
+        await pilot.press("o")
+        await wait(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        await wait(pilot, lambda: "Northwind" in screen_text(app), "the brand tiles")
+        shot("overview")
+        await pilot.press("escape")
+        await wait(pilot, lambda: app.screen is app.main, "back to the views")
         await pilot.press("6", "question_mark")
         await wait(pilot, lambda: isinstance(app.screen, KeysScreen), "the keys")
         shot("keys")

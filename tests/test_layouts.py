@@ -34,6 +34,7 @@ from groundcontrol.config import (
     shipped_layouts,
 )
 from panels.app import DRIFT_SECONDS, WallApp, make_panel
+from panels.base import Panel
 from panels.scenes import RotationStore, SceneRotation
 from tests.test_wall import Clock, screen_text, settle
 from tests.wall_fixtures import demo_events, scripted
@@ -151,11 +152,8 @@ def test_a_bad_layout_is_refused_with_file_key_and_reason(
     assert str(exc.value).startswith(f"{SITE}: {key}: ")
 
 
-def test_reserved_and_duplicate_layout_names_are_refused() -> None:
+def test_duplicate_layout_names_are_refused() -> None:
     scene = 'name = "s"\npanels = [{name = "volume"}]\n'
-    text = site_layout(scene).replace('name = "three"', 'name = "console"')
-    with pytest.raises(ConfigError, match=r"layouts\[2\]\.name: 'console' is reserved"):
-        parse_config(text, SITE)
     text = site_layout(scene).replace('name = "three"', 'name = "one"')
     with pytest.raises(ConfigError, match=r"layouts\[2\]\.name: duplicate layout 'one'"):
         parse_config(text, SITE)
@@ -165,7 +163,7 @@ def test_unknown_layout_name_is_refused_naming_the_ones_there_are() -> None:
     with pytest.raises(ConfigError) as exc:
         find_layout(load_config(), "lobby")
     assert exc.value.key == "layouts"
-    assert "no layout named 'lobby' (layouts: wall, oncall)" in exc.value.expected
+    assert "no layout named 'lobby' (layouts: wall, oncall, console)" in exc.value.expected
 
 
 def test_a_site_adds_layouts_and_may_replace_a_shipped_one() -> None:
@@ -173,14 +171,14 @@ def test_a_site_adds_layouts_and_may_replace_a_shipped_one() -> None:
         'name = "one"', 'name = "oncall"'
     )
     cfg = parse_config(text, SITE)
-    assert [lay.name for lay in cfg.layouts] == ["wall", "oncall", "two", "three"]
+    assert [lay.name for lay in cfg.layouts] == ["wall", "console", "oncall", "two", "three"]
     assert find_layout(cfg, "oncall").scenes[0].panels[0].name == "volume"
     assert find_layout(cfg, "wall") == layout("wall")
 
 
 def test_every_panel_name_builds_its_panel() -> None:
     assert {make_panel(name, UTC).id for name in WALL_PANELS} == set(WALL_PANELS)
-    assert [lay.name for lay in shipped_layouts()] == ["wall", "oncall"]
+    assert [lay.name for lay in shipped_layouts()] == ["wall", "oncall", "console"]
 
 
 async def test_a_site_layout_places_the_brand_tiles() -> None:
@@ -380,8 +378,9 @@ def test_the_wall_command_takes_a_layout_and_no_drift(
     assert built["layout"].scenes[0].panels[0].name == "live"
     capsys.readouterr()
     built.clear()
-    assert cli.main(["wall", "--layout", "console"]) == 2
-    assert "run `groundcontrol console" in capsys.readouterr().err
+    assert cli.main(["wall", "--layout", "console"]) == 0
+    assert built["layout"] == layout("console")
+    built.clear()
     assert cli.main(["wall", "--layout", "lobby"]) == 2
     assert "no layout named 'lobby'" in capsys.readouterr().err
     site.write_text(site_layout('name = "s"\npanels = [{name = "volume", width = 0}]\n'))
@@ -395,7 +394,7 @@ def test_the_wall_command_takes_a_layout_and_no_drift(
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("name", ["wall", "oncall"])
+@pytest.mark.parametrize("name", ["wall", "oncall", "console"])
 async def test_layout_screenshots(name: str, size: tuple[int, int], tmp_path: Path) -> None:
     out = SCREENSHOTS if os.environ.get("GROUNDCONTROL_SCREENSHOTS") == "1" else tmp_path
     out.mkdir(parents=True, exist_ok=True)
@@ -409,6 +408,16 @@ async def test_layout_screenshots(name: str, size: tuple[int, int], tmp_path: Pa
             app.refresh_now()
             await pilot.pause()
             assert app.wall.scene == scene
+            # Every panel the scene shows is on screen, whole, with room for its title
+            # (the shipped wall's compact arrangement hides some on purpose).
+            grid = app.wall.query_one(f"#{app.wall.scene_ids[scene]}")
+            for panel in grid.query(Panel):
+                if not all(node.display for node in panel.ancestors_with_self if node is not app):
+                    assert name == "wall" and size == (80, 24), (scene, panel.id)
+                    continue
+                region = panel.region
+                assert region.width >= 12 and region.height >= 3, (scene, panel.id, region)
+                assert app.wall.region.contains_region(region), (scene, panel.id, region)
             label = name if number == 1 else f"{name}-{scene}"
             path = out / f"layout-{label}-{size[0]}x{size[1]}.svg"
             app.save_screenshot(path.name, str(out))

@@ -8,6 +8,7 @@ in-process hub and waits for its screen.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -29,6 +30,7 @@ from groundcontrol.cli.ssh_server import (  # asyncssh from there: imported quie
     parse_authorized_keys,
     start_server,
 )
+from groundcontrol.config import ConfigError, parse_config
 from groundcontrol.hub.auth import Role
 from groundcontrol.hub.server import start_hub
 from tests.deadline import until
@@ -87,7 +89,7 @@ def test_a_good_file_with_comments_blank_lines_and_both_roles(tmp_path: Path) ->
     keys = load_authorized_keys(write_private(tmp_path / "keys", text))
     assert [(k.role, k.name, k.command) for k in keys] == [
         ("display", "lobby", "wall"),
-        ("analyst", "alice", "console"),
+        ("analyst", "alice", "wall"),
     ]
     assert keys[0].key.public_data == lobby.public_data
     assert keys[1].where.endswith("keys:4")
@@ -330,3 +332,173 @@ async def test_stopping_the_server_ends_each_session_with_a_message(
     assert screen.data.endswith(b"groundcontrol ssh: the server is stopping\r\n")
     assert process.exit_status == 128 + 1  # SIGHUP, as a terminal hang-up
     assert not oncall.sessions
+
+
+# Many sessions, a client that stops reading, low bandwidth
+
+#: A light stand-in for the wall, for the many-sessions test: one real hub stream
+#: connection (groundcontrol.client.stream.StreamClient, as the wall has), and for each
+#: event a full screen of its terminal's size written to the pty, as a repainting app
+#: would. Twenty real walls (each ~0.5 s of CPU and ~60 MB to start) would make this
+#: test heavy on two cores; test_a_display_key_gets_the_wall runs the real one.
+LIGHT_WALL = r"""
+import asyncio, os, sys
+from groundcontrol.client.stream import Access, StreamClient, stream_url
+
+async def main() -> None:
+    columns, rows = os.get_terminal_size(1)
+    out = sys.stdout.buffer
+    client = StreamClient(stream_url(sys.argv[1]), access=Access.from_env())
+    frame = 0
+    async for event in client.events():
+        frame += 1
+        head = f"frame {frame} {type(event).__name__}".ljust(columns)[:columns]
+        out.write(("\x1b[H" + head + ("\r\n" + "." * columns) * (rows - 1)).encode())
+        out.flush()  # blocks while the server holds this session's output back
+
+asyncio.run(main())
+"""
+
+
+async def test_twenty_sessions_one_hub_stream_each_and_a_stalled_reader_is_dropped(
+    keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Twenty sessions at once, each with its own hub stream connection; one client
+    stops reading (its channel paused, a small window) and is dropped after the stall
+    limit, its child and hub connection gone, while the other nineteen keep receiving."""
+    hub, runner, hub_port = await start_hub(
+        small_config(), port=0, tokens=tokens(), store_path=tmp_path / "gc.db"
+    )
+    hub_url = f"http://127.0.0.1:{hub_port}"
+    oncall = OnCall(
+        hub_url,
+        keys.authorized,
+        {"display": TOKENS[Role.DISPLAY]},
+        max_sessions=20,
+        stall_seconds=1.0,
+        child_command=lambda _who: [sys.executable, "-c", LIGHT_WALL, hub_url],
+    )
+    try:
+        async with serve(oncall, tmp_path) as port, contextlib.AsyncExitStack() as stack:
+
+            async def open_one(size: tuple[int, int]) -> asyncssh.SSHClientProcess[bytes]:
+                conn = await stack.enter_async_context(connect(port, keys.lobby))
+                return await conn.create_process(
+                    term_type="xterm",
+                    term_size=size,
+                    encoding=None,
+                    window=16384,
+                    max_pktsize=16384,
+                )
+
+            screens = [Screen(await open_one((80, 24))) for _ in range(19)]
+            pumps = [asyncio.ensure_future(s.pump()) for s in screens]
+            # The one that will stall repaints 240x67 (16 KB a frame): it fills fast.
+            stalled = await open_one((240, 67))
+            first = await stalled.stdout.readuntil(b"frame 1 ")
+            assert first.endswith(b"frame 1 ")
+            for screen in screens:
+                await until(lambda s=screen: b"frame 1 " in s.data, "every session's screen")
+            await until(lambda: len(hub.subscribers) == 20, "20 hub stream connections")
+            assert len(oncall.sessions) == 20
+            # The 21st is refused (max_sessions) and opens no hub connection.
+            async with connect(port, keys.lobby) as conn:
+                extra = await conn.create_process(term_type="xterm", encoding=None)
+                assert b"the server is full (20 at once)" in await extra.stdout.read()
+            (dropped,) = [s for s in oncall.sessions if s._size == (240, 67)]
+            child = dropped._process
+            assert child is not None
+
+            stalled.channel.pause_reading()
+            before = [len(s.data) for s in screens]
+            await until(lambda: dropped not in oncall.sessions, "the stalled session to go")
+            during = [len(s.data) for s in screens]
+            # Meanwhile every other session kept receiving its screens.
+            assert all(b > a for a, b in zip(before, during, strict=True)), (before, during)
+            await until(lambda: child.returncode is not None, "its child to end")
+            await until(lambda: len(hub.subscribers) == 19, "its hub connection to close")
+            assert len(oncall.sessions) == 19
+            assert all(p.returncode is None for p in (s._process for s in oncall.sessions) if p)
+            after = [len(s.data) for s in screens]
+            await until(
+                lambda: all(len(s.data) > n for s, n in zip(screens, after, strict=True)),
+                "the others to go on",
+            )
+            for task in pumps:
+                task.cancel()
+    finally:
+        await runner.cleanup()
+    log = capsys.readouterr().err
+    assert "dropped: the client has not read its output for 1 s" in log
+    assert "wall ended (dropped: the client stopped reading for 1 s)" in log
+
+
+#: Says whether its session runs in low-bandwidth mode, then ends.
+SAYS_BANDWIDTH = "import os; print('low=' + os.environ.get('GROUNDCONTROL_LOW_BANDWIDTH', '-'))"
+
+
+async def test_low_bandwidth_per_connection_from_the_ssh_environment_or_for_all(
+    keys: Keys, tmp_path: Path
+) -> None:
+    def says(_who: AuthorizedKey) -> Sequence[str]:
+        return [sys.executable, "-c", SAYS_BANDWIDTH]
+
+    async def ask(port: int, env: dict[str, str]) -> tuple[bytes, int | None]:
+        async with connect(port, keys.lobby) as conn:
+            process = await conn.create_process(term_type="xterm", env=env, encoding=None)
+            out = await process.stdout.read()
+            await process.wait_closed()
+            return out, process.exit_status
+
+    oncall = OnCall("ws://127.0.0.1:1", keys.authorized, {}, child_command=says)
+    async with serve(oncall, tmp_path) as port:
+        assert b"low=-" in (await ask(port, {}))[0]
+        assert b"low=1" in (await ask(port, {"LC_GROUNDCONTROL_LOW_BANDWIDTH": "1"}))[0]
+        assert b"low=-" in (await ask(port, {"LC_GROUNDCONTROL_LOW_BANDWIDTH": "0"}))[0]
+        out, status = await ask(port, {"LC_GROUNDCONTROL_LOW_BANDWIDTH": "maybe"})
+        assert b"LC_GROUNDCONTROL_LOW_BANDWIDTH='maybe': expected 1 or 0" in out
+        assert status == 1
+    everyone = OnCall(
+        "ws://127.0.0.1:1", keys.authorized, {}, low_bandwidth=True, child_command=says
+    )
+    async with serve(everyone, tmp_path) as port:
+        assert b"low=1" in (await ask(port, {}))[0]
+
+
+def test_the_ssh_limits_come_from_the_config_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    config = parse_config('[ssh]\nidle = "15m"\nstall = 5\nmax_sessions = 3\n', "site.toml")
+    assert (config.ssh.seconds("idle"), config.ssh.seconds("stall")) == (900.0, 5.0)
+    assert config.ssh.max_sessions == 3 and not config.ssh.low_bandwidth
+    for text, reason in [
+        ('[ssh]\nidle = "soon"', 'site.toml: ssh.idle: expected a duration such as "30m"'),
+        ("[ssh]\nstall = 0", "site.toml: ssh.stall: expected a duration above 0"),
+        ("[ssh]\nmax_sessions = 0", "site.toml: ssh.max_sessions: expected 1 or more"),
+        ("[ssh]\nidle_minutes = 5", "site.toml: ssh.idle_minutes: unknown key"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            parse_config(text, "site.toml")
+        assert str(caught.value).startswith(reason)
+
+
+def test_every_session_shows_the_layout_asked_for_with_the_site_config(keys: Keys) -> None:
+    lobby, alice = keys.authorized
+    plain = OnCall("ws://hub:1", keys.authorized, {})
+    assert list(plain.command_for(lobby, "wall"))[3:8] == [
+        "wall",
+        "--hub",
+        "ws://hub:1",
+        "--layout",
+        "oncall",
+    ]
+    site = OnCall("ws://hub:1", keys.authorized, {}, layout="lobby", config="/etc/gc/site.toml")
+    wall = list(site.command_for(alice, "wall"))
+    assert wall[wall.index("--layout") + 1] == "lobby"
+    assert wall[-2:] == ["--config", "/etc/gc/site.toml"] and "--act" in wall
+    assert list(site.command_for(alice, "console"))[-2:] == ["--config", "/etc/gc/site.toml"]
+
+
+def test_the_command_refuses_a_layout_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["ssh", "--layout", "lobby", "--authorized-keys", str(tmp_path / "k")]) == 2
+    assert "no layout named 'lobby' (layouts: wall, oncall, console)" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from groundcontrol.hub.server import start_hub
 from panels.web import (
     COOKIE,
     BadToken,
+    Grant,
     WebServer,
     check_secret,
     sign,
@@ -86,6 +87,17 @@ def test_a_link_signed_with_another_secret_is_refused() -> None:
 def test_a_malformed_link_is_refused(token: str) -> None:
     with pytest.raises(BadToken, match="malformed link"):
         verify(SECRET, token)
+
+
+def test_a_session_carries_the_name_signed_and_a_link_none() -> None:
+    expires = int(time.time()) + DAY
+    token = sign(SECRET, "analyst", expires, purpose="session", name="ann.o'neil")
+    assert verify(SECRET, token, purpose="session").name == "ann.o'neil"
+    assert verify(SECRET, sign(SECRET, "display", expires)).name == ""
+    fields = token.split(".")
+    fields[3] = base64.urlsafe_b64encode(b"mallory").rstrip(b"=").decode()
+    with pytest.raises(BadToken, match="altered"):
+        verify(SECRET, ".".join(fields), purpose="session")
 
 
 def test_a_link_is_not_a_session_cookie_nor_the_reverse() -> None:
@@ -225,6 +237,7 @@ async def test_a_good_link_sets_a_strict_cookie_that_opens_the_wall(
         seen = json.loads(message.data)
     assert seen["argv"][-1] == "display"  # the display's app
     assert seen["env"]["GROUNDCONTROL_TOKEN"] == APP_TOKENS["display"]
+    assert "GROUNDCONTROL_ACTOR" not in seen["env"]  # a wall acts for nobody
     assert not [k for k in seen["env"] if k.startswith("GROUNDCONTROL_WEB")]
     assert all(APP_TOKENS["display"] not in arg for arg in seen["argv"])
     await until(lambda: not alive(seen["pid"]), "the app to end with its browser session")
@@ -284,6 +297,8 @@ async def test_login_with_an_analyst_token_opens_the_console(hub_url: str) -> No
             seen = json.loads((await asyncio.wait_for(ws.receive(), SAFETY)).data)
         assert seen["argv"][-1] == "analyst"
         assert seen["env"]["GROUNDCONTROL_TOKEN"] == APP_TOKENS["analyst"]
+        # Who logged in (their token's name on the hub) is who the console acts for.
+        assert seen["env"]["GROUNDCONTROL_ACTOR"] == "analyst"
 
 
 async def test_a_login_from_another_site_is_refused(hub_url: str) -> None:
@@ -440,3 +455,32 @@ async def test_a_browser_draws_the_wall_from_a_link_and_nothing_without(tmp_path
             await feed
         await runner.cleanup()
         await hub_runner.cleanup()
+
+
+def test_a_display_link_may_carry_the_layout_it_shows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GROUNDCONTROL_WEB_SECRET", SECRET.decode())
+    assert main(["web", "link", "--for", "1d", "--layout", "console"]) == 0
+    grant = verify(SECRET, capsys.readouterr().out.strip().split("t=", 1)[1])
+    assert (grant.role, grant.layout, grant.name) == ("display", "console", "")
+    session = verify(
+        SECRET,
+        sign(SECRET, grant.role, grant.expires, purpose="session", name=grant.detail),
+        purpose="session",
+    )
+    assert session.layout == "console"
+    server = WebServer(
+        "http://hub:1", secret=SECRET, tokens={"display": "t" * 32}, config="/etc/gc/site.toml"
+    )
+    command = shlex.split(server.command_for(session))
+    assert command[-4:] == ["--config", "/etc/gc/site.toml", "--layout", "console"]
+    assert "--layout" not in shlex.split(server.command_for(Grant("display", grant.expires)))
+    assert main(["web", "link", "--for", "1d", "--layout", "lobby"]) == 2
+    assert "no layout named 'lobby'" in capsys.readouterr().err
+    # A link for one layout cannot be turned into a link for another.
+    token = sign(SECRET, "display", grant.expires, name="console")
+    head, mac = token.rsplit(".", 1)
+    forged = head.rsplit(".", 1)[0] + "." + base64.urlsafe_b64encode(b"wall").decode() + "." + mac
+    with pytest.raises(BadToken, match="altered"):
+        verify(SECRET, forged)

@@ -12,8 +12,16 @@ import argparse
 import importlib
 from typing import Any
 
-from groundcontrol.cli.common import DEFAULT_HUB
+from groundcontrol.cli.bandwidth import (
+    LowBandwidthError,
+    add_low_bandwidth_argument,
+    fewer_colours,
+    low_bandwidth,
+)
+from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail
+from groundcontrol.cli.wall import add_theme_option
 from groundcontrol.client.stream import CA_FILE_ENV, TOKEN_ENV
+from groundcontrol.config import CONSOLE_LAYOUT, find_layout, load_config, pick_theme
 
 __all__ = ["CONSOLE_MODULE", "add_parser", "console_module", "run"]
 
@@ -62,7 +70,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=_KEYS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    console.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    console.add_argument("--hub", default=DEFAULT_HUB, help=HUBS_HELP)
+    console.add_argument("--config", metavar="FILE", help="TOML config with [wall] theme")
+    add_theme_option(console)
+    add_low_bandwidth_argument(console)
 
 
 def console_module() -> Any:
@@ -74,6 +85,20 @@ def run(args: argparse.Namespace) -> int:
     """Show the console until it is closed; 0."""
     from groundcontrol.client.stream import Access
 
-    app = console_module().make_console(args.hub, access=Access.from_env())
+    try:
+        low = low_bandwidth(args)
+    except LowBandwidthError as exc:
+        return fail(str(exc))
+    if low:
+        fewer_colours()
+    config = load_config(args.config)
+    theme = pick_theme(args.theme, config)
+    app = console_module().make_console(
+        args.hub,
+        access=Access.from_env(),
+        theme=theme,
+        low_bandwidth=low,
+        overview=find_layout(config, CONSOLE_LAYOUT),
+    )
     app.run()
     return 0

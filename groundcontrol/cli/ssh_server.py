@@ -1,12 +1,16 @@
 """The SSH server behind ``groundcontrol ssh`` (:mod:`groundcontrol.cli.ssh`).
 
 An asyncssh server that gives each connection its own pseudo-terminal running a client
-app: a ``display`` key gets the wall, an ``analyst`` key gets the console. The app is a
-child process (``python -m groundcontrol wall|console --hub URL``) on a pty, with the
-role's hub token in ``GROUNDCONTROL_TOKEN`` and the key's name in ``GROUNDCONTROL_ACTOR``;
-the server pumps bytes both ways and passes window changes on (TIOCSWINSZ on the pty,
-which signals SIGWINCH to the child, whose controlling terminal it is). When the SSH
-session ends the child is hung up on (SIGHUP, then SIGKILL), and when the child ends
+app: every key gets the wall's on-call view, which acts on incidents for ``oncall``
+and ``analyst`` keys (``wall --act``). The app is a child process (``python -m
+groundcontrol wall --hub URL ...``) on a pty, with the role's hub token in
+``GROUNDCONTROL_TOKEN`` and the key's name in ``GROUNDCONTROL_ACTOR`` (the hub records
+it when the token is a relay); the server pumps bytes both ways and passes window
+changes on (TIOCSWINSZ on the pty, which signals SIGWINCH to the child, whose
+controlling terminal it is). When the SSH session ends the child is hung up on
+(SIGHUP, then SIGKILL). When the on-call view of an ``analyst`` key quits with
+``OPEN_CONSOLE_STATUS`` (its ``c`` key) the session runs the console on a new pty,
+and the on-call view again when the console quits; when the view quits otherwise
 the session is closed with its exit status.
 
 * Public keys only, from the authorized-keys file (:func:`load_authorized_keys`): one
@@ -14,6 +18,13 @@ the session is closed with its exit status.
 * The host key (ed25519) is made on the first start and kept with mode 600.
 * A session without a pty is refused, so are sessions beyond ``max_sessions``; a
   session without input for ``idle_seconds`` is closed with a message.
+* A client that stops reading never slows the others: when its channel's buffer is
+  full (asyncssh's ``pause_writing``) its child's pty is no longer read, so the child
+  blocks on its own output, and a session that stays so for ``stall_seconds`` is
+  dropped (its child hung up on, which frees its hub connection).
+* Low-bandwidth sessions (``low_bandwidth``, or a client that sends
+  ``LC_GROUNDCONTROL_LOW_BANDWIDTH=1``) get ``GROUNDCONTROL_LOW_BANDWIDTH=1``: the app
+  redraws at most once a second and animates nothing.
 
 Imported only when ``groundcontrol ssh`` runs: the other commands never load asyncssh.
 """
@@ -41,7 +52,15 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="DSA is deprecated")
     import asyncssh
 
-from groundcontrol.cli.ssh import ACTOR_ENV, ROLE_ARGS, ROLES
+from groundcontrol.cli.bandwidth import LOW_BANDWIDTH_ENV, LowBandwidthError, flag_value
+from groundcontrol.cli.ssh import (
+    CONSOLE_ROLES,
+    DEFAULT_LAYOUT,
+    LOW_BANDWIDTH_REQUEST_ENV,
+    ROLE_ARGS,
+    ROLES,
+)
+from groundcontrol.client.actor import ACTOR_ENV, OPEN_CONSOLE_STATUS
 from groundcontrol.client.stream import TOKEN_ENV
 
 __all__ = [
@@ -200,21 +219,37 @@ class OnCall:
         *,
         max_sessions: int = 50,
         idle_seconds: float = 3600.0,
+        stall_seconds: float = 30.0,
+        low_bandwidth: bool = False,
         child_command: ChildCommand | None = None,
+        console_command: ChildCommand | None = None,
         environ: Mapping[str, str] | None = None,
+        layout: str = DEFAULT_LAYOUT,
+        config: str | None = None,
     ) -> None:
+        """``child_command``: what a session runs first (the role's on-call view);
+        ``console_command``: what it runs when that view asks for the console;
+        ``layout``: the wall layout of that view; ``config``: the site's config file
+        (its layouts, theme), given to every app."""
         self.hub = hub
         self.keys = {entry.key.public_data: entry for entry in keys}
         self.tokens = dict(tokens)
         self.max_sessions = max_sessions
         self.idle_seconds = idle_seconds
+        self.stall_seconds = stall_seconds
+        """How long a client may leave its output unread before its session is dropped."""
+        self.low_bandwidth = low_bandwidth
+        """Every session in low-bandwidth mode, whatever the client asks."""
         self.child_command = child_command or self._groundcontrol
+        self.console_command = console_command or self._console
         self._environ = {
             name: value
             for name, value in (os.environ if environ is None else environ).items()
             if not _private(name)
         }
         self.sessions: set[Session] = set()
+        self.layout = layout
+        self._site = ["--config", config] if config else []
 
     def _groundcontrol(self, who: AuthorizedKey) -> list[str]:
         return [
@@ -224,8 +259,18 @@ class OnCall:
             who.command,
             "--hub",
             self.hub,
+            "--layout",
+            self.layout,
             *ROLE_ARGS[who.role],
+            *self._site,
         ]
+
+    def _console(self, _who: AuthorizedKey) -> list[str]:
+        return [sys.executable, "-m", "groundcontrol", "console", "--hub", self.hub, *self._site]
+
+    def command_for(self, who: AuthorizedKey, app: str) -> Sequence[str]:
+        """The command line of ``app``: the role's own, or ``console``."""
+        return self.console_command(who) if app == "console" else self.child_command(who)
 
     async def close(self, message: str = "groundcontrol ssh: the server is stopping") -> None:
         """End every session, saying ``message``; return when they are gone."""
@@ -235,10 +280,15 @@ class OnCall:
         if running:
             await asyncio.wait(running, timeout=_GRACE + 1.0)
 
-    def child_environ(self, who: AuthorizedKey, term: str) -> dict[str, str]:
+    def child_environ(
+        self, who: AuthorizedKey, term: str, *, low_bandwidth: bool = False
+    ) -> dict[str, str]:
         """The child's environment: this one, without the server's tokens, plus the
-        role's token, the actor and a truecolor terminal."""
+        role's token, the actor and a truecolor terminal; low-bandwidth mode if the
+        server or the session (``low_bandwidth``) asks for it."""
         env = dict(self._environ)
+        if self.low_bandwidth or low_bandwidth:
+            env[LOW_BANDWIDTH_ENV] = "1"
         token = self.tokens.get(who.role)
         if token:
             env[TOKEN_ENV] = token
@@ -290,6 +340,9 @@ class Session(asyncssh.SSHServerSession[bytes]):
         self._reading = False
         self._last_input = time.monotonic()
         self._idle: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None
+        self.low_bandwidth = False
+        """This session's app runs in low-bandwidth mode."""
         self._closed = False
         self._peer = "?"
         self.task: asyncio.Task[None] | None = None
@@ -317,6 +370,15 @@ class Session(asyncssh.SSHServerSession[bytes]):
         return True
 
     def session_started(self) -> None:
+        assert self._chan is not None
+        # LC_GROUNDCONTROL_LOW_BANDWIDTH=1 ssh -t: Debian's ssh_config sends LC_* as is.
+        asked = self._chan.get_environment().get(LOW_BANDWIDTH_REQUEST_ENV, "")
+        try:
+            wanted = flag_value(LOW_BANDWIDTH_REQUEST_ENV, asked)
+        except LowBandwidthError as exc:
+            self._refuse(f"groundcontrol ssh: {exc}")
+            return
+        self.low_bandwidth = self.oncall.low_bandwidth or wanted
         self.task = asyncio.get_running_loop().create_task(self._start())
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
@@ -336,13 +398,24 @@ class Session(asyncssh.SSHServerSession[bytes]):
         return True  # keep the channel half-open: the app decides when it ends
 
     def pause_writing(self) -> None:
+        # The client is not reading: hold the child's output back (it blocks on its
+        # pty, not the server), and drop the session if it stays so.
         self._read(False)
+        if self._stall is None:
+            loop = asyncio.get_running_loop()
+            self._stall = loop.call_later(self.oncall.stall_seconds, self._stalled)
 
     def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         self._read(True)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         self._stop_child()
 
     # The child
@@ -360,9 +433,8 @@ class Session(asyncssh.SSHServerSession[bytes]):
             )
             return
         self.oncall.sessions.add(self)
-        self._log(f"{self.who.command} started ({self._size[0]}x{self._size[1]})")
         try:
-            await self._run_child()
+            await self._run_children()
         finally:
             self.oncall.sessions.discard(self)
             if self._idle is not None:
@@ -379,56 +451,84 @@ class Session(asyncssh.SSHServerSession[bytes]):
         self._chan.write(f"{message}\r\n".encode())
         self._chan.exit(1)
 
-    async def _run_child(self) -> None:
+    async def _run_children(self) -> None:
+        """The role's app, and for an analyst the console each time the on-call view
+        quits asking for it (:data:`OPEN_CONSOLE_STATUS`), then the view again; the
+        session ends, with its status, when the on-call view quits otherwise."""
         chan = self._chan
         assert chan is not None
+        app = self.who.command
+        while True:
+            code = await self._run_child(app)
+            if code is None or self._closed:
+                return
+            if self._goodbye:  # ended by the server (idle, stopping, stalled)
+                break
+            if app == "console":
+                app = self.who.command
+            elif code == OPEN_CONSOLE_STATUS and self.who.role in CONSOLE_ROLES:
+                app = "console"
+            else:
+                break
+        chan.write(_RESET_TERMINAL)
+        if self._goodbye:
+            chan.write(f"{self._goodbye}\r\n".encode())
+        chan.exit(code if code >= 0 else 128 - code)
+
+    async def _run_child(self, app: str) -> int | None:
+        """Run ``app`` on a pty of its own until it ends: its exit status (None when
+        it could not start, and the session was refused)."""
+        chan = self._chan
+        assert chan is not None
+        low = ", low bandwidth" if self.low_bandwidth else ""
+        self._log(f"{app} started ({self._size[0]}x{self._size[1]}{low})")
         master, slave = pty.openpty()
         try:
             _set_size(slave, *self._size)
             self._process = await asyncio.create_subprocess_exec(
-                *self.oncall.child_command(self.who),
+                *self.oncall.command_for(self.who, app),
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
-                env=self.oncall.child_environ(self.who, self._term or ""),
+                env=self.oncall.child_environ(
+                    self.who, self._term or "", low_bandwidth=self.low_bandwidth
+                ),
                 start_new_session=True,
                 preexec_fn=_take_terminal,
             )
         except OSError as exc:
             os.close(master)
-            self._refuse(f"groundcontrol ssh: cannot start the {self.who.command}: {exc}")
-            return
+            self._refuse(f"groundcontrol ssh: cannot start the {app}: {exc}")
+            return None
         finally:
             os.close(slave)
         os.set_blocking(master, False)
         self._master = master
         self._output_done = asyncio.get_running_loop().create_future()
         self._read(True)
-        self._arm_idle()
+        if self._idle is None:  # one idle timer for the session, across its apps
+            self._arm_idle()
         if self._closed:  # the client left while the child was starting
             self._stop_child()
         code = await self._process.wait()
         why = self._goodbye.removeprefix("groundcontrol ssh: ")
         why = why or ("the client left" if self._closed else f"status {code}")
-        self._log(f"{self.who.command} ended ({why})")
+        self._log(f"{app} ended ({why})")
         # What the app wrote last (its goodbye, its terminal reset) before the channel ends.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._output_done), 1.0)
         self._read(False)
         self._master = None
         os.close(master)
-        if not self._closed:
-            chan.write(_RESET_TERMINAL)
-            if self._goodbye:
-                chan.write(f"{self._goodbye}\r\n".encode())
-            chan.exit(code if code >= 0 else 128 - code)
+        return code
 
     _output_done: asyncio.Future[None]
     _goodbye = ""
 
     def _read(self, on: bool) -> None:
-        """Start or stop copying the child's output to the channel."""
-        if self._master is None or on == self._reading:
+        """Start or stop copying the child's output to the channel (never while the
+        client is not reading: a new child waits for it too)."""
+        if self._master is None or on == self._reading or (on and self._stall is not None):
             return
         loop = asyncio.get_running_loop()
         if on:
@@ -452,6 +552,23 @@ class Session(asyncssh.SSHServerSession[bytes]):
             return
         if not self._closed:
             self._chan.write(data)
+
+    def _stalled(self) -> None:
+        """The client has read nothing for ``stall_seconds``: end its app (which frees
+        its hub connection) and close the channel without flushing what it holds."""
+        self._stall = None
+        process = self._process
+        if self._closed or process is None or process.returncode is not None:
+            return
+        seconds = f"{self.oncall.stall_seconds:g} s"
+        self._log(f"dropped: the client has not read its output for {seconds}")
+        self._goodbye = self._goodbye or (
+            f"groundcontrol ssh: dropped: the client stopped reading for {seconds}"
+        )
+        self._closed = True  # nothing more goes to a client that does not read
+        self._stop_child()
+        if self._chan is not None:
+            self._chan.abort()
 
     def _arm_idle(self) -> None:
         loop = asyncio.get_running_loop()

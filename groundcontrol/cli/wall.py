@@ -17,10 +17,17 @@ import importlib
 import math
 from typing import Any
 
-from groundcontrol.cli.common import DEFAULT_HUB, fail
-from groundcontrol.config import CONSOLE_LAYOUT, find_layout, load_config
+from groundcontrol.cli.bandwidth import (
+    LowBandwidthError,
+    add_low_bandwidth_argument,
+    fewer_colours,
+    low_bandwidth,
+)
+from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail
+from groundcontrol.client.actor import OPEN_CONSOLE_STATUS
+from groundcontrol.config import THEME_ENV, THEMES, find_layout, load_config, pick_theme, theme_name
 
-__all__ = ["WALL_MODULE", "add_parser", "run", "wall_module"]
+__all__ = ["WALL_MODULE", "add_parser", "add_theme_option", "run", "wall_module"]
 
 WALL_MODULE = "panels.app"
 
@@ -30,7 +37,7 @@ _KEYS = """\
 layouts (--layout; a site adds its own with [[layouts]] in --config):
   wall     the overview and listening scenes, for the room (the default)
   oncall   one scene for 80x24: incidents, volume, sentiment, stories, mentions
-  console  not a wall: run `groundcontrol console`
+  console  the analyst's overview (the console shows it on o): tiles, incidents, stories
 
 keys:
   1-9      the layout's scene of that number (wall: 1 overview, 2 listening)
@@ -39,7 +46,14 @@ keys:
   escape   close an incident that took over the screen, back to the wall
   q        quit
 
-The token comes from GROUNDCONTROL_TOKEN: a display token is enough.
+with --act (on call: a key hint line at the foot names the incident the keys act on):
+  k        acknowledge the incident       s  snooze it for 30 minutes
+  R        resolve it                     up/down  pick another incident
+  c        (with --console-key) open the console; the SSH server comes back here
+
+The token comes from GROUNDCONTROL_TOKEN: a display token is enough for a wall;
+--act needs an analyst token. Run by a relay for a person (the SSH server), the name
+in GROUNDCONTROL_ACTOR is who the hub records as acting.
 """
 
 
@@ -54,6 +68,27 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _theme(text: str) -> str:
+    """A theme for ``--theme``: one of THEMES, or another spelling of one."""
+    try:
+        return theme_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_theme_option(parser: argparse.ArgumentParser) -> None:
+    """``--theme`` for the wall and the console (cli never imports panels: the names
+    come from groundcontrol.config.THEMES)."""
+    parser.add_argument(
+        "--theme",
+        type=_theme,
+        choices=THEMES,
+        default=None,
+        help=f"colours: default, or colourblind (no red/green pair; colorblind too); "
+        f"default: ${THEME_ENV}, else [wall] theme in --config, else default",
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``wall`` to ``sub``."""
     wall = sub.add_parser(
@@ -66,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=_KEYS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    wall.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    wall.add_argument("--hub", default=DEFAULT_HUB, help=HUBS_HELP)
     wall.add_argument(
         "--rotate",
         type=_non_negative_float,
@@ -79,13 +114,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--layout", default="wall", metavar="NAME", help="the layout to show (default wall)"
     )
     wall.add_argument(
-        "--config", metavar="FILE", help="TOML config with the site's own [[layouts]]"
+        "--config",
+        metavar="FILE",
+        help="TOML config with the site's own [[layouts]] and [wall] theme",
     )
     wall.add_argument(
         "--no-drift",
         dest="drift",
         action="store_false",
         help="do not shift the picture a cell every few minutes (against burn-in)",
+    )
+    add_theme_option(wall)
+    add_low_bandwidth_argument(wall)
+    wall.add_argument(
+        "--act",
+        action="store_true",
+        help="on call, not a kiosk: k, s and R acknowledge, snooze and resolve incidents "
+        "(an analyst token), with a key hint line",
+    )
+    wall.add_argument(
+        "--console-key",
+        action="store_true",
+        help=f"with --act: c quits with status {OPEN_CONSOLE_STATUS}, which the SSH server "
+        "takes as 'open the console'",
     )
 
 
@@ -99,15 +150,28 @@ def run(args: argparse.Namespace) -> int:
     one in the file) is raised as ConfigError, as for every command."""
     from groundcontrol.client.stream import Access
 
-    if args.layout == CONSOLE_LAYOUT:
-        return fail("the console is its own app: run `groundcontrol console --hub URL`")
-    layout = find_layout(load_config(args.config), args.layout)
+    try:
+        low = low_bandwidth(args)
+    except LowBandwidthError as exc:
+        return fail(str(exc))
+    if low:
+        fewer_colours()
+    if args.console_key and not args.act:
+        return fail("--console-key needs --act (the key hint line and the keys)")
+    config = load_config(args.config)
+    layout = find_layout(config, args.layout)
+    theme = pick_theme(args.theme, config)
     app = wall_module().make_wall(
         args.hub,
         access=Access.from_env(),
         rotate_seconds=args.rotate,
         layout=layout,
         drift=args.drift,
+        theme=theme,
+        low_bandwidth=low,
+        act=args.act,
+        console_key=args.console_key,
     )
     app.run()
-    return 0
+    # OPEN_CONSOLE_STATUS when c asked for the console; 1 if the app failed.
+    return int(getattr(app, "return_code", None) or 0)

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import os
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +39,11 @@ environment:
   GROUNDCONTROL_WEB_TOKEN_DISPLAY  the hub display token the wall runs with
   GROUNDCONTROL_WEB_TOKEN_ANALYST  the hub analyst token the console runs with
                                    (analysts log in with their own hub token, checked on the hub)
+
+The hub records each analyst by their own token's name, not the server's: make the
+server's analyst token a relay on the hub (tokens file: analyst <token> web-gateway;
+config: [auth] relays = ["web-gateway"]). The console runs with GROUNDCONTROL_ACTOR
+set to the name, and the hub refuses it (403) from a token that is not a relay.
 
 A wall opens from `groundcontrol web link --for 30d`; an analyst logs in at /login.
 Without either, every path answers 401 or 403.
@@ -101,6 +107,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="how long the link works: 30d, 12h, 90m, 2w",
     )
     link.add_argument(
+        "--layout",
+        default="",
+        metavar="NAME",
+        help="the wall layout the link shows (default: the server's, wall); checked "
+        "against the shipped layouts and --config's",
+    )
+    link.add_argument(
+        "--config", metavar="FILE", help="TOML config with the site's own [[layouts]]"
+    )
+    link.add_argument(
         "--base",
         default=DEFAULT_BASE,
         metavar="URL",
@@ -120,8 +136,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _link(args: argparse.Namespace, secret: bytes) -> int:
+    from groundcontrol.config import find_layout, load_config
+
+    if args.layout:
+        find_layout(load_config(args.config), args.layout)  # ConfigError: no such layout
     expires = int(time.time()) + int(args.duration)
-    token = web_module().sign(secret, "display", expires)
+    token = web_module().sign(secret, "display", expires, name=args.layout)
     base = str(args.base).rstrip("/")
     print(f"{base}/link?t={quote(token, safe='')}")
     return 0
@@ -167,6 +187,7 @@ def _serve(args: argparse.Namespace, secret: bytes) -> int:
         host=args.host,
         port=args.port,
         secure=tls is not None,
+        config=str(Path(args.config).resolve()) if args.config else None,
     )
 
     async def serve() -> None:

@@ -4,7 +4,9 @@
 (``GET /mentions``), one mention with its triage history (``GET /mentions/ID``),
 triage actions and the triage queue (``POST /triage``, ``GET /triage/queue``), the
 history of share of voice and negative share (``GET /history``, as JSON or CSV), and
-incidents (``GET /incidents``, ``POST /incidents/ID/ack|snooze|resolve``).
+incidents (``GET /incidents``, ``POST /incidents/ID/ack|snooze|resolve``), and who
+the hub takes the client for (``GET /whoami``). A client run by a relay for a person
+(``GROUNDCONTROL_ACTOR``) names that person on every request (client/actor.py).
 
 One ``aiohttp.ClientSession`` per :class:`HubApi`, opened on first use inside the
 running loop, with a timeout on every request and the token and TLS trust of an
@@ -24,6 +26,7 @@ from urllib.parse import quote
 import aiohttp
 import msgspec
 
+from groundcontrol.client.actor import actor_from_env, actor_headers
 from groundcontrol.client.stream import Access, describe_error, http_url
 from groundcontrol.protocol import (
     TRIAGE_ACTIONS,
@@ -35,6 +38,7 @@ from groundcontrol.protocol import (
     TriageActionName,
     TriageQueue,
     TriageReceipt,
+    Whoami,
 )
 
 __all__ = [
@@ -96,11 +100,19 @@ class HubApi:
     """An analyst's HTTP client of one hub; ``async with HubApi(...)`` or ``close()``."""
 
     def __init__(
-        self, hub_url: str, access: Access | None = None, *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        hub_url: str,
+        access: Access | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        actor: str | None = None,
     ) -> None:
+        """``actor``: the person a relay's token acts for, sent with every request
+        (None: ``GROUNDCONTROL_ACTOR``, if set; "": nobody)."""
         self.hub_url = hub_url
         self.access = access or Access()
         self.timeout = timeout
+        self.actor = actor_from_env() if actor is None else actor
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HubApi:
@@ -119,7 +131,7 @@ class HubApi:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers=self.access.headers(),
+                headers={**(self.access.headers() or {}), **actor_headers(self.actor)},
             )
         return self._session
 
@@ -180,6 +192,11 @@ class HubApi:
             return msgspec.json.decode(data, type=kind)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ApiError(0, f"the hub's answer to {path} did not decode: {exc}") from None
+
+    async def whoami(self) -> Whoami:
+        """The name the hub records for this client (its actor, else the token's
+        name) and the token's role."""
+        return await self._json(Whoami, "GET", "/whoami")
 
     # ------------------------------------------------------------------ mentions
 

@@ -26,10 +26,13 @@ from groundcontrol.hub.metrics import (
     process_rss_bytes,
     render,
     sqlite_memory_bytes,
+    stage_cpu_metric,
+    thread_cpu_metric,
 )
 from groundcontrol.hub.state import CONTROL_CHARS, HUB_NAME, Counters, CurrentWriter
 from groundcontrol.hub.stream import Publisher
 from groundcontrol.hub.workers import EnrichPool
+from groundcontrol.protocol import Whoami
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.signals.incidents import IncidentError
 from groundcontrol.store.database import Store
@@ -91,6 +94,7 @@ class HttpApi:
                 f"{HUB_NAME}\n"
                 "GET /healthz  health as JSON\n"
                 "GET /metrics  Prometheus metrics (admin token)\n"
+                "GET /whoami  the name this hub records for you, and your role (any token)\n"
                 "POST /triage  claim, assign, label, escalate, resolve, ignore or note a mention"
                 " (analyst token)\n"
                 "GET /triage/queue  the review queue, oldest first, with owners and waits"
@@ -111,6 +115,16 @@ class HttpApi:
                 "WS  /stream   walls get hello, snapshot, ticks, incidents and triage actions\n"
             )
         )
+
+    async def handle_whoami(self, request: web.Request) -> web.Response:
+        """Who the hub takes the caller for: the name it records (the person a relay
+        acts for, else the token's name) and the token's role. Any known token."""
+        principal = self.gate.authorize(request, None)
+        if principal is None:
+            body = Whoami(name="local", role="admin")
+        else:
+            body = Whoami(name=principal.name, role=principal.role.value)
+        return web.json_response(msgspec.to_builtins(body))
 
     async def handle_healthz(self, _request: web.Request) -> web.Response:
         now = self.clock()
@@ -344,6 +358,8 @@ class HttpApi:
                 "Resident memory of the hub process.",
                 "gauge",
             ).add(process_rss_bytes()),
+            stage_cpu_metric(*([w.stats.stage_cpu] if (w := self.writer()) else [])),
+            thread_cpu_metric(),
         ]
 
     def _store_metrics(self) -> list[Metric]:

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from groundcontrol.protocol import name_problem
+
 __all__ = [
     "CLIENT_ENV",
     "ENV_PREFIX",
@@ -113,10 +115,13 @@ UNKNOWN_TOKEN_REASON = "unknown token"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request is from: the role of its token and that token's name."""
+    """Who a request is from: the role of its token and the name the hub records, the
+    token's own or, for a relay (``[auth] relays``), the person it acts for."""
 
     role: Role
     name: str
+    via: str = ""
+    """The relay token's name when the request came through one ("" otherwise)."""
 
 
 class TokenConfigError(Exception):
@@ -176,8 +181,10 @@ def _check_token(token: str, source: str) -> None:
 
 
 def _check_name(name: str, source: str) -> None:
-    if not name or not name.isprintable() or any(c.isspace() for c in name):
-        raise TokenConfigError(f"{source}: the token name must be printable text without spaces")
+    # The same rule as for the people a relay names (protocol.name_problem).
+    problem = name_problem(name)
+    if problem:
+        raise TokenConfigError(f"{source}: the token name: {problem}")
 
 
 class _Builder:
@@ -331,9 +338,10 @@ class Tokens:
             builder.add(role, token, name or builder.auto_name(role), source)
         return builder.build()
 
-    def authorize(self, authorization: str | None, permission: Permission) -> Principal:
+    def authorize(self, authorization: str | None, permission: Permission | None) -> Principal:
         """The principal behind an ``Authorization`` header value, if its role has
-        ``permission``; otherwise raise Denied (401 or 403)."""
+        ``permission`` (None: any known token will do); otherwise raise Denied (401
+        or 403)."""
         if not self._entries:
             raise Denied(401, NO_TOKENS_CONFIGURED_REASON)
         if authorization is None or not authorization.strip():
@@ -350,6 +358,8 @@ class Tokens:
                 match = entry
         if match is None:
             raise Denied(401, UNKNOWN_TOKEN_REASON)
+        if permission is None:
+            return Principal(match.role, match.name)
         permission = Permission(permission)
         if permission not in ROLE_PERMISSIONS[match.role]:
             raise Denied(403, _forbidden_reason(match.role, permission))
@@ -357,6 +367,10 @@ class Tokens:
 
     def __bool__(self) -> bool:
         return bool(self._entries)
+
+    def names(self) -> frozenset[str]:
+        """The tokens' names (never their values)."""
+        return frozenset(entry.name for entry in self._entries)
 
     def summary(self) -> str:
         counts = dict.fromkeys(Role, 0)
