@@ -246,7 +246,7 @@ async def test_incidents_reach_the_stream(hub: tuple[Hub, str]) -> None:
             updated_at=1.0,
         )
         event = IncidentEvent(change="opened", incident=incident)
-        h.analytics.tick = lambda now: (h.analytics.snapshot(now).tick, [event])  # type: ignore[method-assign]
+        h.analytics.tick = lambda now, **_: (h.analytics.snapshot(now).tick, [event])  # type: ignore[method-assign]
         while True:
             msg = decode_stream(await asyncio.wait_for(client.recv(), TIMEOUT))
             if isinstance(msg, IncidentEvent):

@@ -3,7 +3,9 @@
 * ``bench``: run a hub under test (``--config``, ``--no-store``) fed by the demo stream
   for ``--seconds`` per run, in batches of ``--batch`` with ``--window`` in flight,
   against a baseline run unless ``--no-baseline``; a table, or one JSON object with
-  ``--json``. The measuring is :mod:`groundcontrol.lab.bench`.
+  ``--json``. Both give the CPU each mention cost, in all and by stage. ``--rate``
+  feeds at a fixed rate instead of as fast as acks allow. The measuring is
+  :mod:`groundcontrol.lab.bench`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from groundcontrol.cli.common import load_site, positive_float
 
 if TYPE_CHECKING:
     from feeds.demo import DemoStream
+    from groundcontrol.lab.bench import Rate
 
 __all__ = ["add_parser", "run"]
 
@@ -34,6 +37,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bench.add_argument(
         "--no-store", action="store_true", help="run the hub without its durable store"
     )
+    bench.add_argument(
+        "--rate",
+        type=rate_spec,
+        metavar="N|P%",
+        help="feed the hub at a fixed rate: N mentions/s (one run, no baseline), or P%% of "
+        "the full-speed rate measured first in the same invocation (a second, paced run: "
+        "its latency is the one to quote at that load)",
+    )
+
+
+def rate_spec(value: str) -> Rate:
+    """``--rate``: "20000" (mentions a second) or "80%" (of full speed)."""
+    from groundcontrol.lab.bench import Rate
+
+    text = value.strip()
+    try:
+        if text.endswith("%"):
+            fraction = float(text[:-1]) / 100
+            if not 0 < fraction <= 1:
+                raise ValueError
+            return Rate(fraction=fraction)
+        per_second = float(text)
+        if not 0 < per_second < float("inf"):
+            raise ValueError
+        return Rate(per_second=per_second)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--rate {value!r}: give mentions a second (e.g. 20000) or a share of full "
+            "speed above 0% and up to 100% (e.g. 80%)"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,4 +90,5 @@ def run(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         config=args.config,
         store=not args.no_store,
+        rate=args.rate,
     )

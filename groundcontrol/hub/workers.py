@@ -1,9 +1,10 @@
 """Enrichment off the hub's event loop, in worker processes.
 
-Enrichment is pure CPU (tokenise, detect language, score, match queries) and costs
-far more per mention than decoding or aggregating, so the hub hands each batch's
-texts to a worker process and keeps its own core for sockets, dedupe and windows.
-Only (text, lang) goes out and the enriched fields come back, as plain tuples.
+Enrichment is pure CPU (tokenise, detect language, score, match queries, fingerprint
+for copy detection) and costs far more per mention than decoding or aggregating, so
+the hub hands each batch's texts to a worker process and keeps its own core for
+sockets, dedupe and windows. Only (text, lang) goes out and the enriched fields come
+back, as plain tuples, with the CPU time each step took (``STAGE_CPU``, on /metrics).
 
 With ``workers=0`` everything runs inline; if a worker dies the pool falls back to
 inline enrichment for what it had not sent back and starts a new worker, so nothing
@@ -30,27 +31,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Literal
 
 from groundcontrol.config import BrandConfig, ComplianceConfig, QueryConfig, TriageConfig
-from groundcontrol.listen.enrich import Enricher
-from groundcontrol.model import Mention, label_for
+from groundcontrol.hub.metrics import STAGE_CPU
+from groundcontrol.listen.copies import CopyPrint
+from groundcontrol.listen.enrich import Enricher, Fields
+from groundcontrol.model import Mention
 
 log = logging.getLogger("groundcontrol.hub.workers")
 
-#: (lang, sentiment, brands, queries, terms, category, confidence, needs_review).
-Enriched = tuple[str, float, list[str], list[str], list[str], str, float, bool]
+#: A chunk's enriched fields, in order, and the worker's CPU seconds per step.
+Enriched = tuple[list[Fields], dict[str, float]]
 
 #: Mentions per work item. A larger batch is cut into chunks that several workers can
 #: share; it also bounds how long any thread of the hub holds the GIL to pickle a work
@@ -63,7 +67,6 @@ IN_FLIGHT_PER_WORKER = 2
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _enricher: Enricher | None = None
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _init_worker(
@@ -80,6 +83,12 @@ def _init_worker(
         _die_with_hub(hub_pid)
     global _enricher
     _enricher = Enricher(brands, queries, triage=triage)
+    # As the hub does (server.tune_gc): the lexicons, compiled queries and the rest of
+    # what was just loaded are frozen out of collections, and young collections run
+    # less often; each chunk allocates tens of thousands of short-lived tuples.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _exit_when_closed(lifeline: Connection) -> None:
@@ -124,31 +133,14 @@ def _die_with_hub(hub_pid: int) -> None:
         os._exit(0)
 
 
-def enrich_texts(items: list[tuple[str, str]]) -> list[Enriched]:
-    """Enrich (text, lang) pairs in a worker; returns the enriched fields in order."""
+def enrich_texts(items: list[tuple[str, str]]) -> Enriched:
+    """Enrich (text, lang) pairs in a worker: their fields in order, and the CPU
+    seconds of each step."""
     enricher = _enricher
     if enricher is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("worker not initialised")
-    mentions = [_scratch(text, lang) for text, lang in items]
-    enricher.enrich(mentions)
-    return [
-        (
-            m.lang,
-            m.sentiment,
-            m.brands,
-            m.queries,
-            m.terms,
-            m.category,
-            m.category_confidence,
-            m.needs_review,
-        )
-        for m in mentions
-    ]
-
-
-def _scratch(text: str, lang: str) -> Mention:
-    # Enricher works on Mentions; the other fields are irrelevant to it.
-    return Mention(source="x", source_id="-", text=text, created_at=_EPOCH, lang=lang)
+    cpu: dict[str, float] = {}
+    return enricher.fields(items, cpu), cpu
 
 
 def _warm() -> bool:
@@ -247,43 +239,52 @@ class EnrichPool:
                 end.close()
             self._lifeline = None
 
-    async def enrich(self, mentions: list[Mention]) -> None:
-        """Fill the enriched fields of ``mentions`` in place."""
+    async def enrich(self, mentions: list[Mention]) -> list[CopyPrint]:
+        """Fill the enriched fields of ``mentions`` in place; return their copy
+        fingerprints (for ``CopyIndex.mark``)."""
         if self._pool is None or len(mentions) < 8:
-            self.inline.enrich(mentions)
-            return
+            return self._inline(mentions)
         if len(mentions) <= CHUNK:
             chunks = [mentions]
             results = [await self._in_worker(mentions)]
         else:
             chunks = [mentions[i : i + CHUNK] for i in range(0, len(mentions), CHUNK)]
             results = await asyncio.gather(*map(self._in_worker, chunks))
-        flag = self.inline.flag
+        apply = self.inline.apply
         died = False
+        prints: list[CopyPrint] = []
         for n, (chunk, enriched) in enumerate(zip(chunks, results, strict=True)):
             if n:
                 await asyncio.sleep(0)  # let the loop breathe between chunks of a huge batch
             if isinstance(enriched, str):
                 died = died or enriched == "died"
-                self.inline.enrich(chunk)
+                prints += self._inline(chunk)
                 continue
-            for m, (lang, score, brands, queries, terms, category, confidence, review) in zip(
-                chunk, enriched, strict=True
-            ):
-                m.lang = lang
-                m.sentiment = score
-                m.sentiment_label = label_for(score)
-                m.brands = brands
-                m.queries = queries
-                m.terms = terms
-                m.category, m.category_confidence, m.needs_review = category, confidence, review
-                flag(m)
+            started = time.thread_time()
+            fields, cpu = enriched
+            STAGE_CPU.add_all({f"enrich {step}": seconds for step, seconds in cpu.items()})
+            for m, f in zip(chunk, fields, strict=True):
+                apply(m, f)
+                prints.append(f[8])
+            STAGE_CPU.add("enrich results back", time.thread_time() - started)
         if died:
             self.fallbacks += 1
+        return prints
 
-    async def _in_worker(self, chunk: list[Mention]) -> list[Enriched] | Missed:
+    def _inline(self, mentions: list[Mention]) -> list[CopyPrint]:
+        cpu: dict[str, float] = {}
+        fields = self.inline.fields([(m.text, m.lang) for m in mentions], cpu)
+        STAGE_CPU.add_all({f"enrich {step}": seconds for step, seconds in cpu.items()})
+        apply = self.inline.apply
+        for m, f in zip(mentions, fields, strict=True):
+            apply(m, f)
+        return [f[8] for f in fields]
+
+    async def _in_worker(self, chunk: list[Mention]) -> Enriched | Missed:
         """Enrich one chunk in a worker, or say why it could not be."""
+        started = time.thread_time()
         items = [(m.text, m.lang) for m in chunk]
+        STAGE_CPU.add("enrich texts out", time.thread_time() - started)
         assert self._slots is not None
         async with self._slots:
             pool, feeder = self._pool, self._feeder
@@ -291,7 +292,7 @@ class EnrichPool:
                 return "closed"
             loop = asyncio.get_running_loop()
             try:
-                handed: Future[list[Enriched]] = await loop.run_in_executor(
+                handed: Future[Enriched] = await loop.run_in_executor(
                     feeder, pool.submit, enrich_texts, items
                 )
             except BrokenProcessPool:  # broke before this chunk reached it

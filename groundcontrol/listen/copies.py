@@ -17,17 +17,23 @@ terms (:mod:`groundcontrol.signals.analytics`), so one copied text does not look
 
 Memory is bounded: the oldest fingerprints and urls are forgotten first, after
 :data:`MAX_REMEMBERED` of each. Pure code, no I/O; the hub calls :meth:`CopyIndex.mark`
-on its event loop, in arrival order, after enrichment.
+on its event loop, in arrival order, after enrichment. What a text alone gives (its
+fingerprint and the urls it links to, :func:`copy_print`) is worked out with the rest
+of its enrichment in a worker process; on the loop only the lookups remain.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 from groundcontrol.model import Mention
 
-__all__ = ["MAX_REMEMBERED", "MIN_WORDS", "CopyIndex", "fingerprint"]
+__all__ = ["MAX_REMEMBERED", "MIN_WORDS", "CopyIndex", "CopyPrint", "copy_print", "fingerprint"]
+
+#: What copy detection needs from a text alone: its fingerprint and the urls it links to.
+CopyPrint = tuple[str, tuple[str, ...]]
 
 #: Fingerprints (and urls) remembered; about 100 bytes each.
 MAX_REMEMBERED = 200_000
@@ -59,14 +65,20 @@ def _urls(text: str) -> list[str]:
     return [u.rstrip(".,;:!?").lower() for u in _URL.findall(text)]
 
 
+def copy_print(text: str) -> CopyPrint:
+    """``text``'s fingerprint and the urls it links to (none without "://")."""
+    return fingerprint(text), tuple(_urls(text)) if "://" in text else ()
+
+
 class CopyIndex:
     """Marks mentions that copy an earlier one (see the module docstring)."""
 
     def __init__(self, max_remembered: int = MAX_REMEMBERED) -> None:
         self._max = max_remembered
-        self._texts: dict[str, str] = {}
+        # OrderedDicts: see _remember.
+        self._texts: OrderedDict[str, str] = OrderedDict()
         """fingerprint -> id of the first mention with it"""
-        self._urls: dict[str, str] = {}
+        self._urls: OrderedDict[str, str] = OrderedDict()
         """a post's url (lower case) -> its mention id"""
         self.copies = 0
         """Mentions marked as copies so far."""
@@ -74,22 +86,25 @@ class CopyIndex:
     def __len__(self) -> int:
         return len(self._texts) + len(self._urls)
 
-    def mark(self, mentions: Iterable[Mention]) -> None:
-        """Set ``copy_of`` on every mention that copies one seen before (in order)."""
+    def mark(self, mentions: Iterable[Mention], prints: Sequence[CopyPrint] | None = None) -> None:
+        """Set ``copy_of`` on every mention that copies one seen before (in order).
+
+        ``prints``: the mentions' :func:`copy_print`, when enrichment made them already.
+        """
         texts, urls = self._texts, self._urls
-        for m in mentions:
+        for n, m in enumerate(mentions):
             mid = m.id or m.key
             original = ""
-            fp = fingerprint(m.text)
+            fp, quoted_urls = prints[n] if prints is not None else copy_print(m.text)
             if fp:
                 first = texts.get(fp)
                 if first is None:
                     self._remember(texts, fp, mid)
                 elif first != mid:
                     original = first
-            if not original and "://" in m.text:
+            if not original and quoted_urls:
                 own = m.url.lower()
-                for url in _urls(m.text):
+                for url in quoted_urls:
                     quoted = urls.get(url)
                     if quoted is not None and quoted != mid and url != own:
                         original = quoted
@@ -100,10 +115,11 @@ class CopyIndex:
             if original:
                 self.copies += 1
 
-    def _remember(self, table: dict[str, str], key: str, value: str) -> None:
+    def _remember(self, table: OrderedDict[str, str], key: str, value: str) -> None:
         if key in table:
             return
         if len(table) >= self._max:
-            # dicts keep insertion order: the first key is the oldest.
-            del table[next(iter(table))]
+            # The oldest first. Not ``del table[next(iter(table))]`` on a dict: each
+            # call walks over the holes the ones before left, slower and slower.
+            table.popitem(last=False)
         table[key] = value

@@ -50,6 +50,11 @@ from groundcontrol.signals.series import SeriesWatch, detector_config
 from groundcontrol.signals.topics import Topics
 from groundcontrol.signals.windows import Bucket, Windows
 
+#: Seconds between two rankings of stories and influencers on the live hub's ticks
+#: while only new mentions (no sealed bucket) changed them: ranking is fixed work over
+#: the whole window however few mentions came in, and walls redraw them at 1 to 2 Hz.
+RANK_SECONDS = 1.0
+
 
 class Analytics:
     """Rolling windows, hot topics and spike detection over the enriched mention stream.
@@ -68,6 +73,9 @@ class Analytics:
         )
 
         self._buffer: list[Mention] = []
+        self._stale = False
+        """Mentions came in since stories and influencers were last ranked."""
+        self._ranked_at = -math.inf
         self._seen = 0
         self._seq = 0
         self._cur: int | None = None
@@ -110,9 +118,13 @@ class Analytics:
         """Buffer enriched mentions until the next tick."""
         self._buffer.extend(mentions)
 
-    def tick(self, now: float) -> tuple[Tick, list[IncidentEvent]]:
+    def tick(self, now: float, *, rank_every: float = 0.0) -> tuple[Tick, list[IncidentEvent]]:
         """Aggregate what was added since the last tick; return the tick and the
-        incidents' changes (openings, new signals, escalations, ends)."""
+        incidents' changes (openings, new signals, escalations, ends).
+
+        Stories and influencers are ranked afresh when a bucket is sealed, and when
+        mentions came in, at most every ``rank_every`` seconds (the live hub's ticks
+        use :data:`RANK_SECONDS`; 0, as for a replay: at every tick)."""
         now_bucket = int(now // self._bs)
         first = self._cur is None
         if self._cur is None:
@@ -124,14 +136,17 @@ class Analytics:
         # it) go to their own bucket if it is still in the history: that fills the
         # gap in the series, and a sealed bucket never feeds the spike detectors again.
         lower = target - self._history + 1
-        had_input = bool(self._buffer)
+        self._stale = self._stale or bool(self._buffer)
         river = self._flush(lower, target)
         advanced = self._advance(target)
-        if had_input or advanced or first:
+        # Ranking is fixed work over the whole window, however few mentions came in:
+        # a tick between two rankings repeats the last one.
+        if advanced or first or (self._stale and now - self._ranked_at >= rank_every):
             cur = self._cur
             current = self._windows.get(cur)
             self._topics.update(now, cur, self._origin, current.total if current else 0)
             self._influencers.update(cur, self._start_bucket)
+            self._ranked_at, self._stale = now, False
         self._events.extend(self.incidents.expire_snoozes(now))
         self._seq += 1
         tick = self._build(now, river)

@@ -14,7 +14,7 @@ Pure code: no sockets, no clock.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 
 import polars as pl
@@ -39,7 +39,8 @@ class Influencers:
         self._window = window
         self._brands = list(brands)
         self._frames: dict[int, pl.DataFrame] = {}
-        self._known: dict[str, int] = {}
+        # An OrderedDict, so that dropping the oldest is cheap (see merge).
+        self._known: OrderedDict[str, int] = OrderedDict()
         """"source:author" -> the bucket it was first seen in"""
         self.ranked: list[Influencer] = []
         """The window's influencers, highest score first."""
@@ -70,7 +71,9 @@ class Influencers:
             seen = known.get(key)
             if seen is None:
                 if len(known) >= MAX_KNOWN_AUTHORS:
-                    del known[next(iter(known))]
+                    # Not ``del known[next(iter(known))]`` on a dict: each call walks
+                    # over the holes the ones before left, slower and slower.
+                    known.popitem(last=False)
                 known[key] = bucket
             elif bucket < seen:
                 known[key] = bucket

@@ -652,6 +652,8 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open: {exc}") from exc
         self._lock = threading.Lock()
+        self.write_cpu: dict[str, float] = {}
+        """CPU seconds :meth:`write` spent, by step (for the hub's /metrics and the bench)."""
         try:
             self._setup()
         except BaseException:
@@ -836,23 +838,42 @@ class Store:
         Returns the new flags of ``mentions`` as :meth:`add_mentions` does. All or
         nothing: if anything fails, none of it is stored.
         """
-        with self._lock, self._transaction():
-            new = self._insert_mentions(mentions) if mentions else []
-            if dead_letters:
-                self._insert_dead_letters(dead_letters)
-            for event in incidents:
-                self._put_incident(event)
-            if edits:
-                self._apply_edits(edits)
-            if deleted:
-                self._delete_rows(
-                    self._db.execute(
-                        f"SELECT {_ROW_KEYS} FROM mentions WHERE id IN "
-                        f"(SELECT value FROM json_each(?))",
-                        (_json_list(list(deleted)).decode(),),
-                    ).fetchall()
-                )
+        with self._lock:
+            with self._transaction():
+                new = self._insert_mentions(mentions) if mentions else []
+                self._write_rest(dead_letters, incidents, edits, deleted)
+                body = time.thread_time()
+            self._spent("store commit", body)
         return new
+
+    def _write_rest(
+        self,
+        dead_letters: Sequence[DeadLetter],
+        incidents: Sequence[IncidentEvent],
+        edits: Sequence[Mention],
+        deleted: Sequence[str],
+    ) -> None:
+        """What :meth:`write` does after the new mentions, in its transaction."""
+        if dead_letters:
+            self._insert_dead_letters(dead_letters)
+        for event in incidents:
+            self._put_incident(event)
+        if edits:
+            self._apply_edits(edits)
+        if deleted:
+            self._delete_rows(
+                self._db.execute(
+                    f"SELECT {_ROW_KEYS} FROM mentions WHERE id IN "
+                    f"(SELECT value FROM json_each(?))",
+                    (_json_list(list(deleted)).decode(),),
+                ).fetchall()
+            )
+
+    def _spent(self, step: str, since: float) -> float:
+        """Add this thread's CPU time since ``since`` to ``step``; return the time now."""
+        now = time.thread_time()
+        self.write_cpu[step] = self.write_cpu.get(step, 0.0) + now - since
+        return now
 
     def _apply_edits(self, edits: Sequence[Mention]) -> None:
         """Replace what a source may change in stored mentions (text, engagement and
@@ -1014,6 +1035,7 @@ class Store:
         db.execute(_ADD_BRAND_HOURS.format(where=where), (sign, sign, *params))
 
     def _insert_mentions(self, mentions: Sequence[Mention]) -> list[bool]:
+        started = time.thread_time()
         keys = [m.id or m.key for m in mentions]
         rows = [
             (
@@ -1051,8 +1073,12 @@ class Store:
         top = self.mentions_ever()
         db.executemany(_INSERT_MENTION, rows)
         inserted = dict(db.execute("SELECT id, rowid FROM mentions WHERE rowid > ?", (top,)))
+        at = self._spent("store rows", started)
         self._index_search(top, mentions, keys, inserted)
-        return self._index_new(mentions, keys, inserted)
+        at = self._spent("store search index", at)
+        new = self._index_new(mentions, keys, inserted)
+        self._spent("store brand and hashtag index", at)
+        return new
 
     def _index_new(
         self, mentions: Sequence[Mention], keys: list[str], inserted: dict[str, int]

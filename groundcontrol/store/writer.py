@@ -130,6 +130,9 @@ class WriterStats:
     """Edits from sources applied (to mentions stored or not)."""
     deletions: int = 0
     """Deletions from sources applied (to mentions stored or not)."""
+    stage_cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the writer's work by step (the store's ``write_cpu``, and the
+    author index)."""
 
     def quantile(self, q: float) -> float:
         samples = sorted(self.commit_seconds)
@@ -156,7 +159,7 @@ class StoreWriter:
         self.retention_seconds = retention_seconds
         self.prune_interval = prune_interval
         self.clock = clock
-        self.stats = WriterStats()
+        self.stats = WriterStats(stage_cpu=store.write_cpu)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -506,12 +509,18 @@ class StoreWriter:
     def _index_authors(self) -> None:
         if not self._unindexed:
             return
+        started = time.thread_time()
         try:
             while self.store.index_authors(AUTHOR_INDEX_BATCH * 2):
                 pass
         except Exception as exc:  # retried after the next group
             log.error("indexing authors failed: %s", exc)
             return
+        finally:
+            cpu = self.stats.stage_cpu
+            cpu["store author index"] = (
+                cpu.get("store author index", 0.0) + time.thread_time() - started
+            )
         self._unindexed = 0
 
     def _checkpoint_loop(self) -> None:
