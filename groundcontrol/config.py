@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
+from groundcontrol.protocol import name_problem
+
 #: Anomaly score from which a burst counts, in the hub and in ``groundcontrol backtest``
 #: alike: a new record by 5 % over the series' own extremes (see
 #: groundcontrol/detector.py). Chosen on real, human-labelled brand-mention series.
@@ -110,11 +112,48 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class BusConfig:
+    """NATS JetStream between hubs, enrichment workers and the store writer (several
+    machines); with no ``url`` the hub does everything in its own process."""
+
+    url: str = ""
+    """NATS server(s), ``nats://host:4222`` (several comma-separated for a cluster);
+    empty: no bus. Credentials come from GROUNDCONTROL_BUS_TOKEN, _USER and _PASSWORD,
+    or _CREDS (a .creds file), never from this file."""
+    prefix: str = "gc"
+    """Start of every stream, subject, consumer and bucket name: two sites may share
+    one NATS cluster under two prefixes."""
+    ack_wait: str | float = "30s"
+    """How long a batch may stay unacknowledged by a worker or the store writer before
+    JetStream hands it to another (a worker killed mid-batch loses nothing)."""
+    duplicate_window: str | float = "20m"
+    """How long JetStream remembers a batch's id, so that a feed's resend is stored
+    once (beyond it the store's unique key still keeps one copy of each mention)."""
+    replay: str | float = "1h"
+    """How much of the enriched stream a hub replays into its windows at start; the
+    stream keeps twice this."""
+    lease: str | float = "6s"
+    """How long the incident detector's leadership lasts unless renewed (every third
+    of it); a new leader takes over within about this long after one dies."""
+    replicas: int = 1
+    """Copies of each stream in a NATS cluster (3 on a three-node cluster)."""
+
+    def seconds(self, name: str) -> float:
+        """One of the durations above in seconds (ValueError for a bad one)."""
+        value: str | float = getattr(self, name)
+        return duration_seconds(value)
+
+
+@dataclass(frozen=True)
 class AuthConfig:
     """Where the hub finds its tokens (never in this file: see docs)."""
 
     tokens_file: str = ""
     """A file of ``<role> <token> [<name>]`` lines, mode 600; adds to GROUNDCONTROL_TOKEN_*."""
+    relays: tuple[str, ...] = ()
+    """Names of tokens (from the tokens file) trusted to act for people: a request from
+    one may name its person in ``X-Groundcontrol-Actor``, and the hub records that name
+    (the SSH and web servers' tokens)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +211,26 @@ class DemoConfig:
     """Average mentions per second (the daily rhythm and incidents move it)."""
     seed: int = 7
     """Random seed: the same seed gives the same stream."""
+
+
+@dataclass(frozen=True)
+class SshConfig:
+    """``groundcontrol ssh``: its limits (``[ssh]``; its options override them)."""
+
+    idle: str | float = "60m"
+    """Close a session after this long without input ("60m", "2h", or seconds)."""
+    stall: str | float = "30s"
+    """Drop a session whose client has stopped reading for this long (its output is
+    held back meanwhile, so the other sessions do not wait for it)."""
+    max_sessions: int = 50
+    """Sessions at once; more are refused with a message."""
+    low_bandwidth: bool = False
+    """Every session in low-bandwidth mode: one screen update a second, no animation."""
+
+    def seconds(self, name: str) -> float:
+        """``idle`` or ``stall`` in seconds (ValueError for a bad one)."""
+        value: str | float = getattr(self, name)
+        return duration_seconds(value)
 
 
 @dataclass(frozen=True)
@@ -283,8 +342,39 @@ WALL_PANELS = (
 #: The layouts shipped with Ground Control (config/layouts.toml); a site's file adds
 #: its own ``[[layouts]]``, and one of the same name replaces the shipped one.
 SHIPPED_LAYOUTS = Path(__file__).resolve().parent.parent / "config" / "layouts.toml"
-#: A layout name that is not a wall: ``groundcontrol console`` is the analyst's app.
+#: The layout the analyst console shows on ``w`` (its overview screen); also a wall.
 CONSOLE_LAYOUT = "console"
+
+#: The looks of the wall and the console (panels/palette.py holds their colours):
+#: ``colourblind`` has no red/green pair. ``--theme``, GROUNDCONTROL_THEME or
+#: ``[wall] theme`` picks one.
+THEMES = ("default", "colourblind")
+#: Other spellings people type for a theme.
+THEME_ALIASES = {
+    "colorblind": "colourblind",
+    "colour-blind": "colourblind",
+    "color-blind": "colourblind",
+}
+#: The environment variable that picks a theme when ``--theme`` does not.
+THEME_ENV = "GROUNDCONTROL_THEME"
+
+
+def theme_name(text: str) -> str:
+    """The theme ``text`` names ("colorblind" is "colourblind"); ValueError naming the
+    themes there are otherwise."""
+    name = text.strip().lower()
+    name = THEME_ALIASES.get(name, name)
+    if name not in THEMES:
+        raise ValueError(f"no theme {text!r} (themes: {', '.join(THEMES)})")
+    return name
+
+
+@dataclass(frozen=True)
+class WallConfig:
+    """How the walls and the console look (``[wall]``)."""
+
+    theme: str = "default"
+    """Their colours: "default", or "colourblind" (no red/green pair; "colorblind" too)."""
 
 
 @dataclass(frozen=True)
@@ -343,10 +433,16 @@ class Config:
     """Spike detection."""
     demo: DemoConfig = field(default_factory=DemoConfig)
     """The built-in demo feed."""
+    ssh: SshConfig = field(default_factory=SshConfig)
+    """``groundcontrol ssh``'s limits (``[ssh]``)."""
     store: StoreConfig = field(default_factory=StoreConfig)
     """The durable store."""
     auth: AuthConfig = field(default_factory=AuthConfig)
     """Access tokens."""
+    bus: BusConfig = field(default_factory=BusConfig)
+    """NATS JetStream between machines (``[bus]``); off without a url."""
+    wall: WallConfig = field(default_factory=WallConfig)
+    """How the walls and the console look (``[wall]``)."""
     brands: tuple[BrandConfig, ...] = ()
     """Brands we watch, ours and competitors."""
     queries: tuple[QueryConfig, ...] = ()
@@ -510,6 +606,15 @@ def _check(cfg: Config) -> None:
             "spikes.takeover_severity",
             f'expected "info", "warning", "critical" or "off", got {sp.takeover_severity!r}',
         )
+    check_bus(cfg)
+    try:
+        theme_name(cfg.wall.theme)
+    except ValueError as exc:
+        raise ConfigError(file, "wall.theme", str(exc)) from None
+    for i, relay in enumerate(cfg.auth.relays):
+        problem = name_problem(relay)
+        if problem:
+            raise ConfigError(file, f"auth.relays[{i}]", f"not a token name: {problem}")
     if bool(cfg.hub.tls_cert) != bool(cfg.hub.tls_key):
         raise ConfigError(
             file,
@@ -626,6 +731,27 @@ def _check(cfg: Config) -> None:
     _check_layouts(file, cfg.layouts)
 
 
+def check_bus(cfg: Config) -> None:
+    """ConfigError naming the key of whatever is wrong in ``[bus]``."""
+    bus = cfg.bus
+    for name in ("ack_wait", "duplicate_window", "replay", "lease"):
+        try:
+            bus.seconds(name)
+        except ValueError as exc:
+            raise ConfigError(cfg.source, f"bus.{name}", str(exc)) from None
+    for url in filter(None, (u.strip() for u in bus.url.split(","))):
+        if not re.match(r"^(nats|tls)://[^/\s]+$", url):
+            raise ConfigError(
+                cfg.source, "bus.url", f"expected nats://host:port or tls://host:port, got {url!r}"
+            )
+    if not re.match(r"^[A-Za-z0-9_-]{1,32}$", bus.prefix):
+        raise ConfigError(
+            cfg.source, "bus.prefix", f"expected letters, digits, - or _, got {bus.prefix!r}"
+        )
+    if not 1 <= bus.replicas <= 5:
+        raise ConfigError(cfg.source, "bus.replicas", f"expected 1 to 5, got {bus.replicas}")
+
+
 def _check_layouts(file: str, layouts: tuple[LayoutConfig, ...]) -> None:
     """Every layout names known panels with sizes that fit its grid, and a dwell."""
     names: set[str] = set()
@@ -633,12 +759,6 @@ def _check_layouts(file: str, layouts: tuple[LayoutConfig, ...]) -> None:
         key = f"layouts[{i}]"
         if not layout.name.strip():
             raise ConfigError(file, f"{key}.name", "expected a non-empty name")
-        if layout.name == CONSOLE_LAYOUT:
-            raise ConfigError(
-                file,
-                f"{key}.name",
-                f"{CONSOLE_LAYOUT!r} is reserved for the analyst console (groundcontrol console)",
-            )
         if layout.name in names:
             raise ConfigError(file, f"{key}.name", f"duplicate layout {layout.name!r}")
         names.add(layout.name)
@@ -733,6 +853,18 @@ def _check_notify(cfg: Config) -> None:
             )
 
 
+def _check_ssh(cfg: Config) -> None:
+    for name in ("idle", "stall"):
+        try:
+            cfg.ssh.seconds(name)
+        except ValueError as exc:
+            raise ConfigError(cfg.source, f"ssh.{name}", str(exc)) from None
+    if cfg.ssh.max_sessions < 1:
+        raise ConfigError(
+            cfg.source, "ssh.max_sessions", f"expected 1 or more, got {cfg.ssh.max_sessions}"
+        )
+
+
 #: What an environment variable's name may look like (POSIX).
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -764,6 +896,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
     cfg = _build(source, "", Config, data)
     cfg = dataclasses.replace(cfg, source=source, feeds=feeds)
     _check(cfg)
+    _check_ssh(cfg)
     return dataclasses.replace(cfg, layouts=_with_shipped(cfg.layouts, source))
 
 
@@ -857,3 +990,18 @@ def load_config(path: str | Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), "", f"cannot read: {exc}") from exc
     return parse_config(text, str(p))
+
+
+def pick_theme(flag: str | None, cfg: Config) -> str:
+    """The theme a wall or console shows: ``--theme`` (``flag``, checked by the command
+    line), else GROUNDCONTROL_THEME, else the config's ``[wall] theme``. A bad value in
+    the environment is a ConfigError naming the variable."""
+    if flag:
+        return theme_name(flag)
+    from_env = os.environ.get(THEME_ENV, "").strip()
+    if from_env:
+        try:
+            return theme_name(from_env)
+        except ValueError as exc:
+            raise ConfigError("the environment", THEME_ENV, str(exc)) from None
+    return theme_name(cfg.wall.theme)

@@ -507,8 +507,8 @@ class Tick(msgspec.Struct, tag="tick", kw_only=True):
     """Top authors over the window, best first."""
     triage: TriageView = msgspec.field(default_factory=TriageView)
     brand_tiles: list[BrandTile] = msgspec.field(default_factory=list)
-    """Per watched brand, the last 60 minutes against a day and a week before (from the
-    store, refreshed once a minute; empty from a hub without a store)."""
+    """No longer filled: the tiles come in :class:`TilesEvent` when they change. Kept
+    (empty) so a client that still reads it finds the field."""
 
 
 BriefingSeverity = Literal["info", "warning"]
@@ -576,6 +576,16 @@ class IncidentEvent(msgspec.Struct, tag="incident", kw_only=True):
 
     change: IncidentChange
     incident: Incident
+
+
+class TilesEvent(msgspec.Struct, tag="tiles", kw_only=True):
+    """Every watched brand's tile, ours first: sent to a client when it connects (after
+    the snapshot) and again only when a tile changes, since they change about once a
+    minute and ticks come several times a second."""
+
+    tiles: list[BrandTile]
+    """Per watched brand, the last 60 minutes against a day and a week before (from the
+    store; empty from a hub without a store, and until its first read)."""
 
 
 class MentionsEvent(msgspec.Struct, tag="mentions", kw_only=True):
@@ -799,8 +809,40 @@ class MentionDetail(msgspec.Struct, kw_only=True):
     """The mention this one copies, when it is a copy (and still stored)."""
 
 
+#: The HTTP header by which a relay (a token the hub trusts to act for people: the SSH
+#: server's, the web server's) names the person a request is from; ``[auth] relays``.
+ACTOR_HEADER = "X-Groundcontrol-Actor"
+#: Longest name a token or a relayed person may have.
+MAX_NAME_LENGTH = 100
+
+
+def name_problem(name: str) -> str:
+    """Why ``name`` cannot name a token or a person ("" if it can): printable text,
+    no spaces, at most :data:`MAX_NAME_LENGTH` characters."""
+    if not name or not name.isprintable() or any(c.isspace() for c in name):
+        return "a name must be printable text without spaces"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"a name may have at most {MAX_NAME_LENGTH} characters, not {len(name)}"
+    return ""
+
+
+class Whoami(msgspec.Struct, kw_only=True):
+    """The body of GET /whoami: the name the hub records for the caller (the person a
+    relay acts for, else the token's name) and the token's role."""
+
+    name: str
+    role: str
+
+
 StreamMessage = (
-    StreamHello | Snapshot | Tick | IncidentEvent | MentionsEvent | TriageEvent | BriefingEvent
+    StreamHello
+    | Snapshot
+    | Tick
+    | IncidentEvent
+    | MentionsEvent
+    | TriageEvent
+    | BriefingEvent
+    | TilesEvent
 )
 HubToFeed = Welcome | Ack | ErrorReply
 

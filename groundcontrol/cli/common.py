@@ -14,9 +14,23 @@ if TYPE_CHECKING:
     from feeds.registry import FeedSpec
     from groundcontrol.client.stream import Access
 
-__all__ = ["DEFAULT_HUB", "HubError", "fail", "hub_request", "load_site", "positive_float"]
+__all__ = [
+    "DEFAULT_HUB",
+    "HUBS_HELP",
+    "HubError",
+    "fail",
+    "hub_request",
+    "load_site",
+    "positive_float",
+]
 
 DEFAULT_HUB = "ws://127.0.0.1:8765"
+#: ``--hub`` of the commands that follow a stream or feed one: several hubs sharing a
+#: bus ([bus] url), the next one taken when one dies.
+HUBS_HELP = (
+    f"hub URL (default {DEFAULT_HUB}); several comma-separated hubs of one site "
+    "(sharing a [bus]): when one dies the next is used"
+)
 
 
 def positive_float(text: str) -> float:
@@ -75,7 +89,10 @@ def hub_request(
 
     query = {k: v for k, v in (params or {}).items() if v}
     url = http_url(hub, urllib.parse.quote(path), query)
-    headers = dict(access.headers() or {})
+    from groundcontrol.client.actor import actor_from_env, actor_headers
+
+    # Run by a relay (the SSH or web server) for a person: the hub records that person.
+    headers = {**(access.headers() or {}), **actor_headers(actor_from_env())}
     if data is not None:
         headers["Content-Type"] = "application/json"
     request = urllib.request.Request(

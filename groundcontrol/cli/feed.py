@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from groundcontrol.cli.common import DEFAULT_HUB, fail, positive_float
+from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail, positive_float
 
 __all__ = ["DEMO_RECORD_START", "add_parser", "record_demo", "run"]
 
@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=_demo_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    demo.add_argument("--hub", default=DEFAULT_HUB, help=HUBS_HELP)
     demo.add_argument(
         "--rate",
         type=positive_float,
@@ -119,7 +119,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "which runs the feed inside the hub. Credentials come from the environment "
             "variables that the *-env options name.",
         )
-        adapter.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+        adapter.add_argument("--hub", default=DEFAULT_HUB, help=HUBS_HELP)
         adapter.add_argument(
             "--name",
             help=f"the feed's name on the hub and its cursor file's name (default {type_name})",

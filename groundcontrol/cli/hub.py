@@ -19,7 +19,7 @@ import ssl
 from pathlib import Path
 
 from groundcontrol.cli.common import fail, load_site
-from groundcontrol.config import Config
+from groundcontrol.config import Config, ConfigError
 
 __all__ = ["add_parser", "run"]
 
@@ -73,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _store_path(args: argparse.Namespace, config: Config) -> Path | None:
     from groundcontrol.config import default_store_path
 
-    if args.no_store:
+    if args.no_store or config.bus.url:
+        # With a bus the store is written by ``groundcontrol store-writer``.
         return None
     if args.db is not None:
         return Path(args.db)
@@ -98,6 +99,7 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``hub`` until SIGINT or SIGTERM; 0 then, 2 for bad tokens, TLS, store or address."""
+    from groundcontrol.bus.connection import BusError
     from groundcontrol.cli.hosting import start_hub_with_feeds
     from groundcontrol.hub.auth import TokenConfigError, Tokens
     from groundcontrol.hub.server import tune_gc
@@ -109,6 +111,16 @@ def run(args: argparse.Namespace) -> int:
         tokens = Tokens.load(environ=os.environ, file=config.auth.tokens_file or None)
     except TokenConfigError as exc:
         return fail(f"bad tokens: {exc}")
+    names = tokens.names()
+    for i, relay in enumerate(config.auth.relays):
+        if relay not in names:
+            # A typo here would quietly refuse every person the relay acts for.
+            raise ConfigError(
+                config.source,
+                f"auth.relays[{i}]",
+                f"no token is named {relay!r} (a name is the third field of a line of "
+                "the tokens file)",
+            )
     cert = args.tls_cert or config.hub.tls_cert
     key = args.tls_key or config.hub.tls_key
     if bool(cert) != bool(key):
@@ -134,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
             )
         except StoreError as exc:
             raise SystemExit(fail(f"cannot use the store: {exc}")) from None
+        except BusError as exc:
+            raise SystemExit(fail(str(exc))) from None
         except OSError as exc:
             raise SystemExit(
                 fail(
@@ -152,7 +166,14 @@ def run(args: argparse.Namespace) -> int:
                 "no tokens configured: /ingest, /stream and /metrics refuse everyone. Set "
                 "GROUNDCONTROL_TOKEN_FEED, _DISPLAY, _ANALYST or _ADMIN, or [auth] tokens_file"
             )
-        if store_path is None:
+        if hub.bus is not None:
+            log.info(
+                "bus %s: %d mentions replayed from the enriched stream; the store is "
+                "written by groundcontrol store-writer",
+                config.bus.url,
+                hub.bus.replayed,
+            )
+        elif store_path is None:
             log.warning("no store (--no-store): nothing is kept on disk")
         else:
             log.info("store %s (%d mentions rebuilt into the windows)", store_path, hub.rebuilt)

@@ -5,7 +5,8 @@ a free loopback port (:mod:`groundcontrol.cli.embedded`). Each sub-command lives
 its own module of :mod:`groundcontrol.cli`, with an ``add_parser(sub)`` and a
 ``run(args)``: ``hub``, ``feed``, ``wall``, ``console``, ``tail``, ``triage``, ``bench``,
 ``export``, ``backtest``, ``sentiment``, ``review``, ``search``, ``history``, ``ssh``, ``web``, and
-``incidents`` with ``ack``, ``snooze`` and ``resolve``, and ``brief``.
+``incidents`` with ``ack``, ``snooze`` and ``resolve``, ``brief``, and for several
+machines (``[bus]``) ``worker`` and ``store-writer``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from groundcontrol.cli import (
     triage,
     wall,
     web,
+    worker,
 )
 from groundcontrol.cli.common import fail, positive_float
 from groundcontrol.config import ConfigError
@@ -60,6 +62,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "ssh": ssh.run,
     **dict.fromkeys(("incidents", "ack", "snooze", "resolve"), incidents.run),
     "brief": brief.run,
+    **dict.fromkeys(("worker", "store-writer"), worker.run),
 }
 
 
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rate", type=positive_float, help="demo mentions per second")
     parser.add_argument("--seed", type=int, help="demo random seed")
+    wall.add_theme_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # In this order in --help.
     hub.add_parser(sub)
@@ -97,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ssh.add_parser(sub)
     incidents.add_parsers(sub)
     brief.add_parser(sub)
+    worker.add_parsers(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import sys
 
-from groundcontrol.cli.common import DEFAULT_HUB, fail
+from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail
 
 __all__ = ["add_parser", "run"]
 
@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tail.add_argument("--hub", default=DEFAULT_HUB, help=f"hub URL (default {DEFAULT_HUB})")
+    tail.add_argument("--hub", default=DEFAULT_HUB, help=HUBS_HELP)
     tail.add_argument(
         "query", nargs="?", help="only mentions matching this query (see above; quote it)"
     )
@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     encoder = msgspec.json.Encoder()
     out = sys.stdout.buffer
 
+    def which(url: str) -> str:
+        # With several hubs (--hub A,B), the one this is about.
+        return url.split("/stream")[0] if "," in hub else hub
+
     async def go() -> None:
         client = StreamClient(stream_url(hub, mentions=True, query=query), access=Access.from_env())
         async for event in client.events():
@@ -92,13 +96,17 @@ def run(args: argparse.Namespace) -> int:
                 out.flush()
             elif isinstance(event, Disconnected):
                 print(
-                    f"groundcontrol tail: hub {hub} unreachable ({event.reason}); "
+                    f"groundcontrol tail: hub {which(event.url)} unreachable ({event.reason}); "
                     f"retrying in {event.retry_in:.1f}s",
                     file=sys.stderr,
                     flush=True,
                 )
             elif isinstance(event, Connected):
-                print(f"groundcontrol tail: connected to {hub}", file=sys.stderr, flush=True)
+                print(
+                    f"groundcontrol tail: connected to {which(event.url)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             elif isinstance(event, BadMessage):
                 print(f"groundcontrol tail: skipped a bad message: {event.error}", file=sys.stderr)
 

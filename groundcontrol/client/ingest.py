@@ -26,7 +26,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from groundcontrol.client.spool import MiB, Spool, SpoolFull
-from groundcontrol.client.stream import Access, Backoff, describe_error, http_to_ws
+from groundcontrol.client.stream import Access, Backoff, describe_error, http_to_ws, hub_urls
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
@@ -54,7 +54,9 @@ LATE_AFTER_SECONDS = 2.0
 
 
 def ingest_url(hub: str) -> str:
-    """The /ingest URL for a hub base URL."""
+    """The /ingest URL for a hub base URL (for each of several comma-separated hubs)."""
+    if "," in hub:
+        return ",".join(ingest_url(h) for h in hub_urls(hub))
     base = http_to_ws(hub).rstrip("/")
     return base if base.endswith("/ingest") else base + "/ingest"
 
@@ -110,7 +112,10 @@ class IngestClient:
         status_every: float = 5.0,
         health: Callable[[], FeedStatus] | None = None,
     ) -> None:
-        self.url = ingest_url(hub)
+        self.urls = hub_urls(ingest_url(hub))
+        """Several hubs sharing a bus: when one dies the feed moves to the next, and
+        resends there what the first had not acked."""
+        self.url = self.urls[0]
         self.name = name
         self.source = source
         self.demo = demo
@@ -271,6 +276,7 @@ class IngestClient:
     # ------------------------------------------------------------------ loop
 
     async def _run(self) -> None:
+        untried = len(self.urls) - 1
         while True:
             try:
                 async with websockets.connect(
@@ -296,6 +302,7 @@ class IngestClient:
                     if not isinstance(reply, Welcome):
                         raise ConnectionError(f"expected welcome, got {type(reply).__name__}")
                     self.backoff.reset()
+                    untried = len(self.urls) - 1
                     self.stats.connected = True
                     self.on_event(f"connected to {self.url}")
                     await self._session(ws)
@@ -313,10 +320,17 @@ class IngestClient:
                 self.stats.last_error = describe_error(exc)
             self.stats.connected = False
             self.stats.reconnects += 1
-            delay = self.backoff.next_delay()
+            if untried > 0:  # another hub may be up: try it at once
+                untried -= 1
+                delay = 0.0
+            else:
+                delay = self.backoff.next_delay()
+                untried = len(self.urls) - 1
+            failed, self.url = self.url, self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+            where = f" at {self.url}" if len(self.urls) > 1 else ""
             self.on_event(
-                f"hub {self.url} unreachable: {self.stats.last_error or 'closed'}; "
-                f"retrying in {delay:.1f}s ({len(self._pending)} batches kept for resend)"
+                f"hub {failed} unreachable: {self.stats.last_error or 'closed'}; "
+                f"retrying in {delay:.1f}s{where} ({len(self._pending)} batches kept for resend)"
             )
             await asyncio.sleep(delay)
 

@@ -81,14 +81,25 @@ def http_to_ws(url: str) -> str:
 
 
 def http_url(hub: str, path: str, params: Mapping[str, str] | None = None) -> str:
-    """The http(s) URL of ``path`` on the hub at ``hub`` (ws, wss, http or https)."""
+    """The http(s) URL of ``path`` on the hub at ``hub`` (ws, wss, http or https); of
+    several comma-separated hubs, the first (requests do not move to the next)."""
+    if "," in hub:
+        hub = hub_urls(hub)[0]
     parts = urlsplit(http_to_ws(hub))
     scheme = "https" if parts.scheme == "wss" else "http"
     return urlunsplit((scheme, parts.netloc, path, urlencode(params or {}), ""))
 
 
+def hub_urls(hubs: str) -> list[str]:
+    """The hub URLs of ``--hub URL1,URL2``: a client moves to the next when one dies."""
+    return [u.strip() for u in hubs.split(",") if u.strip()] or [hubs]
+
+
 def stream_url(hub: str, *, mentions: bool = False, query: str | None = None) -> str:
-    """The /stream URL for a hub base URL, with the subscription in the query string."""
+    """The /stream URL for a hub base URL, with the subscription in the query string
+    (for each of several comma-separated hubs)."""
+    if "," in hub:
+        return ",".join(stream_url(h, mentions=mentions, query=query) for h in hub_urls(hub))
     base = http_to_ws(hub).rstrip("/")
     if not base.endswith("/stream"):
         base += "/stream"
@@ -169,7 +180,11 @@ def describe_error(exc: BaseException) -> str:
 
 
 class StreamClient:
-    """Reconnecting reader of a hub's /stream."""
+    """Reconnecting reader of a hub's /stream.
+
+    ``url`` may name several hubs, comma-separated (hubs sharing a bus): when one
+    dies the client moves to the next at once, and backs off only after trying all.
+    """
 
     def __init__(
         self,
@@ -180,7 +195,9 @@ class StreamClient:
         max_size: int = 16 * 1024 * 1024,
         access: Access | None = None,
     ) -> None:
-        self.url = url
+        self.urls = hub_urls(url)
+        self.url = self.urls[0]
+        """The hub it reads (or tries) now."""
         self.access = access or Access()
         self.open_timeout = open_timeout
         self.backoff = backoff or Backoff()
@@ -188,6 +205,7 @@ class StreamClient:
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Yield messages and connection events forever (until the caller stops)."""
+        untried = len(self.urls) - 1
         while True:
             reason = ""
             try:
@@ -200,6 +218,7 @@ class StreamClient:
                     **self.access.connect_kwargs(self.url),
                 ) as ws:
                     self.backoff.reset()
+                    untried = len(self.urls) - 1
                     yield Connected(self.url, time.time())
                     async for raw in ws:
                         try:
@@ -213,6 +232,12 @@ class StreamClient:
                 reason = describe_error(exc)
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
                 reason = describe_error(exc)
-            delay = self.backoff.next_delay()
+            if untried > 0:  # another hub may be up: try it at once
+                untried -= 1
+                delay = 0.0
+            else:
+                delay = self.backoff.next_delay()
+                untried = len(self.urls) - 1
             yield Disconnected(self.url, reason, delay, time.time(), self.backoff.attempt)
+            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             await asyncio.sleep(delay)

@@ -31,9 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -42,6 +43,7 @@ from groundcontrol.config import Config
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission
 from groundcontrol.hub.feeds import FeedRegistry, FeedState
+from groundcontrol.hub.metrics import STAGE_CPU
 from groundcontrol.hub.state import CONTROL_CHARS, HUB_NAME, Counters, CurrentWriter
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
@@ -79,6 +81,24 @@ DEAD_LETTER_MAX_BYTES = 64 * 1024
 
 #: What handling one /ingest message yields: a reply now, a reply later, or none.
 Reply = bytes | Awaitable[bytes] | None
+
+
+class BusPublish(Protocol):
+    """Puts a screened batch on the bus: (accepted, duplicates) once it has it."""
+
+    def __call__(
+        self,
+        *,
+        feed: str,
+        demo: bool,
+        seq: int,
+        mentions: list[Mention],
+        edits: list[Mention],
+        deleted: list[str],
+        dead_letters: list[DeadLetter],
+        queued: float,
+    ) -> Awaitable[tuple[int, int]]: ...
+
 
 _mention_decoder = msgspec.json.Decoder(Mention)
 _generic_decoder = msgspec.json.Decoder()
@@ -118,6 +138,9 @@ class IngestPipeline:
         self.inflight: dict[str, asyncio.Future[None]] = {}
         """Mention id -> the commit of the batch that brought it, while it is pending."""
         self.sockets: set[web.WebSocketResponse] = set()
+        self.bus: BusPublish | None = None
+        """With ``[bus]``: puts a screened batch on the bus instead of steps 3 to 6
+        (groundcontrol/bus/hub.py); the feed is acked once the bus has it."""
 
     # ------------------------------------------------------------------ connection
 
@@ -138,6 +161,7 @@ class IngestPipeline:
         writer = asyncio.create_task(self._send_replies(ws, replies), name="ingest-replies")
         try:
             async for msg in ws:
+                started = time.thread_time()
                 if msg.type == WSMsgType.TEXT:
                     reply = self.handle_message(msg.data.encode("utf-8", "surrogatepass"), feed)
                 elif msg.type == WSMsgType.BINARY:
@@ -148,6 +172,7 @@ class IngestPipeline:
                     break
                 else:
                     continue
+                STAGE_CPU.add("decode and screen", time.thread_time() - started)
                 if writer.done():
                     break
                 if reply is None:
@@ -424,6 +449,27 @@ class IngestPipeline:
     ) -> bytes:
         """Take a screened batch (dedupe, enrich, commit, hand off), apply its edits
         and deletions, and return its ack."""
+        if self.bus is not None:
+            accepted, dups = await self.bus(
+                feed=feed.name if feed is not None else "",
+                demo=feed is not None and feed.demo,
+                seq=seq,
+                mentions=mentions,
+                edits=edits or [],
+                deleted=deleted or [],
+                dead_letters=letters,
+                queued=queued,
+            )
+            self._count_published(feed, mentions, accepted)
+            return encode(
+                Ack(
+                    seq=seq,
+                    accepted=accepted,
+                    duplicates=dups,
+                    rejected=len(errors),
+                    errors=errors[:50],
+                )
+            )
         if edits:
             # An edit of a mention the hub never saw is a new mention as well.
             mentions = mentions + [
@@ -460,7 +506,9 @@ class IngestPipeline:
         if it fails (an ack must never cover something that is not on disk).
         """
         # 3. dedupe
+        started = time.thread_time()
         fresh, originals = self._dedupe_waiting(mentions)
+        STAGE_CPU.add("dedupe", time.thread_time() - started)
         taken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         taken.add_done_callback(_retrieve)
         inflight = self.inflight
@@ -470,8 +518,10 @@ class IngestPipeline:
         try:
             # 4. enrich
             if fresh:
-                await self.enrich_pool.enrich(fresh)
-                self.copies.mark(fresh)
+                prints = await self.enrich_pool.enrich(fresh)
+                started = time.thread_time()
+                self.copies.mark(fresh, prints)
+                STAGE_CPU.add("copy index", time.thread_time() - started)
             self._stamp_arrival(fresh, queued)
             # 5. commit
             writer = self.writer()
@@ -574,6 +624,16 @@ class IngestPipeline:
         writer = self.writer()
         if writer is not None:
             await writer.write_mentions([], edits=edits, deleted=deleted)
+
+    def _count_published(self, feed: FeedState | None, sent: list[Mention], taken: int) -> None:
+        """A batch put on the bus: the feed's numbers (its mentions are counted when
+        they come back enriched)."""
+        now = self.clock()
+        if feed is not None:
+            feed.last_seen = feed.last_batch_at = now
+            feed.events.append((now, taken))
+            if sent:
+                feed.lag_seconds = max(0.0, now - max(m.created_at for m in sent).timestamp())
 
     def _hand_off(self, fresh: list[Mention], feed: FeedState | None, dups: int) -> None:
         """The new mentions to the windows and the /stream clients; count the batch."""

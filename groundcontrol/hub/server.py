@@ -48,12 +48,13 @@ from groundcontrol.hub.triage import TriageApi
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
 from groundcontrol.model import Mention
-from groundcontrol.protocol import FeedInfo, IncidentEvent, Tick
+from groundcontrol.protocol import FeedInfo, IncidentEvent, Tick, encode
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.store.database import DeadLetter, MigrationProgress, Store, StoreError
 from groundcontrol.store.writer import StoreWriter
 
 if TYPE_CHECKING:
+    from groundcontrol.bus.hub import HubBus
     from groundcontrol.hub.notify import Notifier
 
 log = logging.getLogger("groundcontrol.hub.server")
@@ -79,7 +80,7 @@ class Hub:
         """Opened at startup, when the hub has a store."""
         # None: no access control at all. Only for in-process use (tests, simulation):
         # the CLI always passes Tokens, and a hub with no tokens refuses everyone.
-        self.gate = Gate(tokens)
+        self.gate = Gate(tokens, relays=config.auth.relays)
         self.counters = Counters(started_at=clock())
         self.feeds = FeedRegistry(demo=demo)
         self.analytics = Analytics(config)
@@ -87,7 +88,8 @@ class Hub:
         self.enrich_pool = EnrichPool(
             config.brands,
             config.queries,
-            workers=config.hub.enrich_workers,
+            # With a bus the workers are ``groundcontrol worker`` processes.
+            workers=0 if config.bus.url else config.hub.enrich_workers,
             triage=config.triage,
             compliance=config.compliance,
         )
@@ -152,6 +154,40 @@ class Hub:
         )
         """The wall's brand tiles, read from the store once a minute."""
         self.publisher.brand_tiles = self.tiles.current
+        self.bus: HubBus | None = None
+        """With ``[bus] url``: the hub's side of NATS JetStream (groundcontrol/bus/hub.py):
+        batches go on the bus, the walls are served from the enriched stream, the
+        incidents are shared and detected by one hub."""
+        if config.bus.url:
+            self._join_bus()
+
+    def _join_bus(self) -> None:
+        from groundcontrol.bus.hub import HubBus
+
+        def take(mentions: list[Mention]) -> int:
+            fresh = [m for m in mentions if self.dedupe.add(m.id)]
+            self.ingest._hand_off(fresh, None, len(mentions) - len(fresh))
+            return len(fresh)
+
+        def arrived(event: IncidentEvent) -> None:
+            data = encode(event)
+            for sub in self.publisher.subscribers:
+                sub.offer(data)
+
+        def demo() -> None:
+            # Synthetic data on any hub's feeds: every wall says DEMO, as it would here.
+            self.feeds.demo = True
+
+        self.bus = bus = HubBus(
+            self.config,
+            self.analytics,
+            take=take,
+            incident_arrived=arrived,
+            on_demo=demo,
+            clock=self.clock,
+        )
+        self.ingest.bus = bus.publish
+        self.publisher.shared = bus.share
 
     def _notifier(self, config: Config, demo: bool, clock: Callable[[], float]) -> Notifier | None:
         if config.notify and demo:
@@ -186,6 +222,7 @@ class Hub:
         app.router.add_get("/stream", self.publisher.handle_stream)
         app.router.add_get("/healthz", self.api.handle_healthz)
         app.router.add_get("/metrics", self.api.handle_metrics)
+        app.router.add_get("/whoami", self.api.handle_whoami)
         app.router.add_post("/triage", self.triage.handle_triage)
         app.router.add_get("/triage/queue", self.triage.handle_triage_queue)
         # Ids hold slashes (Bluesky's at:// URIs): the id is the rest of the path.
@@ -211,6 +248,9 @@ class Hub:
         await self.enrich_pool.start()
         if self.notifier is not None:
             await self.notifier.start()
+        if self.bus is not None:
+            await self.bus.start()
+            self.counters.rebuilt = self.bus.replayed
         self.publisher.start()
         if self.writer is not None:
             self.tiles.start()
@@ -221,6 +261,8 @@ class Hub:
         await self.publisher.stop()
         await self.tiles.stop()
         await self.ingest.close()
+        if self.bus is not None:
+            await self.bus.close()
         self.enrich_pool.close()
         if self.notifier is not None:
             # Before the writer closes: what it gives up on is recorded in the store.

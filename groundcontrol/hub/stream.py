@@ -1,5 +1,6 @@
-"""Fan-out to clients on /stream: a fixed-rate tick, incident and triage messages, and
-for the clients that ask, the enriched mentions themselves.
+"""Fan-out to clients on /stream: a fixed-rate tick, incident and triage messages, the
+brand tiles when they change, and for the clients that ask, the enriched mentions
+themselves.
 
 Comes after ingest (ingest.py), which hands each committed batch to the windows
 (``Analytics.add``) and to :meth:`Publisher.fan_out_mentions`. The publisher folds
@@ -27,6 +28,7 @@ from groundcontrol.config import Config
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission
 from groundcontrol.hub.feeds import FeedRegistry
+from groundcontrol.hub.metrics import STAGE_CPU
 from groundcontrol.hub.state import HUB_NAME, Counters, CurrentWriter
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
@@ -38,11 +40,12 @@ from groundcontrol.protocol import (
     MentionsEvent,
     StreamHello,
     Tick,
+    TilesEvent,
     TriageEvent,
     encode,
 )
 from groundcontrol.query import Query, QuerySyntaxError, parse_query
-from groundcontrol.signals.analytics import Analytics
+from groundcontrol.signals.analytics import RANK_SECONDS, Analytics
 from groundcontrol.text import TextInfo, analyse
 
 if TYPE_CHECKING:
@@ -171,6 +174,13 @@ class Publisher:
         sets it)."""
         self.brand_tiles: Callable[[], list[BrandTile]] = list
         """The latest per-brand tiles from the store (tiles.py sets it)."""
+        self._tiles_seen: list[BrandTile] | None = None
+        """The tiles last sent (None: none yet), to send them again only on a change."""
+        self._tiles_data = b""
+        """They, encoded as a :class:`TilesEvent`, for each new client."""
+        self.shared: Callable[[IncidentEvent], None] | None = None
+        """With ``[bus]``: puts an incident change made here on the bus for the other
+        hubs (groundcontrol/bus/hub.py)."""
         self.on_tick: list[Callable[[float], None]] = []
         """Called with the hub's clock on every tick (briefings run out there)."""
 
@@ -204,6 +214,11 @@ class Publisher:
         snapshot.tick = self.stamp(snapshot.tick)
         snapshot.briefings = self.current_briefings()
         await ws.send_bytes(encode(snapshot))
+        # The tiles are not in the ticks: a new client gets them now, and later only
+        # when they change. Queued, then added with no await between, so a change
+        # fanned out meanwhile cannot be missed.
+        self.offer_tiles()
+        sub.offer(self._tiles_data)
         self.subscribers.add(sub)
         sender = sub.sender = asyncio.create_task(sub.run(), name="stream-sender")
         try:
@@ -274,9 +289,10 @@ class Publisher:
         """Fold buffered mentions into the windows and send every client a tick."""
         for hook in self.on_tick:
             hook(self.clock())
-        started = time.perf_counter()
-        tick, events = self.analytics.tick(self.clock())
+        started, cpu = time.perf_counter(), time.thread_time()
+        tick, events = self.analytics.tick(self.clock(), rank_every=RANK_SECONDS)
         self.tick_seconds = time.perf_counter() - started
+        STAGE_CPU.add("analytics tick", time.thread_time() - cpu)
         self.tick_seconds_total += self.tick_seconds
         self.tick_seq += 1
         tick = self.stamp(tick)
@@ -285,9 +301,22 @@ class Publisher:
         for ev in events:
             self.incident_changed(ev)
         self.save_detector_states()
+        self.offer_tiles()
         for sub in self.subscribers:
             sub.offer_tick(data)
         return tick, events
+
+    def offer_tiles(self) -> bool:
+        """Send every client the brand tiles if they changed since last sent; True if
+        they did. Ticks no longer carry them: they change about once a minute."""
+        tiles = list(self.brand_tiles())  # a copy: what was sent, whatever the source does
+        if tiles == self._tiles_seen:  # a few structs compared field by field, in C
+            return False
+        self._tiles_seen = tiles
+        self._tiles_data = encode(TilesEvent(tiles=tiles))
+        for sub in self.subscribers:
+            sub.offer(self._tiles_data)
+        return True
 
     def stamp(self, tick: Tick) -> Tick:
         """Add to a tick of the windows what the hub itself knows: counts and feeds."""
@@ -301,7 +330,6 @@ class Publisher:
             duplicates_total=self.counters.duplicates,
             feeds=self.feeds.infos(now),
             triage=msgspec.structs.replace(tick.triage, pending=self.review_pending()),
-            brand_tiles=self.brand_tiles(),
         )
 
     def review_pending(self) -> int:
@@ -318,6 +346,8 @@ class Publisher:
         writer = self.writer()
         if writer is not None:
             writer.incident(event)
+        if self.shared is not None:
+            self.shared(event)
         if self.notifier is not None:
             self.notifier.submit(event)
         data = encode(event)
