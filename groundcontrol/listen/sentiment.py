@@ -338,6 +338,52 @@ class _Vader:
         positions = [i for i, w in enumerate(words) if w in keys]
         if not positions:
             return []
+        return self._valences(raw, words, positions, "n't" in lower)
+
+    def sentence_total(self, text: str, lower: str, low: list[str] | None = None) -> float:
+        """The valences of each sentence, scored on its own, summed.
+
+        The same as summing :meth:`sentiments` over the parts of ``text`` split at
+        a sentence end, but the text is split and looked up once, and a sentence
+        with no sentiment word costs nothing more.
+        """
+        raw = text.split()
+        if low is None:
+            low = lower.split()
+        if len(low) != len(raw):
+            low = [t.lower() for t in raw]
+        words = list(map(self.vader_words.__getitem__, low))
+        keys = self.keys
+        positions = [i for i, w in enumerate(words) if w in keys]
+        if not positions:
+            return 0.0
+        nt = "n't" in lower
+        # A sentence ends after a chunk that ends in '.', '!' or '?': chunks are split
+        # at white space, and a sentence end is such a mark followed by white space.
+        ends = [k + 1 for k, chunk in enumerate(raw) if chunk[-1] in _SENTENCE_MARKS]
+        total = 0.0
+        start = 0
+        p = 0
+        n_pos = len(positions)
+        for end in ends:
+            if positions[p] < end:
+                q = p + 1
+                while q < n_pos and positions[q] < end:
+                    q += 1
+                hits = [i - start for i in positions[p:q]]
+                total += sum(self._valences(raw[start:end], words[start:end], hits, nt))
+                if q == n_pos:
+                    return total
+                p = q
+            start = end
+        hits = [i - start for i in positions[p:]]
+        return total + sum(self._valences(raw[start:], words[start:], hits, nt))
+
+    def _valences(
+        self, raw: list[str], words: list[str], positions: list[int], nt_possible: bool
+    ) -> list[float]:
+        """The rules over the tokens at ``positions`` (``nt_possible``: some chunk
+        may hold "n't")."""
         lex = self.lexicon
         # Which rule words occur at all, found with one intersection: most texts have
         # none of "no", "least", "but", an idiom or a window word, so most per-hit
@@ -348,7 +394,7 @@ class _Vader:
         idioms = not _EN_IDIOM_WORDS.isdisjoint(present)
         window_words = _EN_WINDOW_WORDS
         windows = not window_words.isdisjoint(present)
-        nt = {i for i, w in enumerate(words) if "n't" in w} if "n't" in lower else None
+        nt = {i for i, w in enumerate(words) if "n't" in w} if nt_possible else None
         n = len(words)
         cap: bool | None = None
         vals: list[float] = []
@@ -898,6 +944,15 @@ class _Social:
             if self.phrases
             else None
         )
+        # A phrase can match only when its first and its last word are tokens (bare
+        # or as a hashtag: the phrases are found in ``joined_bare``); few texts have
+        # both, and the test costs a fraction of the regex.
+        self.phrase_firsts = frozenset(
+            w for p in self.phrases for w in (p.split()[0], "#" + p.split()[0])
+        )
+        self.phrase_lasts = frozenset(
+            w for p in self.phrases for w in (p.split()[-1], "#" + p.split()[-1])
+        )
         self.tags: dict[str, float] = {}
 
     def extra(self, info: TextInfo) -> float:
@@ -907,7 +962,11 @@ class _Social:
             total += self._too(info.tokens)
         if "#" in info.lower:
             total += self._hashtags(info.tokens)
-        if self.phrase_re is not None:
+        if (
+            self.phrase_re is not None
+            and not self.phrase_firsts.isdisjoint(info.words)
+            and not self.phrase_lasts.isdisjoint(info.words)
+        ):
             # Overlapping phrases: findall over " a b c " consumes the space, so
             # adjacent phrases both count only when a word separates them.
             for phrase in self.phrase_re.findall(info.joined_bare):
@@ -921,14 +980,18 @@ class _Social:
         a mild valence is most often a request for information ("Does the Pulse
         support USB-C?"), so that valence is damped.
         """
-        if (
-            total >= 0
-            and (self.sarcasm_hints is None or any(h in lower for h in self.sarcasm_hints))
-            and self.sarcasm.search(lower) is not None
-        ):
-            # Sarcasm about brands is nearly always a complaint, even with no
-            # sentiment word to flip ("Yeah right, 'premium' build quality").
-            return -total if total > 0 else SARCASM_ALONE
+        if total >= 0:
+            hints = self.sarcasm_hints
+            hinted = hints is None
+            if hints is not None:
+                for hint in hints:  # a loop: any() over a generator costs a third more
+                    if hint in lower:
+                        hinted = True
+                        break
+            if hinted and self.sarcasm.search(lower) is not None:
+                # Sarcasm about brands is nearly always a complaint, even with no
+                # sentiment word to flip ("Yeah right, 'premium' build quality").
+                return -total if total > 0 else SARCASM_ALONE
         if -QUESTION_MILD < total < QUESTION_MILD and lower.rstrip().endswith("?"):
             return total * QUESTION_DAMP
         return total
@@ -1065,15 +1128,13 @@ class SentimentScorer:
 
     def _english(self, en: _Vader, info: TextInfo) -> float:
         text, lower = en.prepare(info.text, info.lower)
+        chunks = info.chunks if text is info.text else lower.split()
         if _SENTENCE_END.search(text) is None:
-            chunks = info.chunks if text is info.text else lower.split()
             total = sum(en.sentiments(text, lower, chunks))
         else:
             # VADER's negation window crosses sentence ends ("... without any
             # questions. Impressed."); here each sentence is scored on its own.
-            total = 0.0
-            for part in _SENTENCE_END.split(text):
-                total += sum(en.sentiments(part, part.lower()))
+            total = en.sentence_total(text, lower, chunks)
         if not info.text.isascii():
             total += self._override_emoji_total(info.text)
         social = self._social["en"]
@@ -1114,15 +1175,21 @@ class SentimentScorer:
     def _emoji_total(self, text: str) -> float:
         if text.isascii():
             return 0.0
-        try:
-            # A Latin-1 string (German, Danish) holds no emoji: a memcpy to find out.
-            text.encode("latin-1")
+        found = _MAYBE_EMOJI.findall(text)
+        if not found:
             return 0.0
-        except UnicodeEncodeError:
-            pass
+        if max(found) <= "\xff":
+            # Only "©" or "®": a Latin-1 text (German, Danish) counts no emoji. (The
+            # test for Latin-1 came first once; it raises for every text with an emoji.)
+            try:
+                text.encode("latin-1")
+                return 0.0
+            except UnicodeEncodeError:
+                pass
         get = self._emoji_valence.get
-        return sum(get(c, 0.0) for c in _MAYBE_EMOJI.findall(text))
+        return sum(get(c, 0.0) for c in found)
 
 
 # A sentence end: '.', '!' or '?' (repeated or not) followed by white space.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_MARKS = frozenset(".!?")
