@@ -117,7 +117,8 @@ async def connect(
 
 def stream_configs(config: BusConfig, names: Names) -> list[StreamConfig]:
     """The three streams of a site: raw batches (a work queue), enriched batches (kept
-    for twice the replay), and events (incidents, the latest of each kept)."""
+    for twice the replay), and events (incidents, triage actions and briefings, the
+    latest of each kept)."""
     dup = config.seconds("duplicate_window")
     replay = config.seconds("replay")
     common: dict[str, Any] = {

@@ -11,6 +11,11 @@ stream, share incidents, and take turns at detecting them.
 - **Incidents.** Each incident's latest change is one message of the events stream
   (one subject per incident, the last kept). Every hub applies the others'; a new hub
   starts from the latest of each.
+- **The store.** The hub has none: triage, briefings, search and history go to the
+  store writer as requests (:meth:`HubBus.ask_store`, store/requests.py), which
+  answers and puts each committed triage action and briefing change on the events
+  stream (one subject per mention or briefing, the last kept). Every hub shows the
+  others'; a new hub starts from the latest of each, so it knows the running briefings.
 - **One detector.** Only the leader's incident book opens, grows and ends incidents;
   the others learn the same baselines and mirror the leader's. Leadership is a key in
   a key-value bucket whose entries live ``[bus] lease`` seconds: the leader renews it
@@ -29,10 +34,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -48,15 +55,23 @@ from groundcontrol.bus.wire import (
     Names,
     batch_id,
     decode_batch,
+    decode_change,
     decode_incident,
     encode_batch,
 )
 from groundcontrol.config import Config
 from groundcontrol.model import Mention, utc
-from groundcontrol.protocol import IncidentEvent, encode
+from groundcontrol.protocol import BriefingEvent, IncidentEvent, TriageEvent, encode
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.signals.incidents import IncidentBook, SeriesPoint
 from groundcontrol.store.database import DeadLetter
+from groundcontrol.store.requests import (
+    StoreRequest,
+    StoreUnavailable,
+    decode_answer,
+    encode_request,
+    request_name,
+)
 
 log = logging.getLogger("groundcontrol.bus.hub")
 
@@ -66,6 +81,10 @@ LEADER_KEY = "detector"
 HEARTBEAT = 1.0
 #: Incident changes waiting to go on the bus while it is away; older ones are dropped.
 MAX_UNSHARED = 10_000
+#: Seconds a request to the store writer may take before the hub answers 503.
+STORE_TIMEOUT = 5.0
+
+T = TypeVar("T")
 
 
 class LeaderBook(IncidentBook):
@@ -94,7 +113,9 @@ class HubBus:
 
     ``take``: hand enriched mentions to the windows and clients (the hub dedupes
     them on their ids and returns how many were new); ``incident_arrived``: another
-    hub's incident change, already applied to the book, for the hub's clients.
+    hub's incident change, already applied to the book, for the hub's clients;
+    ``change_arrived``: a triage action or briefing change committed through another
+    hub, for the hub's windows, briefings and clients.
     """
 
     def __init__(
@@ -104,6 +125,7 @@ class HubBus:
         *,
         take: Callable[[list[Mention]], int],
         incident_arrived: Callable[[IncidentEvent], None],
+        change_arrived: Callable[[TriageEvent | BriefingEvent], None] = lambda _e: None,
         on_demo: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -111,6 +133,7 @@ class HubBus:
         self.analytics = analytics
         self.take = take
         self.incident_arrived = incident_arrived
+        self.change_arrived = change_arrived
         self.on_demo = on_demo
         """A feed of demo data is on the bus (through any hub)."""
         self.demo_seen = False
@@ -128,6 +151,9 @@ class HubBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[object] = []
         self._unshared: asyncio.Queue[IncidentEvent] = asyncio.Queue(MAX_UNSHARED)
+        self._events_until = 0
+        """The events stream's last message when the hub started (0: none)."""
+        self._events_caught_up = asyncio.Event()
 
     @property
     def leading(self) -> bool:
@@ -168,6 +194,12 @@ class HubBus:
                 ),
             )
         )
+        # The latest of each incident, triage action and briefing, before the hub
+        # serves: its first walls get the running briefings and the open incidents.
+        events = (await js.stream_info(self.names.events_stream)).state
+        self._events_until = events.last_seq if events.messages else 0
+        if not self._events_until:
+            self._events_caught_up.set()
         self._subs.append(
             await js.subscribe(
                 self.names.events_subjects,
@@ -178,6 +210,10 @@ class HubBus:
                 config=ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT),
             )
         )
+        try:
+            await asyncio.wait_for(self._events_caught_up.wait(), max(wait, 2.0))
+        except TimeoutError:
+            log.warning("the latest incidents and briefings are still on their way")
         self._tasks = [
             asyncio.create_task(self._lead(js), name="bus-leader"),
             asyncio.create_task(self._share(js), name="bus-share"),
@@ -258,6 +294,35 @@ class HubBus:
         if ack.duplicate:
             return 0, len(mentions)
         return len(mentions), 0
+
+    # ------------------------------------------------------------------ the store
+
+    async def ask_store(self, request: StoreRequest[T]) -> T:
+        """Have the store writer run ``request`` (store/requests.py) and return its
+        result; StoreUnavailable, saying why in one line, if it does not answer."""
+        nc = self.nc
+        if nc is None or not nc.is_connected:
+            raise StoreUnavailable("the hub is not connected to the bus; try again shortly")
+        try:
+            msg = await nc.request(
+                self.names.store_request(request_name(request)),
+                encode_request(request),
+                timeout=STORE_TIMEOUT,
+                headers={ORIGIN_HEADER: self.id},
+            )
+        except NoRespondersError:
+            raise StoreUnavailable(
+                "no store writer on the bus (is groundcontrol store-writer running?)"
+            ) from None
+        except (NatsTimeout, TimeoutError):
+            raise StoreUnavailable(
+                f"the store writer did not answer in {STORE_TIMEOUT:g} s"
+            ) from None
+        except Exception as exc:  # the connection went away meanwhile
+            raise StoreUnavailable(
+                f"cannot reach the store writer: {str(exc) or type(exc).__name__}"
+            ) from None
+        return decode_answer(request, msg.data)
 
     # ------------------------------------------------------------------ walls
 
@@ -360,8 +425,23 @@ class HubBus:
                     await asyncio.sleep(0.5)
 
     async def _on_event(self, msg: Msg) -> None:
+        try:
+            self._apply_event(msg)
+        finally:
+            if msg.metadata.sequence.stream >= self._events_until:
+                self._events_caught_up.set()
+
+    def _apply_event(self, msg: Msg) -> None:
         if (msg.headers or {}).get(ORIGIN_HEADER) == self.id:
             return  # already applied here
+        if not self.names.is_incident(msg.subject):
+            try:
+                change = decode_change(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.error("an unreadable change on %s: %s", msg.subject, exc)
+                return
+            self.change_arrived(change)
+            return
         try:
             event = decode_incident(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -5,6 +5,11 @@ the store's writer thread (group commit, as in the single-process hub) and acks 
 message once its transaction is on disk. Inserting is idempotent (a mention's id is
 the store's unique key), so a message delivered twice, after a crash between commit
 and ack, is stored once. A restart resumes where the durable consumer stopped.
+
+It also answers the hubs' requests (``<prefix>.store.*``, NATS request/reply): triage
+actions, the review queue, a mention's detail, briefings, search and history, run with
+the same code as a single-process hub's (store/requests.py). A committed triage action
+or briefing change goes on the events stream before the answer, for every hub's walls.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from groundcontrol.bus.connection import connect, ensure_streams, until_stopped
-from groundcontrol.bus.wire import Names, decode_batch, decode_incident
+from groundcontrol.bus.wire import ORIGIN_HEADER, Names, decode_batch, decode_incident
 from groundcontrol.config import Config
-from groundcontrol.protocol import IncidentEvent
+from groundcontrol.protocol import BriefingEvent, IncidentEvent, TriageEvent, encode
 from groundcontrol.store.database import Store
+from groundcontrol.store.requests import decode_request, encode_answer
 from groundcontrol.store.writer import StoreWriter
 
 log = logging.getLogger("groundcontrol.bus.storage")
@@ -46,6 +52,8 @@ class StorageStats:
     mentions_repeated: int = 0
     """Delivered again (or resent past the duplicate window) and already stored."""
     incidents: int = 0
+    requests: int = 0
+    """Hubs' requests answered (triage, briefings, search, history)."""
     cpu_seconds: float = 0.0
 
 
@@ -61,6 +69,7 @@ class BusStoreWriter:
         self.writer: StoreWriter | None = None
         self.nc: Client | None = None
         self._stop = asyncio.Event()
+        self._answering: set[asyncio.Task[None]] = set()
 
     def open(self) -> None:
         """Open the store (StoreError if it cannot be used)."""
@@ -102,9 +111,14 @@ class BusStoreWriter:
                 stream=self.names.events_stream,
                 config=durable,
             )
+            await nc.subscribe(
+                self.names.store_requests, queue=self.names.store_writer, cb=self._on_request
+            )
             log.info("store writer: %s into %s", self.names.enriched_stream, self.path)
             await asyncio.gather(self._follow(batches, self._write_batches), self._events(events))
         finally:
+            for task in list(self._answering):
+                task.cancel()
             if self.nc is not None:
                 with contextlib.suppress(Exception):
                     await self.nc.close()
@@ -166,6 +180,67 @@ class BusStoreWriter:
             with contextlib.suppress(Exception):
                 await msg.ack()
 
+    # ------------------------------------------------------------------ requests
+
+    async def _on_request(self, msg: Msg) -> None:
+        # Each on its own task: a long search does not hold up a triage action.
+        task = asyncio.create_task(self._answer(msg), name="store-request")
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+
+    async def _answer(self, msg: Msg) -> None:
+        writer = self.writer
+        assert writer is not None and self.nc is not None
+        try:
+            request = decode_request(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.error("store writer: an unreadable request on %s: %s", msg.subject, exc)
+            with contextlib.suppress(Exception):
+                await msg.respond(encode_answer(error=f"an unreadable request: {exc}"))
+            return
+        try:
+            result = await request.run(writer)
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            log.error("store writer: %s failed: %s", msg.subject, reason)
+            with contextlib.suppress(Exception):
+                await msg.respond(encode_answer(error=reason))
+            return
+        origin = (msg.headers or {}).get(ORIGIN_HEADER, "")
+        for change in request.changes(result):
+            await self._announce(change, origin)
+        self.stats.requests += 1
+        answer = encode_answer(result)
+        if len(answer) > self.nc.max_payload:
+            # Stored already if it was a change; the hub must not wait 5 s to hear it.
+            answer = encode_answer(
+                error=f"the answer ({len(answer)} bytes) is larger than the bus takes "
+                f"({self.nc.max_payload}): ask for fewer"
+            )
+        with contextlib.suppress(Exception):  # the hub gave up waiting: it said 503
+            await msg.respond(answer)
+
+    async def _announce(self, change: TriageEvent | BriefingEvent, origin: str) -> None:
+        """Put a committed change on the events stream, naming the hub that asked (it
+        has shown it already)."""
+        assert self.nc is not None
+        if isinstance(change, TriageEvent):
+            subject = self.names.triage_subject(change.mention_id)
+        else:
+            subject = self.names.briefing_subject(change.briefing.id)
+        try:
+            await self.nc.jetstream().publish(
+                subject,
+                encode(change),
+                stream=self.names.events_stream,
+                headers={ORIGIN_HEADER: origin} if origin else None,
+                timeout=5.0,
+            )
+        except Exception as exc:  # stored, and shown by the hub that asked; logged for the rest
+            log.error("store writer: could not put %s on the bus: %s", subject, exc)
+
+    # ------------------------------------------------------------------ incidents
+
     async def _events(self, sub: JetStreamContext.PullSubscription) -> None:
         await self._follow(sub, self._write_events)
 
@@ -173,6 +248,12 @@ class BusStoreWriter:
         writer = self.writer
         assert writer is not None
         for msg in msgs:
+            if not self.names.is_incident(msg.subject):
+                # Triage and briefing changes: this process stored them before it
+                # put them on the bus.
+                with contextlib.suppress(Exception):
+                    await msg.ack()
+                continue
             try:
                 event = decode_incident(msg.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import msgspec
 
 from groundcontrol.model import Mention
-from groundcontrol.protocol import IncidentEvent
+from groundcontrol.protocol import BriefingEvent, IncidentEvent, TriageEvent
 from groundcontrol.store.database import DeadLetter
 
 #: The header naming the hub that published an event (it does not apply its own twice).
@@ -57,6 +57,7 @@ class BusBatch(msgspec.Struct, kw_only=True, omit_defaults=True):
 _encoder = msgspec.msgpack.Encoder()
 _batch_decoder = msgspec.msgpack.Decoder(BusBatch)
 _event_decoder = msgspec.json.Decoder(IncidentEvent)
+_change_decoder = msgspec.json.Decoder(TriageEvent | BriefingEvent)
 
 
 def encode_batch(batch: BusBatch) -> bytes:
@@ -70,6 +71,11 @@ def decode_batch(data: bytes) -> BusBatch:
 
 def decode_incident(data: bytes) -> IncidentEvent:
     return _event_decoder.decode(data)
+
+
+def decode_change(data: bytes) -> TriageEvent | BriefingEvent:
+    """A triage action or a briefing's start or withdrawal the store writer committed."""
+    return _change_decoder.decode(data)
 
 
 def batch_id(
@@ -126,6 +132,26 @@ class Names:
 
     def incident_subject(self, incident_id: str) -> str:
         return f"{self.prefix}.events.incident.{subject_token(incident_id)}"
+
+    def is_incident(self, subject: str) -> bool:
+        return subject.startswith(f"{self.prefix}.events.incident.")
+
+    def triage_subject(self, mention_id: str) -> str:
+        """A mention's latest triage action (the events stream keeps the last)."""
+        return f"{self.prefix}.events.triage.{subject_token(mention_id)}"
+
+    def briefing_subject(self, briefing_id: int) -> str:
+        """A briefing's latest change: a hub that starts learns the running ones."""
+        return f"{self.prefix}.events.briefing.{briefing_id}"
+
+    @property
+    def store_requests(self) -> str:
+        """What the store writer answers: triage, briefings, search and history."""
+        return f"{self.prefix}.store.*"
+
+    def store_request(self, name: str) -> str:
+        """The subject of one kind of request (``store.requests``' tags)."""
+        return f"{self.prefix}.store.{name}"
 
     @property
     def workers(self) -> str:

@@ -2,7 +2,8 @@
 other machines when the hub's config has ``[bus] url`` (NATS JetStream).
 
 * ``worker``: enrich batches from the bus's work queue (run any number, anywhere);
-* ``store-writer``: write the enriched stream into the store (run one).
+* ``store-writer``: write the enriched stream into the store, and answer the hubs'
+  triage, briefing, search and history requests (run one).
 
 Both take the bus from ``--bus`` or the config's ``[bus] url``, with credentials from
 the environment (GROUNDCONTROL_BUS_CREDS, _TOKEN, or _USER and _PASSWORD), and run until
@@ -41,11 +42,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     worker = sub.add_parser(
         "worker",
         help="enrich batches from the bus (NATS JetStream work queue); run any number",
+        description="Enrich the raw batches hubs put on the bus (language, sentiment, "
+        "brands, queries, triage, copies) and publish them enriched. Any number, on any "
+        "machine; a batch is acked only once its enriched copy is on the bus, so a worker "
+        "that dies mid-batch loses nothing (the batch is redelivered).",
         epilog=epilog,
     )
     store = sub.add_parser(
         "store-writer",
-        help="write the bus's enriched stream into the store; run one",
+        help="write the bus's enriched stream into the store and answer the hubs' "
+        "triage, briefing, search and history requests; run one",
+        description="Write the enriched stream into the store (SQLite) as its one durable "
+        "consumer (a restart resumes where it stopped; a redelivered batch is stored once), "
+        "and answer the hubs' store requests (triage, briefings, search, history).",
         epilog=epilog,
     )
     for p in (worker, store):

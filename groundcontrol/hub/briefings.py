@@ -8,7 +8,10 @@ to a week, info or warning), then kept by the store's writer thread (never on th
 event loop); once committed, every /stream client gets a ``briefing`` message. The
 hub keeps the active ones in memory for the snapshot a new client gets, drops each as
 it runs out (checked on every tick, on the hub's clock, which sends ``expired``), and
-takes them back from the store after a restart.
+takes them back from the store after a restart. A hub on the bus asks the store
+writer (store/requests.py), which puts each start and withdrawal on the bus: every hub
+applies them (:meth:`BriefingsApi.show`), and one that starts learns the briefings
+still running from there.
 
 A hub without a store refuses briefings with 503 ("briefings need a store"): a
 briefing that vanished with a restart would leave the room saying something nobody
@@ -24,7 +27,7 @@ from aiohttp import web
 
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission, Principal
-from groundcontrol.hub.state import CurrentWriter
+from groundcontrol.hub.state import CurrentStore
 from groundcontrol.hub.stream import Publisher
 from groundcontrol.protocol import (
     Briefing,
@@ -32,7 +35,7 @@ from groundcontrol.protocol import (
     BriefingEvent,
     briefing_problem,
 )
-from groundcontrol.store.database import Store
+from groundcontrol.store.requests import AddBriefing, ListBriefings, WithdrawBriefing
 
 #: GET /briefings lists those still running and those that ended this long ago at most.
 RECENT_SECONDS = 86400.0
@@ -75,12 +78,12 @@ class BriefingsApi:
         clock: Callable[[], float],
         gate: Gate,
         publisher: Publisher,
-        writer: CurrentWriter,
+        store: CurrentStore,
     ) -> None:
         self.clock = clock
         self.gate = gate
         self.publisher = publisher
-        self.writer = writer
+        self.store = store
         self.active: dict[int, Briefing] = {}
         """The briefings on the walls now, by id."""
         publisher.current_briefings = self.current
@@ -101,6 +104,18 @@ class BriefingsApi:
             del self.active[b.id]
             self._publish("expired", b)
 
+    def show(self, event: BriefingEvent) -> None:
+        """A committed start or withdrawal (here, or through another hub on the bus):
+        the active briefings follow it, and every client learns it."""
+        briefing = event.briefing
+        if event.change == "started":
+            if not briefing.active(self.clock()):
+                return  # over already (learnt late, from the bus): nothing to show
+            self.active[briefing.id] = briefing
+        else:
+            self.active.pop(briefing.id, None)
+        self.publisher.briefing_changed(event)
+
     def _publish(self, change: BriefingChange, briefing: Briefing) -> None:
         self.publisher.briefing_changed(BriefingEvent(change=change, briefing=briefing))
 
@@ -109,8 +124,8 @@ class BriefingsApi:
     async def handle_create(self, request: web.Request) -> web.Response:
         """Put a briefing on every wall; it comes back with its id."""
         principal = self.gate.authorize(request, Permission.INCIDENTS)
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
         try:
             req = msgspec.json.decode(await request.read(), type=BriefingRequest)
@@ -119,53 +134,50 @@ class BriefingsApi:
         problem = briefing_problem(req.text, req.seconds, req.severity)
         if problem:
             raise web.HTTPBadRequest(text=f"bad briefing: {problem}\n")
-        text, severity, by = req.text.strip(), req.severity, _name(principal)
         now = self.clock()
-        until = now + req.seconds
-
-        def add(store: Store) -> Briefing:
-            return store.add_briefing(text, severity, by=by, created_at=now, until=until)
-
-        briefing = await writer.call(add)
-        self.active[briefing.id] = briefing
-        self._publish("started", briefing)
+        adding = AddBriefing(
+            text=req.text.strip(),
+            severity=req.severity,
+            by=_name(principal),
+            created_at=now,
+            until=now + req.seconds,
+        )
+        briefing = await ask(adding)
+        for event in adding.changes(briefing):
+            assert isinstance(event, BriefingEvent)
+            self.show(event)
         return _json(briefing)
 
     async def handle_list(self, request: web.Request) -> web.Response:
         """The briefings still running and those that ended in the last day, newest first."""
         self.gate.authorize(request, Permission.READ)
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
         now = self.clock()
-        since = now - RECENT_SECONDS
-        rows = await writer.read(lambda store: store.briefings(since=since, limit=LIST_LIMIT))
+        rows = await ask(ListBriefings(since=now - RECENT_SECONDS, limit=LIST_LIMIT))
         return _json(BriefingList(at=now, briefings=rows))
 
     async def handle_withdraw(self, request: web.Request) -> web.Response:
         """Take a briefing off every wall before its time."""
         principal = self.gate.authorize(request, Permission.INCIDENTS)
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
         raw = request.match_info["id"]
         shown = raw[:40]
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
             raise web.HTTPNotFound(text=f'no briefing "{shown}"\n')
-        briefing_id, by, now = int(raw), _name(principal), self.clock()
-
-        def withdraw(store: Store) -> tuple[Briefing | None, Briefing | None]:
-            before = store.briefing(briefing_id)
-            if before is None or not before.active(now):
-                return before, None
-            return before, store.withdraw_briefing(briefing_id, by=by, at=now)
-
-        before, briefing = await writer.call(withdraw)
+        briefing_id = int(raw)
+        withdrawing = WithdrawBriefing(id=briefing_id, by=_name(principal), at=self.clock())
+        withdrawal = await ask(withdrawing)
+        before, briefing = withdrawal
         if before is None:
             raise web.HTTPNotFound(text=f'no briefing "{shown}"\n')
         if briefing is None:
             what = "withdrawn already" if before.withdrawn_at is not None else "over already"
             raise web.HTTPConflict(text=f"briefing {briefing_id} is {what}\n")
-        self.active.pop(briefing_id, None)
-        self._publish("withdrawn", briefing)
+        for event in withdrawing.changes(withdrawal):
+            assert isinstance(event, BriefingEvent)
+            self.show(event)
         return _json(briefing)

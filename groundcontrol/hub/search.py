@@ -3,7 +3,8 @@
 Beside the pipeline, like api.py: both read the store through the writer's reader
 connection on a worker thread (``StoreWriter.read``), never on the event loop, and a
 search page is bounded in work (store/search.py), so a search never holds the reader
-for long. Both take an analyst token (``Permission.TRIAGE``). The shapes are in
+for long. A hub on the bus asks the store writer to run the same reads
+(store/requests.py). Both take an analyst token (``Permission.TRIAGE``). The shapes are in
 docs/protocol.md, "HTTP"; the search syntax in groundcontrol/query.py.
 """
 
@@ -11,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -23,11 +22,11 @@ from multidict import MultiMapping
 from groundcontrol.config import Config
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission
-from groundcontrol.hub.state import CONTROL_CHARS, CurrentWriter
-from groundcontrol.protocol import History, HistoryRow, SearchPage
+from groundcontrol.hub.state import CONTROL_CHARS, CurrentStore
+from groundcontrol.protocol import History, SearchPage
 from groundcontrol.query import QuerySyntaxError, parse_search, parse_when
-from groundcontrol.store.database import Store
-from groundcontrol.store.search import BUCKET_SECONDS, HistoryError, decode_cursor
+from groundcontrol.store import requests
+from groundcontrol.store.search import BUCKET_SECONDS, decode_cursor
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "SearchApi"]
 
@@ -96,12 +95,12 @@ class SearchApi:
         config: Config,
         clock: Callable[[], float],
         gate: Gate,
-        writer: CurrentWriter,
+        store: CurrentStore,
     ) -> None:
         self.config = config
         self.clock = clock
         self.gate = gate
-        self.writer = writer
+        self.store = store
 
     async def handle_mentions(self, request: web.Request) -> web.Response:
         """One page of a search over the stored mentions, newest first."""
@@ -136,18 +135,14 @@ class SearchApi:
                 decode_cursor(before)
             except ValueError as exc:
                 raise _bad("search", str(exc)) from None
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
-
-        def read(store: Store) -> tuple[Any, str | None, int, float]:
-            started = time.perf_counter()
-            items, nxt, scanned = store.search(
-                search, since=since, until=until, before=before, limit=limit
+        items, nxt, scanned, took = await ask(
+            requests.SearchMentions(
+                query=text, since=since, until=until, before=before, limit=limit
             )
-            return items, nxt, scanned, (time.perf_counter() - started) * 1000
-
-        items, nxt, scanned, took = await writer.read(read)
+        )
         page = SearchPage(
             query=str(search),
             since=since,
@@ -179,25 +174,18 @@ class SearchApi:
         wanted = [b.strip() for b in params.get("brands", "").split(",") if b.strip()]
         if len(wanted) > MAX_BRANDS:
             raise _bad("history", f"at most {MAX_BRANDS} brands")
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
-        configured = [b.name for b in self.config.brands]
-
-        def read(store: Store) -> tuple[list[str], list[HistoryRow]] | str:
-            names = configured
-            if wanted:
-                known = {n.lower(): n for n in [*store.brand_names(), *configured]}
-                missing = [b for b in wanted if b.lower() not in known]
-                if missing:
-                    return f"unknown brand {missing[0][:60]!r} (known: {', '.join(known.values())})"
-                names = list(dict.fromkeys(known[b.lower()] for b in wanted))
-            try:
-                return names, store.history(by, since, until, names)
-            except HistoryError as exc:
-                return str(exc)
-
-        answer = await writer.read(read)
+        answer = await ask(
+            requests.History(
+                by=by,
+                since=since,
+                until=until,
+                wanted=wanted,
+                configured=[b.name for b in self.config.brands],
+            )
+        )
         if isinstance(answer, str):
             raise _bad("history", answer)
         names, rows = answer

@@ -48,9 +48,10 @@ from groundcontrol.hub.triage import TriageApi
 from groundcontrol.hub.workers import EnrichPool
 from groundcontrol.listen.copies import CopyIndex
 from groundcontrol.model import Mention
-from groundcontrol.protocol import FeedInfo, IncidentEvent, Tick, encode
+from groundcontrol.protocol import BriefingEvent, FeedInfo, IncidentEvent, Tick, TriageEvent, encode
 from groundcontrol.signals.analytics import Analytics
 from groundcontrol.store.database import DeadLetter, MigrationProgress, Store, StoreError
+from groundcontrol.store.requests import AskStore, StoreUnavailable, run_locally
 from groundcontrol.store.writer import StoreWriter
 
 if TYPE_CHECKING:
@@ -58,6 +59,19 @@ if TYPE_CHECKING:
     from groundcontrol.hub.notify import Notifier
 
 log = logging.getLogger("groundcontrol.hub.server")
+
+
+@web.middleware
+async def _store_unavailable(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """A store that cannot answer now (the store writer on the bus is away or slow):
+    503, saying why."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except StoreUnavailable as exc:
+        raise web.HTTPServiceUnavailable(text=f"{exc}\n") from None
+    return response
 
 
 class Hub:
@@ -99,6 +113,12 @@ class Hub:
         def writer() -> StoreWriter | None:
             return self.writer
 
+        def store() -> AskStore | None:
+            # On the bus the store writer answers; alone, the hub's own store.
+            if self.bus is not None:
+                return self.bus.ask_store
+            return None if self.writer is None else run_locally(self.writer)
+
         self.publisher = Publisher(
             config,
             clock=clock,
@@ -139,12 +159,12 @@ class Hub:
             gate=self.gate,
             analytics=self.analytics,
             publisher=self.publisher,
-            writer=writer,
+            store=store,
             target_seconds=config.triage.response_target_seconds,
         )
-        self.search = SearchApi(config=config, clock=clock, gate=self.gate, writer=writer)
+        self.search = SearchApi(config=config, clock=clock, gate=self.gate, store=store)
         self.briefings = BriefingsApi(
-            clock=clock, gate=self.gate, publisher=self.publisher, writer=writer
+            clock=clock, gate=self.gate, publisher=self.publisher, store=store
         )
         self.tiles = BrandTiles(
             [b.name for b in config.brands],
@@ -178,11 +198,18 @@ class Hub:
             # Synthetic data on any hub's feeds: every wall says DEMO, as it would here.
             self.feeds.demo = True
 
+        def changed(event: TriageEvent | BriefingEvent) -> None:
+            if isinstance(event, TriageEvent):
+                self.triage.show(event)
+            else:
+                self.briefings.show(event)
+
         self.bus = bus = HubBus(
             self.config,
             self.analytics,
             take=take,
             incident_arrived=arrived,
+            change_arrived=changed,
             on_demo=demo,
             clock=self.clock,
         )
@@ -217,7 +244,9 @@ class Hub:
     # ------------------------------------------------------------------ app
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.hub.max_message_bytes)
+        app = web.Application(
+            client_max_size=self.config.hub.max_message_bytes, middlewares=[_store_unavailable]
+        )
         app.router.add_get("/ingest", self.ingest.handle_ingest)
         app.router.add_get("/stream", self.publisher.handle_stream)
         app.router.add_get("/healthz", self.api.handle_healthz)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from groundcontrol import __version__
+from groundcontrol.store.requests import AskStore
 from groundcontrol.store.writer import StoreWriter
 
 HUB_NAME = f"groundcontrol/{__version__}"
@@ -25,6 +26,11 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: whose store is not open yet. Stages ask at each use, since the store opens at
 #: startup, after they are built.
 CurrentWriter: TypeAlias = Callable[[], StoreWriter | None]
+
+#: How the hub asks its store for triage, briefings, search and history: its own
+#: writer, or with ``[bus]`` the store writer on the bus (store/requests.py); None
+#: when it has neither. Asked at each use, as ``CurrentWriter``.
+CurrentStore: TypeAlias = Callable[[], AskStore | None]
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Beside the pipeline, like api.py. An action is checked here (the action, its label,
 assignee and note: ``protocol.triage_problem``), then recorded by the store's writer
 thread, which refuses it without a row when no such mention is stored
-(store/writer.py). Once committed, the hub's windows show the mention's new state on
+(store/writer.py); a hub on the bus asks the store writer instead, which runs the
+same request (store/requests.py) and puts the change on the bus for the other hubs
+(``TriageApi.show`` there). Once committed, the hub's windows show the mention's new state on
 the walls' review queue (``Analytics.triaged``) and every /stream client gets a
 ``triage`` message at once (``Publisher.triage_changed``). Reads go through the
 writer's reader connection on a worker thread, never on the event loop. The shapes
@@ -21,20 +23,18 @@ from multidict import MultiMapping
 
 from groundcontrol.hub.access import Gate
 from groundcontrol.hub.auth import Permission, Principal
-from groundcontrol.hub.state import CONTROL_CHARS, CurrentWriter
+from groundcontrol.hub.state import CONTROL_CHARS, CurrentStore
 from groundcontrol.hub.stream import Publisher
 from groundcontrol.model import CATEGORIES
 from groundcontrol.protocol import (
-    MentionDetail,
     TriageEvent,
     TriageQueue,
     TriageQueueItem,
     TriageReceipt,
-    fold_triage,
     triage_problem,
 )
 from groundcontrol.signals.analytics import Analytics
-from groundcontrol.store.database import Store
+from groundcontrol.store.requests import MentionDetailOf, RecordTriage, ReviewQueue
 
 #: GET /triage/queue: items when no limit is given, and the most one may ask for.
 DEFAULT_QUEUE_LIMIT = 50
@@ -82,14 +82,14 @@ class TriageApi:
         gate: Gate,
         analytics: Analytics,
         publisher: Publisher,
-        writer: CurrentWriter,
+        store: CurrentStore,
         target_seconds: float,
     ) -> None:
         self.clock = clock
         self.gate = gate
         self.analytics = analytics
         self.publisher = publisher
-        self.writer = writer
+        self.store = store
         self.target_seconds = target_seconds
         """The response target: a mention waiting longer for its first action is breached."""
 
@@ -97,8 +97,8 @@ class TriageApi:
         """Record what an analyst did with a mention; its state comes back, and goes to
         every wall."""
         principal = self.gate.authorize(request, Permission.TRIAGE)
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
         try:
             req = msgspec.json.decode(await request.read(), type=TriageRequest)
@@ -119,24 +119,25 @@ class TriageApi:
         actor = _name(principal)
         # The store keeps the person of an assign or claim where a label keeps its class.
         label = {"claim": actor, "assign": req.assignee.strip()}.get(req.action, req.label)
-        record = await writer.triage(
-            req.mention_id, req.action, label=label, actor=actor, note=req.note
+        recording = RecordTriage(
+            mention_id=req.mention_id, action=req.action, label=label, actor=actor, note=req.note
         )
+        record = await ask(recording)
         if record is None:
             raise no_mention(req.mention_id)
         # Committed: the walls' review queue and every stream client learn it at once.
-        self.analytics.triaged(record.state)
-        self.publisher.triage_changed(
-            TriageEvent(
-                mention_id=req.mention_id,
-                action=record.action,
-                state=record.state,
-                pending=record.pending,
-            )
-        )
+        for event in recording.changes(record):
+            assert isinstance(event, TriageEvent)
+            self.show(event)
         return _json(
             TriageReceipt(id=record.action.id, actor=actor, at=record.action.at, state=record.state)
         )
+
+    def show(self, event: TriageEvent) -> None:
+        """A committed triage action (here, or through another hub on the bus): the
+        walls' review queue and every stream client learn it."""
+        self.analytics.triaged(event.state)
+        self.publisher.triage_changed(event)
 
     async def handle_triage_queue(self, request: web.Request) -> web.Response:
         """The review queue, oldest first, with each mention's state and wait (see
@@ -152,13 +153,13 @@ class TriageApi:
             assignee = _name(principal)
         elif assignee == "none":
             assignee = ""
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
         now = self.clock()
         target = self.target_seconds
-        pending, breached, rows = await writer.triage_queue(
-            limit, category=category, assignee=assignee, now=now, target=target
+        pending, breached, rows = await ask(
+            ReviewQueue(limit=limit, category=category, assignee=assignee, now=now, target=target)
         )
         items = []
         for mention, state in rows:
@@ -185,30 +186,13 @@ class TriageApi:
             raise web.HTTPBadRequest(
                 text=f"bad mention id: at most {MAX_ID_CHARS} characters, no control characters\n"
             )
-        writer = self.writer()
-        if writer is None:
+        ask = self.store()
+        if ask is None:
             raise web.HTTPServiceUnavailable(text=_NO_STORE)
-        detail = await writer.read(lambda store: _mention_detail(store, mention_id))
+        detail = await ask(MentionDetailOf(mention_id=mention_id, copies=MAX_COPIES))
         if detail is None:
             raise no_mention(mention_id)
         return _json(detail)
-
-
-def _mention_detail(store: Store, mention_id: str) -> MentionDetail | None:
-    mention = store.mention_by_id(mention_id)
-    if mention is None:
-        return None
-    history = store.triage_history(mention_id)
-    total, copies = store.copies_of(mention_id, limit=MAX_COPIES)
-    original = store.mention_by_id(mention.copy_of) if mention.copy_of else None
-    return MentionDetail(
-        mention=mention,
-        state=fold_triage(mention_id, mention.category, history, received_at=mention.received_at),
-        history=history,
-        copies=copies,
-        copies_total=total,
-        original=original,
-    )
 
 
 def _queue_params(query: MultiMapping[str]) -> tuple[int, str | None, str | None]:
