@@ -63,7 +63,7 @@ from panels.incidents import IncidentsPanel
 from panels.influencers import InfluencersPanel
 from panels.live import LivePanel
 from panels.oncall import ONCALL_KEYS, ActionBar
-from panels.pacing import LOW_BANDWIDTH_GAP, RedrawPacer
+from panels.pacing import pace
 from panels.palette import use_palette
 from panels.scenes import DEFAULT_ROTATE_SECONDS, HOLD_SECONDS, RotationStore, SceneRotation
 from panels.sentiment import SentimentPanel
@@ -283,17 +283,15 @@ class WallApp(App[None]):
         self.tz = tz
         self.takeover_seconds = takeover_seconds
         self.low_bandwidth = low_bandwidth
-        if low_bandwidth:
-            self.animation_level = "none"
-            refresh_interval = max(refresh_interval, LOW_BANDWIDTH_GAP)
-        self.refresh_interval = refresh_interval
-        self.pacer = RedrawPacer(
+        self.pacer, self.refresh_interval = pace(
+            self,
             self._paced_redraw,
-            gap=LOW_BANDWIDTH_GAP if low_bandwidth else 0.0,
+            low_bandwidth=low_bandwidth,
             clock=clock,
-            later=lambda delay, then: self.set_timer(delay, then, name="wall-paced"),
+            refresh_interval=refresh_interval,
+            name="wall-paced",
         )
-        """Every redraw the stream or the timer asks for goes through here."""
+        """Every redraw the stream or the timer asks for goes through the pacer."""
         self._waiting_takeovers: list[Incident] = []
         self.state = WallState(river_cap=river_cap)
         self.wall = WallScreen(hub_label=hub_label, tz=tz, layout=layout)

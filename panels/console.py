@@ -71,7 +71,7 @@ from panels.console_views import (
 )
 from panels.listing import category_name
 from panels.oncall import act_on_incident
-from panels.pacing import LOW_BANDWIDTH_GAP, RedrawPacer
+from panels.pacing import pace
 from panels.palette import use_palette
 from panels.state import Applied, WallState, follow_stream
 from panels.status import StatusBar
@@ -220,17 +220,15 @@ class ConsoleApp(App[None]):
         self.tz = tz
         self.me = me
         self.low_bandwidth = low_bandwidth
-        if low_bandwidth:
-            self.animation_level = "none"
-            refresh_interval = max(refresh_interval, LOW_BANDWIDTH_GAP)
-        self.refresh_interval = refresh_interval
-        self.pacer = RedrawPacer(
+        self.pacer, self.refresh_interval = pace(
+            self,
             self._paced_redraw,
-            gap=LOW_BANDWIDTH_GAP if low_bandwidth else 0.0,
+            low_bandwidth=low_bandwidth,
             clock=clock,
-            later=lambda delay, then: self.set_timer(delay, then, name="console-paced"),
+            refresh_interval=refresh_interval,
+            name="console-paced",
         )
-        """Every redraw the stream or the timer asks for goes through here."""
+        """Every redraw the stream or the timer asks for goes through the pacer."""
         self._force_owed = False
         self.export_dir = export_dir or Path.cwd()
         self.state = WallState()

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any, Protocol
 
-__all__ = ["LOW_BANDWIDTH_GAP", "RedrawPacer"]
+__all__ = ["LOW_BANDWIDTH_GAP", "RedrawPacer", "pace"]
 
 #: Seconds between redraws in low-bandwidth mode: one screen update a second.
 LOW_BANDWIDTH_GAP = 1.0
@@ -78,3 +79,34 @@ class RedrawPacer:
         self._armed = False
         if self._owed:
             self._draw_if_due()
+
+
+class _App(Protocol):
+    """What :func:`pace` needs of a Textual app (no import of textual here)."""
+
+    animation_level: Any
+
+    def set_timer(self, delay: float, callback: Callable[[], None], *, name: str) -> object: ...
+
+
+def pace(
+    app: _App,
+    draw: Callable[[], None],
+    *,
+    low_bandwidth: bool,
+    clock: Callable[[], float],
+    refresh_interval: float,
+    name: str,
+) -> tuple[RedrawPacer, float]:
+    """The pacer every redraw of ``app`` goes through, and its refresh interval: as
+    given, or for a low-bandwidth session one redraw a gap at most and no animation."""
+    if low_bandwidth:
+        app.animation_level = "none"
+        refresh_interval = max(refresh_interval, LOW_BANDWIDTH_GAP)
+    pacer = RedrawPacer(
+        draw,
+        gap=LOW_BANDWIDTH_GAP if low_bandwidth else 0.0,
+        clock=clock,
+        later=lambda delay, then: app.set_timer(delay, then, name=name),
+    )
+    return pacer, refresh_interval

@@ -70,6 +70,15 @@ def fewer_colours(environ: MutableMapping[str, str] | None = None) -> None:
     env.setdefault(COLOR_SYSTEM_ENV, "256")
 
 
+def prepare_low_bandwidth(args: argparse.Namespace) -> bool:
+    """Is low-bandwidth mode on (:func:`low_bandwidth`)? If so, 256 colours from now on
+    (:func:`fewer_colours`). LowBandwidthError for a bad environment value."""
+    low = low_bandwidth(args)
+    if low:
+        fewer_colours()
+    return low
+
+
 def low_bandwidth(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> bool:
     """Is low-bandwidth mode on: the flag, else :data:`LOW_BANDWIDTH_ENV`."""
     if getattr(args, "low_bandwidth", False):

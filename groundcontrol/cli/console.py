@@ -15,8 +15,7 @@ from typing import Any
 from groundcontrol.cli.bandwidth import (
     LowBandwidthError,
     add_low_bandwidth_argument,
-    fewer_colours,
-    low_bandwidth,
+    prepare_low_bandwidth,
 )
 from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail
 from groundcontrol.cli.wall import add_theme_option
@@ -86,11 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from groundcontrol.client.stream import Access
 
     try:
-        low = low_bandwidth(args)
+        low = prepare_low_bandwidth(args)
     except LowBandwidthError as exc:
         return fail(str(exc))
-    if low:
-        fewer_colours()
     config = load_config(args.config)
     theme = pick_theme(args.theme, config)
     app = console_module().make_console(

@@ -17,7 +17,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from groundcontrol.cli.common import DEFAULT_HUB, fail
@@ -71,24 +71,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text}")
-    return value
+def _positive(unit: str) -> Callable[[str], float]:
+    """An argparse type: a finite number of ``unit`` above 0."""
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {unit}, got {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {unit} above 0, got {text}")
+        return value
 
-def _positive_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected minutes, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected minutes above 0, got {text}")
-    return value
+    return parse
 
 
 _EPILOG = f"""\
@@ -174,14 +169,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     ssh.add_argument(
         "--idle-minutes",
-        type=_positive_minutes,
+        type=_positive("minutes"),
         default=None,
         metavar="N",
         help="close a session after this long without input (default: [ssh] idle, 60m)",
     )
     ssh.add_argument(
         "--stall-seconds",
-        type=_positive_seconds,
+        type=_positive("seconds"),
         default=None,
         metavar="S",
         help="drop a session whose client has stopped reading for this long, so it "

@@ -20,8 +20,7 @@ from typing import Any
 from groundcontrol.cli.bandwidth import (
     LowBandwidthError,
     add_low_bandwidth_argument,
-    fewer_colours,
-    low_bandwidth,
+    prepare_low_bandwidth,
 )
 from groundcontrol.cli.common import DEFAULT_HUB, HUBS_HELP, fail
 from groundcontrol.client.actor import OPEN_CONSOLE_STATUS
@@ -151,11 +150,9 @@ def run(args: argparse.Namespace) -> int:
     from groundcontrol.client.stream import Access
 
     try:
-        low = low_bandwidth(args)
+        low = prepare_low_bandwidth(args)
     except LowBandwidthError as exc:
         return fail(str(exc))
-    if low:
-        fewer_colours()
     if args.console_key and not args.act:
         return fail("--console-key needs --act (the key hint line and the keys)")
     config = load_config(args.config)

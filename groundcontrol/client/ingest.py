@@ -26,7 +26,14 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from groundcontrol.client.spool import MiB, Spool, SpoolFull
-from groundcontrol.client.stream import Access, Backoff, describe_error, http_to_ws, hub_urls
+from groundcontrol.client.stream import (
+    Access,
+    Backoff,
+    HubList,
+    describe_error,
+    http_to_ws,
+    hub_urls,
+)
 from groundcontrol.model import Mention
 from groundcontrol.protocol import (
     PROTOCOL_VERSION,
@@ -112,10 +119,6 @@ class IngestClient:
         status_every: float = 5.0,
         health: Callable[[], FeedStatus] | None = None,
     ) -> None:
-        self.urls = hub_urls(ingest_url(hub))
-        """Several hubs sharing a bus: when one dies the feed moves to the next, and
-        resends there what the first had not acked."""
-        self.url = self.urls[0]
         self.name = name
         self.source = source
         self.demo = demo
@@ -124,6 +127,9 @@ class IngestClient:
         self.on_event = on_event or (lambda _msg: None)
         self.on_ack = on_ack
         self.backoff = backoff or Backoff(initial=0.25, maximum=10.0)
+        self.hubs = HubList(ingest_url(hub), self.backoff)
+        """Several hubs sharing a bus: when one dies the feed moves to the next, and
+        resends there what the first had not acked."""
         self.stats = FeedStats()
         self._seq = 0
         # seq -> when it was submitted (monotonic), to tell the hub how long it waited
@@ -275,8 +281,12 @@ class IngestClient:
 
     # ------------------------------------------------------------------ loop
 
+    @property
+    def url(self) -> str:
+        """The hub it sends to (or tries) now."""
+        return self.hubs.url
+
     async def _run(self) -> None:
-        untried = len(self.urls) - 1
         while True:
             try:
                 async with websockets.connect(
@@ -301,8 +311,7 @@ class IngestClient:
                         raise ConnectionError(f"hub refused the feed: {reply.message}")
                     if not isinstance(reply, Welcome):
                         raise ConnectionError(f"expected welcome, got {type(reply).__name__}")
-                    self.backoff.reset()
-                    untried = len(self.urls) - 1
+                    self.hubs.connected()
                     self.stats.connected = True
                     self.on_event(f"connected to {self.url}")
                     await self._session(ws)
@@ -320,14 +329,9 @@ class IngestClient:
                 self.stats.last_error = describe_error(exc)
             self.stats.connected = False
             self.stats.reconnects += 1
-            if untried > 0:  # another hub may be up: try it at once
-                untried -= 1
-                delay = 0.0
-            else:
-                delay = self.backoff.next_delay()
-                untried = len(self.urls) - 1
-            failed, self.url = self.url, self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
-            where = f" at {self.url}" if len(self.urls) > 1 else ""
+            delay = self.hubs.failed()
+            failed, now = self.url, self.hubs.move_on()
+            where = f" at {now}" if len(self.hubs.urls) > 1 else ""
             self.on_event(
                 f"hub {failed} unreachable: {self.stats.last_error or 'closed'}; "
                 f"retrying in {delay:.1f}s{where} ({len(self._pending)} batches kept for resend)"

@@ -95,6 +95,37 @@ def hub_urls(hubs: str) -> list[str]:
     return [u.strip() for u in hubs.split(",") if u.strip()] or [hubs]
 
 
+class HubList:
+    """The hubs a client may use (``--hub URL1,URL2``), the one it is on, and how long
+    to wait after losing it: not at all while another hub is untried since the last
+    success or the last full round, else the backoff's next delay."""
+
+    def __init__(self, hubs: str, backoff: Backoff) -> None:
+        self.urls = hub_urls(hubs)
+        self.url = self.urls[0]
+        """The hub in use (or being tried) now."""
+        self.backoff = backoff
+        self._untried = len(self.urls) - 1
+
+    def connected(self) -> None:
+        """The current hub answered: start over with the backoff and the others."""
+        self.backoff.reset()
+        self._untried = len(self.urls) - 1
+
+    def failed(self) -> float:
+        """The current hub is lost: seconds to wait before trying :meth:`move_on`'s."""
+        if self._untried > 0:  # another hub may be up: try it at once
+            self._untried -= 1
+            return 0.0
+        self._untried = len(self.urls) - 1
+        return self.backoff.next_delay()
+
+    def move_on(self) -> str:
+        """The next hub (the same one if there is only one)."""
+        self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+        return self.url
+
+
 def stream_url(hub: str, *, mentions: bool = False, query: str | None = None) -> str:
     """The /stream URL for a hub base URL, with the subscription in the query string
     (for each of several comma-separated hubs)."""
@@ -195,17 +226,19 @@ class StreamClient:
         max_size: int = 16 * 1024 * 1024,
         access: Access | None = None,
     ) -> None:
-        self.urls = hub_urls(url)
-        self.url = self.urls[0]
-        """The hub it reads (or tries) now."""
         self.access = access or Access()
         self.open_timeout = open_timeout
         self.backoff = backoff or Backoff()
+        self.hubs = HubList(url, self.backoff)
         self.max_size = max_size
+
+    @property
+    def url(self) -> str:
+        """The hub it reads (or tries) now."""
+        return self.hubs.url
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         """Yield messages and connection events forever (until the caller stops)."""
-        untried = len(self.urls) - 1
         while True:
             reason = ""
             try:
@@ -217,8 +250,7 @@ class StreamClient:
                     ping_timeout=5,
                     **self.access.connect_kwargs(self.url),
                 ) as ws:
-                    self.backoff.reset()
-                    untried = len(self.urls) - 1
+                    self.hubs.connected()
                     yield Connected(self.url, time.time())
                     async for raw in ws:
                         try:
@@ -232,12 +264,7 @@ class StreamClient:
                 reason = describe_error(exc)
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
                 reason = describe_error(exc)
-            if untried > 0:  # another hub may be up: try it at once
-                untried -= 1
-                delay = 0.0
-            else:
-                delay = self.backoff.next_delay()
-                untried = len(self.urls) - 1
+            delay = self.hubs.failed()
             yield Disconnected(self.url, reason, delay, time.time(), self.backoff.attempt)
-            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+            self.hubs.move_on()
             await asyncio.sleep(delay)

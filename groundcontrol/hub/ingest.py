@@ -461,15 +461,7 @@ class IngestPipeline:
                 queued=queued,
             )
             self._count_published(feed, mentions, accepted)
-            return encode(
-                Ack(
-                    seq=seq,
-                    accepted=accepted,
-                    duplicates=dups,
-                    rejected=len(errors),
-                    errors=errors[:50],
-                )
-            )
+            return _ack(seq, accepted, dups, errors)
         if edits:
             # An edit of a mention the hub never saw is a new mention as well.
             mentions = mentions + [
@@ -480,15 +472,7 @@ class IngestPipeline:
             # After the batch's new mentions: a post and its edit (or deletion) may
             # come in the same batch.
             await self._take_changes(edits or [], deleted or [])
-        return encode(
-            Ack(
-                seq=seq,
-                accepted=accepted,
-                duplicates=dups,
-                rejected=len(errors),
-                errors=errors[:50],
-            )
-        )
+        return _ack(seq, accepted, dups, errors)
 
     async def take_batch_async(
         self,
@@ -690,3 +674,16 @@ def _retrieve(future: asyncio.Future[None]) -> None:
     # ack path, so mark the exception retrieved instead of logging it again.
     if not future.cancelled():
         future.exception()
+
+
+def _ack(seq: int, accepted: int, duplicates: int, errors: list[ItemError]) -> bytes:
+    """The feed's ack for batch ``seq`` (the first 50 errors spelled out)."""
+    return encode(
+        Ack(
+            seq=seq,
+            accepted=accepted,
+            duplicates=duplicates,
+            rejected=len(errors),
+            errors=errors[:50],
+        )
+    )
